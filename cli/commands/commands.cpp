@@ -1,0 +1,9 @@
+#include "commands/commands.h"
+
+namespace rampart::cli {
+
+void register_all(CLI::App& app, int& exit_code) {
+  register_selector(app, exit_code);
+}
+
+}  // namespace rampart::cli

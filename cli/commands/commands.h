@@ -1,0 +1,16 @@
+// Registration of the `rampart` subcommands. Each register_* adds one
+// subcommand whose callback stores its process exit code in `exit_code`:
+// 0 success, 1 findings / negative answer where the command defines one,
+// 2 could not run (bad usage, unreadable input, parse error).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace rampart::cli {
+
+void register_selector(CLI::App& app, int& exit_code);
+
+// Adds every command; defined in commands.cpp.
+void register_all(CLI::App& app, int& exit_code);
+
+}  // namespace rampart::cli

@@ -1,0 +1,300 @@
+// The ANTLR facade: runs the generated lexer and parser over a selector and
+// turns the parse tree into Rampart's AST. Generated types stay in this file.
+#include <algorithm>
+#include <cstdio>
+
+#include "SelectorLexer.h"
+#include "Selector.h"  // generated parser (class rampart::grammar::gen::Selector)
+#include "antlr4-runtime.h"
+#include "rampart/selector/selector.h"
+
+namespace rampart::selector {
+namespace {
+
+namespace gen = rampart::grammar::gen;
+using Lexer = gen::SelectorLexer;
+using Parser = gen::Selector;
+
+// Calico selectors are bytes, not UTF-8: feed each byte as one code point so
+// that any byte in a string literal is accepted and columns count bytes.
+class ByteStream : public antlr4::ANTLRInputStream {
+ public:
+  void load_bytes(std::string_view text) {
+    _data.clear();
+    _data.reserve(text.size());
+    for (unsigned char c : text) _data.push_back(c);
+    p = 0;
+  }
+};
+
+std::string describe_token_type(size_t type) {
+  switch (type) {
+    case Lexer::HAS: return "has(…)";
+    case Lexer::ALL: return "all()";
+    case Lexer::GLOBAL: return "global()";
+    case Lexer::LABEL: return "a label";
+    case Lexer::STRING: return "a quoted string";
+    case Lexer::LPAREN: return "'('";
+    case Lexer::RPAREN: return "')'";
+    case Lexer::LBRACE: return "'{'";
+    case Lexer::RBRACE: return "'}'";
+    case Lexer::COMMA: return "','";
+    case Lexer::EQ: return "'=='";
+    case Lexer::NE: return "'!='";
+    case Lexer::NOT: return "'!'";
+    case Lexer::AND: return "'&&'";
+    case Lexer::OR: return "'||'";
+    case Lexer::CONTAINS: return "'contains'";
+    case Lexer::STARTS_WITH: return "'starts with'";
+    case Lexer::ENDS_WITH: return "'ends with'";
+    case Lexer::IN: return "'in'";
+    case Lexer::NOT_IN: return "'not in'";
+    case antlr4::Token::EOF: return "end of selector";
+    default: return "";
+  }
+}
+
+std::string printable(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// Records the first syntax error with what the parser expected there.
+class FirstErrorListener : public antlr4::BaseErrorListener {
+ public:
+  void reset(std::string_view text) {
+    text_ = text;
+    has_error_ = false;
+  }
+  [[nodiscard]] bool has_error() const { return has_error_; }
+  [[nodiscard]] const std::string& message() const { return message_; }
+  [[nodiscard]] int column() const { return column_; }
+
+  void syntaxError(antlr4::Recognizer* recognizer, antlr4::Token* offending, size_t /*line*/,
+                   size_t position, const std::string& /*msg*/, std::exception_ptr /*e*/) override {
+    if (has_error_) return;
+    has_error_ = true;
+    column_ = static_cast<int>(position) + 1;
+    message_ = explain(recognizer, offending);
+  }
+
+ private:
+  std::string explain(antlr4::Recognizer* recognizer, antlr4::Token* offending) const {
+    if (offending == nullptr) return "unexpected input";
+    const size_t type = offending->getType();
+    const std::string_view text = token_text(offending);
+    if (type == Lexer::UNTERMINATED_STRING) return "unterminated string";
+    if (type == Lexer::BAD_OPERATOR)
+      return "expected an operator after the label (==, !=, in, not in, contains, starts with, "
+             "ends with), found '" + printable(text) + "'";
+    std::string found = type == antlr4::Token::EOF ? "end of selector"
+                        : type == Lexer::INVALID   ? "unexpected character '" + printable(text) + "'"
+                                                   : "'" + printable(text) + "'";
+    std::vector<std::string> expected;
+    if (auto* parser = dynamic_cast<antlr4::Parser*>(recognizer)) {
+      for (size_t t : parser->getExpectedTokens().toList()) {
+        std::string name = describe_token_type(t);
+        if (!name.empty() && std::find(expected.begin(), expected.end(), name) == expected.end())
+          expected.push_back(std::move(name));
+      }
+    }
+    if (expected.empty()) return "unexpected " + found;
+    std::string list;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      if (i > 0) list += i + 1 == expected.size() ? " or " : ", ";
+      list += expected[i];
+    }
+    return "expected " + list + ", found " + found;
+  }
+
+  [[nodiscard]] std::string_view token_text(antlr4::Token* token) const {
+    if (token->getType() == antlr4::Token::EOF) return {};
+    const size_t start = token->getStartIndex();
+    const size_t stop = token->getStopIndex();
+    if (start >= text_.size() || stop < start) return {};
+    return text_.substr(start, std::min(stop, text_.size() - 1) - start + 1);
+  }
+
+  std::string_view text_;
+  bool has_error_ = false;
+  std::string message_;
+  int column_ = 0;
+};
+
+// Builds the AST from the parse tree; reports semantic limits (key length).
+class Transformer {
+ public:
+  explicit Transformer(std::string_view text) : text_(text) {}
+
+  Result<NodePtr> selector(Parser::SelectorContext* ctx) {
+    if (ctx->orExpr() == nullptr) return std::make_shared<const Node>(Node{.op = Op::kAll});
+    return or_expr(ctx->orExpr());
+  }
+
+ private:
+  Result<NodePtr> or_expr(Parser::OrExprContext* ctx) {
+    auto terms = ctx->andExpr();
+    if (terms.size() == 1) return and_expr(terms.front());
+    Node node{.op = Op::kOr};
+    for (auto* term : terms) {
+      auto child = and_expr(term);
+      if (!child) return child;
+      node.children.push_back(std::move(*child));
+    }
+    return std::make_shared<const Node>(std::move(node));
+  }
+
+  Result<NodePtr> and_expr(Parser::AndExprContext* ctx) {
+    auto terms = ctx->unary();
+    if (terms.size() == 1) return unary(terms.front());
+    Node node{.op = Op::kAnd};
+    for (auto* term : terms) {
+      auto child = unary(term);
+      if (!child) return child;
+      node.children.push_back(std::move(*child));
+    }
+    return std::make_shared<const Node>(std::move(node));
+  }
+
+  Result<NodePtr> unary(Parser::UnaryContext* ctx) {
+    auto operand = primary(ctx->primary());
+    if (!operand || ctx->NOT().size() % 2 == 0) return operand;  // "!!x" is x
+    return std::make_shared<const Node>(Node{.op = Op::kNot, .children = {std::move(*operand)}});
+  }
+
+  Result<NodePtr> primary(Parser::PrimaryContext* ctx) {
+    if (auto* has = dynamic_cast<Parser::HasCallContext*>(ctx)) {
+      std::string_view inner = text_of(has->HAS()->getSymbol());
+      inner.remove_prefix(4);  // "has("
+      inner.remove_suffix(1);  // ")"
+      const auto first = inner.find_first_not_of(" \t");
+      const auto last = inner.find_last_not_of(" \t");
+      std::string key(inner.substr(first, last - first + 1));
+      const int column = column_of(has->HAS()->getSymbol()) + 4 + static_cast<int>(first);
+      if (auto err = check_key(key, column); !err) return std::unexpected(err.error());
+      return std::make_shared<const Node>(Node{.op = Op::kHas, .key = std::move(key)});
+    }
+    if (dynamic_cast<Parser::AllCallContext*>(ctx)) return std::make_shared<const Node>(Node{.op = Op::kAll});
+    if (dynamic_cast<Parser::GlobalCallContext*>(ctx))
+      return std::make_shared<const Node>(Node{.op = Op::kGlobal});
+    if (auto* group = dynamic_cast<Parser::GroupContext*>(ctx)) return or_expr(group->orExpr());
+    auto* cmp = dynamic_cast<Parser::LabelComparisonContext*>(ctx);
+    antlr4::Token* label = cmp->LABEL()->getSymbol();
+    std::string key(text_of(label));
+    if (auto err = check_key(key, column_of(label)); !err) return std::unexpected(err.error());
+    return comparison(std::move(key), cmp->comparison());
+  }
+
+  Result<NodePtr> comparison(std::string key, Parser::ComparisonContext* ctx) {
+    Node node{.key = std::move(key)};
+    if (auto* str = dynamic_cast<Parser::StringComparisonContext*>(ctx)) {
+      switch (str->op->getType()) {
+        case Lexer::EQ: node.op = Op::kEqual; break;
+        case Lexer::NE: node.op = Op::kNotEqual; break;
+        case Lexer::CONTAINS: node.op = Op::kContains; break;
+        case Lexer::STARTS_WITH: node.op = Op::kStartsWith; break;
+        default: node.op = Op::kEndsWith; break;
+      }
+      node.value = unquote(str->STRING()->getSymbol());
+    } else {
+      auto* set = dynamic_cast<Parser::SetComparisonContext*>(ctx);
+      node.op = set->op->getType() == Lexer::IN ? Op::kIn : Op::kNotIn;
+      if (auto* items = set->stringSet())
+        for (auto* item : items->STRING()) node.values.push_back(unquote(item->getSymbol()));
+      std::sort(node.values.begin(), node.values.end());
+      node.values.erase(std::unique(node.values.begin(), node.values.end()), node.values.end());
+    }
+    return std::make_shared<const Node>(std::move(node));
+  }
+
+  Result<void> check_key(const std::string& key, int column) const {
+    if (key.size() <= kMaxLabelKeyLength) return {};
+    return fail(ErrorCode::kParse,
+                "label key too long: " + std::to_string(key.size()) + " bytes, at most " +
+                    std::to_string(kMaxLabelKeyLength),
+                SourceLocation{.line = 1, .column = column});
+  }
+
+  std::string_view text_of(antlr4::Token* token) const {
+    return text_.substr(token->getStartIndex(), token->getStopIndex() - token->getStartIndex() + 1);
+  }
+  static int column_of(antlr4::Token* token) { return static_cast<int>(token->getCharPositionInLine()) + 1; }
+  std::string unquote(antlr4::Token* token) const {
+    std::string_view quoted = text_of(token);
+    return std::string(quoted.substr(1, quoted.size() - 2));
+  }
+
+  std::string_view text_;
+};
+
+// One lexer and parser per thread, reset for every selector: building them is
+// most of the cost of a short parse.
+struct ParserKit {
+  ByteStream input;
+  Lexer lexer{&input};
+  antlr4::CommonTokenStream tokens{&lexer};
+  Parser parser{&tokens};
+  FirstErrorListener listener;
+
+  ParserKit() {
+    lexer.removeErrorListeners();
+    parser.removeErrorListeners();
+    parser.addErrorListener(&listener);
+    // The grammar is LL(1); SLL prediction is exact for it and much faster.
+    parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
+        antlr4::atn::PredictionMode::SLL);
+  }
+};
+
+std::string with_caret(std::string_view text, int column) {
+  std::string out = "\n  " + printable(text) + "\n  ";
+  // The caret sits under the byte at `column`, accounting for escaped bytes.
+  std::string_view before = text.substr(0, std::min<size_t>(text.size(), static_cast<size_t>(column - 1)));
+  out += std::string(printable(before).size(), ' ') + "^";
+  return out;
+}
+
+}  // namespace
+
+Result<Selector> Selector::parse(std::string_view text) {
+  thread_local ParserKit kit;
+  kit.input.load_bytes(text);
+  kit.lexer.setInputStream(&kit.input);
+  kit.tokens.setTokenSource(&kit.lexer);
+  kit.parser.setTokenStream(&kit.tokens);
+  kit.listener.reset(text);
+
+  Result<NodePtr> root = fail(ErrorCode::kInternal, "selector parser failed");
+  try {
+    Parser::SelectorContext* tree = kit.parser.selector();
+    if (kit.listener.has_error()) {
+      root = fail(ErrorCode::kParse,
+                  "invalid selector: " + kit.listener.message() + " at column " +
+                      std::to_string(kit.listener.column()) + with_caret(text, kit.listener.column()),
+                  SourceLocation{.line = 1, .column = kit.listener.column()});
+    } else {
+      root = Transformer(text).selector(tree);
+      if (!root)
+        root = fail(ErrorCode::kParse,
+                    "invalid selector: " + root.error().message + " at column " +
+                        std::to_string(root.error().where.column) + with_caret(text, root.error().where.column),
+                    root.error().where);
+    }
+  } catch (const std::exception& e) {
+    root = fail(ErrorCode::kInternal, std::string("selector parser failed: ") + e.what());
+  }
+  kit.parser.reset();
+  if (!root) return std::unexpected(root.error());
+  return Selector(std::move(*root));
+}
+
+}  // namespace rampart::selector

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs every build, test and run-time dependency from Debian's packages.
+# Idempotent and fast when everything is already there.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format clang-tidy
+  antlr4 libantlr4-runtime-dev libyaml-cpp-dev libnftnl-dev libmnl-dev libz3-dev z3
+  catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev libssl-dev
+  nftables iptables iproute2 containernetworking-plugins etcd-server etcd-client graphviz
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+SUDO=""
+[[ $(id -u) -ne 0 ]] && SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
