@@ -6,6 +6,12 @@ if(RAMPART_WERROR)
   list(APPEND RAMPART_WARNINGS -Werror)
 endif()
 
+if(RAMPART_FUZZ)
+  # Coverage instrumentation everywhere; the fuzz targets add the libFuzzer main.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 if(RAMPART_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config ccache clang libclang-rt-14-dev clang-format clang-tidy
+  build-essential cmake ninja-build pkg-config ccache clang-19 libclang-rt-19-dev clang-format clang-tidy
   antlr4 libantlr4-runtime-dev libyaml-cpp-dev libnftnl-dev libmnl-dev libz3-dev z3
   catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev libssl-dev
   nftables iptables iproute2 containernetworking-plugins etcd-server etcd-client graphviz

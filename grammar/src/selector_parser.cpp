@@ -2,6 +2,7 @@
 // turns the parse tree into Rampart's AST. Generated types stay in this file.
 #include <algorithm>
 #include <cstdio>
+#include <unordered_map>
 
 #include "SelectorLexer.h"
 #include "Selector.h"  // generated parser (class rampart::grammar::gen::Selector)
@@ -263,9 +264,25 @@ std::string with_caret(std::string_view text, int column) {
   return out;
 }
 
+constexpr std::size_t kParseCacheSize = 4096;
+
 }  // namespace
 
 Result<Selector> Selector::parse(std::string_view text) {
+  // Policies repeat the same selectors many times (per rule, per policy, per
+  // reload) and an ANTLR parse costs microseconds: remember recent successes.
+  // Selectors are immutable, so a cached one is as good as a fresh one.
+  thread_local std::unordered_map<std::string, Selector> cache;
+  if (auto hit = cache.find(std::string(text)); hit != cache.end()) return hit->second;
+  auto parsed = parse_uncached(text);
+  if (parsed) {
+    if (cache.size() >= kParseCacheSize) cache.clear();
+    cache.emplace(std::string(text), *parsed);
+  }
+  return parsed;
+}
+
+Result<Selector> Selector::parse_uncached(std::string_view text) {
   thread_local ParserKit kit;
   kit.input.load_bytes(text);
   kit.lexer.setInputStream(&kit.input);

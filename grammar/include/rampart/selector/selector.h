@@ -51,7 +51,10 @@ class Selector {
   // Parses Calico selector syntax. An empty or blank text is all().
   // On error: ErrorCode::kParse, a message naming what was expected, and the
   // 1-based column in where.column (the message also shows the text and a caret).
+  // Recent successful parses are memoised per thread (bounded).
   static Result<Selector> parse(std::string_view text);
+  // The same, always running the parser (benchmarks, fuzzing).
+  static Result<Selector> parse_uncached(std::string_view text);
 
   // Builds a selector from a tree (e.g. one rewritten by a caller).
   explicit Selector(NodePtr root);
