@@ -1,0 +1,52 @@
+// Semantic lint: checks that need the solver (or the inventory), each with a
+// stable rule id documented in docs/verify.md.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "rampart/engine/diagnostic.h"
+#include "rampart/engine/model.h"
+#include "rampart/verify/answer.h"
+
+namespace rampart::verify {
+
+// Rule ids (stable).
+inline constexpr const char* kRuleContradiction = "RV001";   // selector can never match
+inline constexpr const char* kRuleDanglingPolicy = "RV002";  // policy selects no workload of the inventory
+inline constexpr const char* kRuleDanglingPeer = "RV003";    // rule peer matches nothing in the inventory
+inline constexpr const char* kRuleShadowed = "RV004";        // earlier rules decide every flow it matches
+inline constexpr const char* kRuleRedundantRule = "RV005";   // removing the rule changes no verdict
+inline constexpr const char* kRuleRedundantPolicy = "RV006"; // removing the policy changes no verdict
+inline constexpr const char* kRuleConflict = "RV007";        // same tier and order, overlap, different actions
+inline constexpr const char* kRuleDnsBlocked = "RV101";      // egress isolation denies DNS
+inline constexpr const char* kRuleIgnoredDirection = "RV102";// rules for a direction missing from types
+inline constexpr const char* kRuleBroadAllow = "RV103";      // Allow rule admitting every peer
+inline constexpr const char* kRuleUnprotectedPod = "RV104";  // pod selected by no policy
+inline constexpr const char* kRuleK8sOverridden = "RV105";   // k8s NetworkPolicy allow overridden earlier
+inline constexpr const char* kRuleRuleNeverMatches = "RV008";// rule's own condition is empty
+
+struct LintOptions {
+  VerifyOptions verify;
+  bool inventory_checks = true;  // RV002, RV003, RV104 (need endpoints in the model)
+  bool pitfalls = true;          // RV101–RV105
+};
+
+struct LintTiming {
+  std::string check;
+  std::chrono::microseconds elapsed{0};
+  int queries = 0;
+  int unknown = 0;
+};
+
+struct LintReport {
+  std::vector<engine::Diagnostic> diagnostics;  // sorted by location, then rule id
+  std::vector<LintTiming> timings;
+};
+
+[[nodiscard]] LintReport semantic_lint_report(const engine::Model& model, const LintOptions& options = {});
+[[nodiscard]] std::vector<engine::Diagnostic> semantic_lint(const engine::Model& model,
+                                                            const LintOptions& options = {});
+
+}  // namespace rampart::verify

@@ -1,0 +1,543 @@
+#include "flow_encoding.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "rampart/engine/selector_matcher.h"
+
+namespace rampart::verify::detail {
+
+using engine::Action;
+using engine::Direction;
+using engine::Model;
+using engine::Policy;
+using engine::Rule;
+
+__extension__ typedef unsigned __int128 U128;
+
+namespace {
+
+std::string u128_str(U128 v) {
+  if (v == 0) return "0";
+  std::string out;
+  while (v > 0) {
+    out.push_back(static_cast<char>('0' + static_cast<int>(v % 10)));
+    v /= 10;
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+U128 parse_u128(const std::string& text) {
+  U128 v = 0;
+  for (char c : text)
+    if (c >= '0' && c <= '9') v = v * 10 + static_cast<unsigned>(c - '0');
+  return v;
+}
+
+U128 address_value(const IpAddress& ip) {
+  if (ip.family == 4) return ip.v4_value();
+  U128 v = 0;
+  for (auto b : ip.bytes) v = (v << 8) | b;
+  return v;
+}
+
+IpAddress address_of(int family, U128 value) {
+  if (family == 4) return IpAddress::v4(static_cast<std::uint32_t>(value));
+  IpAddress ip;
+  ip.family = 6;
+  for (int i = 15; i >= 0; --i) {
+    ip.bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(value & 0xff);
+    value >>= 8;
+  }
+  return ip;
+}
+
+bool proto_has_ports(std::uint8_t p) { return p == engine::proto::kTcp || p == engine::proto::kUdp || p == engine::proto::kSctp; }
+
+// Policy tie-break string (calico-semantics §4.2, PolKVLess).
+std::string policy_key(const Policy& p) { return p.name + "/" + p.ns + "/" + engine::kind_name(p.kind); }
+
+struct TierInfo {
+  bool declared = true;
+  std::optional<double> order;
+  bool default_pass = false;
+};
+
+TierInfo tier_info(const Model& model, const std::string& name) {
+  if (const auto* tier = model.find_tier(name))
+    return {tier->declared, tier->order, tier->default_action == Action::kPass};
+  // Built-in tiers exist even when no manifest declares them (§3.8).
+  if (name == "default") return {true, 1e6, false};
+  if (name == "kube-admin") return {true, 1000, true};
+  if (name == "kube-baseline") return {true, 1e7, true};
+  return {false, std::nullopt, false};  // invalid tier: after all valid ones, behaves as Deny
+}
+
+}  // namespace
+
+std::vector<OrderedTier> order_policies(const Model& model, Direction direction) {
+  std::map<std::string, std::vector<const Policy*>> by_tier;
+  for (const auto& p : model.policies) {
+    if (p.staged() || !p.governs(direction)) continue;
+    by_tier[p.tier.empty() ? "default" : p.tier].push_back(&p);
+  }
+  std::vector<OrderedTier> tiers;
+  std::vector<TierInfo> infos;
+  for (auto& [name, policies] : by_tier) {
+    std::stable_sort(policies.begin(), policies.end(), [](const Policy* a, const Policy* b) {
+      const double oa = a->order.value_or(std::numeric_limits<double>::infinity());
+      const double ob = b->order.value_or(std::numeric_limits<double>::infinity());
+      if (oa != ob) return oa < ob;
+      return policy_key(*a) < policy_key(*b);
+    });
+    const TierInfo info = tier_info(model, name);
+    tiers.push_back({name, info.default_pass, policies});
+    infos.push_back(info);
+  }
+  std::vector<std::size_t> idx(tiers.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) {
+    const auto& ia = infos[a];
+    const auto& ib = infos[b];
+    if (ia.declared != ib.declared) return ia.declared;
+    if (ia.order.has_value() != ib.order.has_value()) return ia.order.has_value();
+    if (ia.order && *ia.order != *ib.order) return *ia.order < *ib.order;
+    return tiers[a].name < tiers[b].name;
+  });
+  std::vector<OrderedTier> out;
+  for (auto i : idx) out.push_back(std::move(tiers[i]));
+  return out;
+}
+
+namespace {
+void add_entity(const engine::EntityRule& er, LabelUniverse& u) {
+  if (er.effective_selector) u.add_selector(er.effective_selector->root());
+  if (er.effective_not_selector) u.add_selector(er.effective_not_selector->root());
+}
+}  // namespace
+
+void collect_selectors(const Model& model, LabelUniverse& u) {
+  for (const auto& p : model.policies) {
+    if (p.effective_selector) u.add_selector(p.effective_selector->root());
+    for (const auto* rules : {&p.ingress, &p.egress})
+      for (const auto& r : *rules) {
+        add_entity(r.source, u);
+        add_entity(r.destination, u);
+      }
+  }
+  // Existing namespaces pin the labels of pods placed in them.
+  for (const auto& ns : model.namespaces) {
+    u.add_literal(kNamespaceKey, ns.name);
+    for (const auto& [k, v] : ns.labels) u.add_literal(std::string(kNsPrefix) + k, v);
+  }
+}
+
+std::vector<std::string> collect_named_ports(const Model& model) {
+  std::set<std::string> names;
+  for (const auto& p : model.policies)
+    for (const auto* rules : {&p.ingress, &p.egress})
+      for (const auto& r : *rules)
+        for (const auto* er : {&r.source, &r.destination})
+          for (const auto* list : {&er->ports, &er->not_ports})
+            for (const auto& spec : *list)
+              if (spec.is_named()) names.insert(spec.name);
+  return {names.begin(), names.end()};
+}
+
+FlowWorld::FlowWorld(z3::context& ctx, const LabelUniverse& universe, std::vector<std::string> port_names)
+    : ctx_(&ctx),
+      universe_(&universe),
+      port_names_(std::move(port_names)),
+      packet_{ctx.bool_const("pkt.v6"),        ctx.int_const("pkt.proto"),     ctx.int_const("pkt.sport"),
+              ctx.int_const("pkt.dport"),      ctx.int_const("pkt.icmp_type"), ctx.int_const("pkt.icmp_code")} {
+  std::sort(port_names_.begin(), port_names_.end());
+  port_names_.erase(std::unique(port_names_.begin(), port_names_.end()), port_names_.end());
+  src_ = std::make_unique<SymEndpoint>(make_endpoint("src"));
+  dst_ = std::make_unique<SymEndpoint>(make_endpoint("dst"));
+}
+
+SymEndpoint FlowWorld::make_endpoint(const std::string& name) {
+  SymEndpoint ep{ctx_->bool_const((name + ".pod").c_str()), SymLabels(*ctx_, *universe_, name),
+                 ctx_->int_const((name + ".ip4").c_str()), ctx_->int_const((name + ".ip6").c_str()), {}};
+  for (const auto& port : port_names_) {
+    const std::string base = name + ".port[" + port + "]";
+    ep.named_ports.emplace(port, SymEndpoint::Port{ctx_->bool_const((base + "?").c_str()),
+                                                   ctx_->int_const((base + ".proto").c_str()),
+                                                   ctx_->int_const((base + ".number").c_str())});
+  }
+  return ep;
+}
+
+z3::expr FlowWorld::well_formed(const Model* inventory) const {
+  z3::context& c = *ctx_;
+  z3::expr_vector parts(c);
+  const SymPacket& p = packet_;
+  const z3::expr port_proto = p.protocol == 6 || p.protocol == 17 || p.protocol == 132;
+  const z3::expr icmp_proto = p.protocol == 1 || p.protocol == 58;
+  parts.push_back(p.protocol >= 0 && p.protocol <= 255);
+  parts.push_back(z3::ite(port_proto, p.src_port >= 1 && p.src_port <= 65535 && p.dst_port >= 1 && p.dst_port <= 65535,
+                          p.src_port == 0 && p.dst_port == 0));
+  parts.push_back(z3::ite(icmp_proto, p.icmp_type >= 0 && p.icmp_type <= 255 && p.icmp_code >= 0 && p.icmp_code <= 255,
+                          p.icmp_type == 0 && p.icmp_code == 0));
+  // ICMP is IPv4's, ICMPv6 is IPv6's.
+  parts.push_back(z3::implies(p.protocol == 1, !p.v6));
+  parts.push_back(z3::implies(p.protocol == 58, p.v6));
+
+  const z3::expr two32 = c.int_val(static_cast<std::int64_t>(1) << 32);
+  const z3::expr two128 = c.int_val(u128_str((static_cast<U128>(1) << 127)).c_str()) * 2;
+  for (const SymEndpoint* ep : {src_.get(), dst_.get()}) {
+    const SymLabels& l = ep->labels;
+    parts.push_back(l.domain());
+    parts.push_back(ep->ip4 >= 0 && ep->ip4 < two32);
+    parts.push_back(ep->ip6 >= 0 && ep->ip6 < two128);
+    for (const auto& [name, port] : ep->named_ports) {
+      parts.push_back(z3::implies(port.declared, (port.protocol == 6 || port.protocol == 17 || port.protocol == 132) &&
+                                                     port.number >= 1 && port.number <= 65535));
+      parts.push_back(z3::implies(!ep->is_pod, !port.declared));
+    }
+    // A pod's effective labels (calico-semantics §1.6).
+    z3::expr_vector pod(c);
+    pod.push_back(l.at(kNamespaceKey).present);
+    pod.push_back(l.at(kOrchestratorKey).present);
+    std::map<std::string, int, std::less<>> no_others;
+    pod.push_back(l.at(kOrchestratorKey).value == l.value_of(kOrchestratorKey, "k8s", no_others));
+    pod.push_back(l.value_equal(kNsNameKey, l, kNamespaceKey));
+    pod.push_back(l.value_equal(kNsMetaNameKey, l, kNamespaceKey));
+    pod.push_back(l.value_equal(kSaNameKey, l, kServiceAccountKey));
+    parts.push_back(z3::implies(ep->is_pod, z3::mk_and(pod)));
+    z3::expr_vector none(c);
+    for (const auto& key : universe_->keys()) none.push_back(!l.at(key).present);
+    parts.push_back(z3::implies(!ep->is_pod, z3::mk_and(none)));
+    if (inventory) {
+      std::map<std::string, int, std::less<>> unused;
+      for (const auto& ns : inventory->namespaces) {
+        z3::expr_vector same(c);
+        for (const auto& key : universe_->keys()) {
+          if (!key.starts_with(kNsPrefix) || key == kNsNameKey) continue;
+          const auto it = ns.labels.find(std::string_view(key).substr(kNsPrefix.size()));
+          if (it == ns.labels.end()) {
+            same.push_back(!l.at(key).present);
+          } else {
+            same.push_back(l.at(key).present && l.at(key).value == l.value_of(key, it->second, unused));
+          }
+        }
+        const z3::expr in_ns = l.at(kNamespaceKey).present &&
+                               l.at(kNamespaceKey).value == l.value_of(kNamespaceKey, ns.name, unused);
+        parts.push_back(z3::implies(ep->is_pod && in_ns, z3::mk_and(same)));
+      }
+    }
+  }
+  // Two pods in one namespace see the same namespace labels; with the same
+  // service account, the same service-account labels.
+  const SymLabels& a = src_->labels;
+  const SymLabels& b = dst_->labels;
+  const z3::expr same_ns = src_->is_pod && dst_->is_pod && a.value_equal(kNamespaceKey, b, kNamespaceKey);
+  const z3::expr same_sa = same_ns && a.value_equal(kServiceAccountKey, b, kServiceAccountKey);
+  z3::expr_vector ns_same(c), sa_same(c);
+  for (const auto& key : universe_->keys()) {
+    if (key.starts_with(kNsPrefix)) ns_same.push_back(a.same(key, b));
+    if (key.starts_with(kSaPrefix)) sa_same.push_back(a.same(key, b));
+  }
+  parts.push_back(z3::implies(same_ns, z3::mk_and(ns_same)));
+  parts.push_back(z3::implies(same_sa, z3::mk_and(sa_same)));
+  return z3::mk_and(parts);
+}
+
+z3::expr FlowWorld::in_cidr(const Cidr& cidr, const SymEndpoint& ep) const {
+  const int bits = cidr.address.bits();
+  const U128 base = address_value(cidr.address);
+  const int host = bits - cidr.prefix;
+  const U128 span = host >= 128 ? ~static_cast<U128>(0) : ((static_cast<U128>(1) << host) - 1);
+  const U128 hi = base | span;
+  if (cidr.address.family == 4) {
+    const z3::expr lo_e = ctx_->int_val(static_cast<std::int64_t>(base));
+    const z3::expr hi_e = ctx_->int_val(static_cast<std::int64_t>(hi));
+    return !packet_.v6 && ep.ip4 >= lo_e && ep.ip4 <= hi_e;
+  }
+  const z3::expr lo_e = ctx_->int_val(u128_str(base).c_str());
+  const z3::expr hi_e = ctx_->int_val(u128_str(hi).c_str());
+  return packet_.v6 && ep.ip6 >= lo_e && ep.ip6 <= hi_e;
+}
+
+const std::vector<AddressSet>& FlowWorld::address_sets(const Model& model) {
+  auto it = address_sets_.find(&model);
+  if (it != address_sets_.end()) return it->second;
+  std::vector<AddressSet> sets;
+  for (const auto& ns : model.network_sets)
+    sets.push_back({ns.effective_labels.empty() ? ns.labels : ns.effective_labels, ns.nets});
+  for (const auto& ep : model.endpoints) {
+    if (ep.kind != engine::EndpointKind::kHostEndpoint) continue;
+    AddressSet set{ep.effective_labels.empty() ? ep.labels : ep.effective_labels, {}};
+    for (const auto& ip : ep.ips) set.nets.push_back(Cidr{ip, ip.bits()});
+    sets.push_back(std::move(set));
+  }
+  return address_sets_.emplace(&model, std::move(sets)).first->second;
+}
+
+z3::expr FlowWorld::selector_matches(const Model& model, const selector::Selector& sel, const SymEndpoint& ep) {
+  const auto key = std::make_tuple(static_cast<const void*>(&model), static_cast<const void*>(&sel.root()),
+                                   static_cast<const void*>(&ep));
+  if (auto it = selector_cache_.find(key); it != selector_cache_.end()) return it->second;
+  z3::expr_vector any(*ctx_);
+  any.push_back(ep.is_pod && ep.labels.matches(sel.root()));
+  const engine::SelectorMatcher matcher(sel);
+  for (const auto& set : address_sets(model))
+    if (matcher.matches(set.labels))
+      for (const auto& cidr : set.nets) any.push_back(in_cidr(cidr, ep));
+  z3::expr out = z3::mk_or(any);
+  selector_cache_.emplace(key, out);
+  return out;
+}
+
+z3::expr FlowWorld::applies(const Policy& policy, const SymEndpoint& self) {
+  if (!policy.effective_selector) return self.is_pod;
+  return self.is_pod && self.labels.matches(policy.effective_selector->root());
+}
+
+z3::expr FlowWorld::port_matches(const engine::PortSpec& spec, const engine::EntityRule& er, const Model& model,
+                                 const SymEndpoint& ep, const z3::expr& port,
+                                 const std::optional<engine::Protocol>& rule_proto) {
+  (void)model;
+  const z3::expr& proto = packet_.protocol;
+  if (!spec.is_named())
+    return (proto == 6 || proto == 17 || proto == 132) && port >= static_cast<int>(spec.min) &&
+           port <= static_cast<int>(spec.max);
+  const auto& np = ep.named_ports.at(spec.name);
+  z3::expr m = ep.is_pod && np.declared && proto == np.protocol && port == np.number;
+  if (er.effective_selector) m = m && ep.labels.matches(er.effective_selector->root());
+  if (rule_proto) m = m && np.protocol == static_cast<int>(rule_proto->number);
+  return m;
+}
+
+z3::expr FlowWorld::entity_matches(const Model& model, const engine::EntityRule& er, const SymEndpoint& ep,
+                                   const z3::expr& port) {
+  (void)port;
+  z3::context& c = *ctx_;
+  if (er.services) throw Unsupported("rule matches `services` (Kubernetes Service endpoints), which the verifier does not model");
+  z3::expr_vector all(c);
+  if (!er.nets.empty()) {
+    z3::expr_vector any(c);
+    for (const auto& cidr : er.nets) any.push_back(in_cidr(cidr, ep));
+    all.push_back(z3::mk_or(any));
+  }
+  if (!er.not_nets.empty()) {
+    // CIDRs of the other family are dropped; a field left empty skips the
+    // rule for that family (§4.4).
+    bool v4 = false, v6 = false;
+    for (const auto& cidr : er.not_nets) (cidr.address.family == 4 ? v4 : v6) = true;
+    all.push_back(v4 && v6 ? c.bool_val(true) : (v4 ? !packet_.v6 : packet_.v6));
+    for (const auto& cidr : er.not_nets) all.push_back(!in_cidr(cidr, ep));
+  }
+  if (er.effective_selector) all.push_back(selector_matches(model, *er.effective_selector, ep));
+  if (er.effective_not_selector) all.push_back(!selector_matches(model, *er.effective_not_selector, ep));
+  return z3::mk_and(all);
+}
+
+z3::expr FlowWorld::rule_matches(const Model& model, const Rule& rule) {
+  const auto key = std::make_pair(static_cast<const void*>(&model), static_cast<const void*>(&rule));
+  if (auto it = rule_cache_.find(key); it != rule_cache_.end()) return it->second;
+  z3::context& c = *ctx_;
+  z3::expr_vector all(c);
+  const SymPacket& p = packet_;
+  std::optional<int> version = rule.ip_version;
+  if (!version && rule.protocol) {
+    if (rule.protocol->written == "ICMP") version = 4;
+    if (rule.protocol->written == "ICMPv6") version = 6;
+  }
+  if (version) all.push_back(*version == 6 ? p.v6 : !p.v6);
+  if (rule.protocol) all.push_back(p.protocol == static_cast<int>(rule.protocol->number));
+  if (rule.not_protocol) all.push_back(p.protocol != static_cast<int>(rule.not_protocol->number));
+  const auto icmp = [&](const engine::IcmpMatch& m) {
+    z3::expr e = p.protocol == 1 || p.protocol == 58;
+    if (m.type) e = e && p.icmp_type == *m.type;
+    if (m.code) e = e && p.icmp_code == *m.code;
+    return e;
+  };
+  if (rule.icmp) all.push_back(icmp(*rule.icmp));
+  if (rule.not_icmp) all.push_back(!icmp(*rule.not_icmp));
+  all.push_back(entity_matches(model, rule.source, *src_, p.src_port));
+  all.push_back(entity_matches(model, rule.destination, *dst_, p.dst_port));
+  // Ports: OR within a list, AND across fields; the port is the entity's own.
+  for (const auto* side : {&rule.source, &rule.destination}) {
+    const SymEndpoint& ep = side == &rule.source ? *src_ : *dst_;
+    const z3::expr& port = side == &rule.source ? p.src_port : p.dst_port;
+    if (!side->ports.empty()) {
+      z3::expr_vector any(c);
+      for (const auto& spec : side->ports) any.push_back(port_matches(spec, *side, model, ep, port, rule.protocol));
+      all.push_back(z3::mk_or(any));
+    }
+    for (const auto& spec : side->not_ports) all.push_back(!port_matches(spec, *side, model, ep, port, rule.protocol));
+  }
+  z3::expr out = z3::mk_and(all);
+  rule_cache_.emplace(key, out);
+  return out;
+}
+
+ChainTerm FlowWorld::chain(const Model& model, Direction direction, const Removal& removal,
+                           const std::vector<const Policy*>* only) {
+  z3::context& c = *ctx_;
+  const SymEndpoint& self = direction == Direction::kIngress ? *dst_ : *src_;
+  ChainTerm out{direction, {}, c.bool_val(false), c.bool_val(false)};
+  z3::expr_vector allow_events(c);
+  z3::expr reach = c.bool_val(true);
+  for (const auto& tier : order_policies(model, direction)) {
+    TierTerm tt{tier.name, tier.default_pass, {}, c.bool_val(false), c.bool_val(false)};
+    z3::expr_vector any(c), pass_events(c);
+    for (const Policy* policy : tier.policies) {
+      if (policy == removal.policy) continue;
+      if (only && std::find(only->begin(), only->end(), policy) == only->end()) continue;
+      PolicyTerm pt{policy, applies(*policy, self), reach, {}};
+      any.push_back(pt.applies);
+      z3::expr rr = reach && pt.applies;
+      const auto& rules = policy->rules(direction);
+      for (std::size_t i = 0; i < rules.size(); ++i) {
+        const Rule& rule = rules[i];
+        if (&rule == removal.rule) continue;
+        RuleTerm rt{&rule, static_cast<int>(i), rule_matches(model, rule), rr};
+        const z3::expr fire = rr && rt.match;
+        switch (rule.action) {
+          case Action::kLog: break;
+          case Action::kAllow: allow_events.push_back(fire); rr = rr && !rt.match; break;
+          case Action::kDeny: rr = rr && !rt.match; break;
+          case Action::kPass: pass_events.push_back(fire); rr = rr && !rt.match; break;
+        }
+        pt.rules.push_back(std::move(rt));
+      }
+      reach = (reach && !pt.applies) || rr;
+      tt.policies.push_back(std::move(pt));
+    }
+    tt.any_applies = z3::mk_or(any);
+    tt.reach_end = reach;
+    const z3::expr passed = z3::mk_or(pass_events);
+    reach = tier.default_pass ? (passed || reach) : (passed || (reach && !tt.any_applies));
+    out.tiers.push_back(std::move(tt));
+  }
+  out.reach_default = reach;
+  allow_events.push_back(reach);
+  out.allowed = z3::mk_or(allow_events);
+  return out;
+}
+
+z3::expr FlowWorld::allowed(const ChainTerm& egress, const ChainTerm& ingress) const {
+  return z3::implies(src_->is_pod, egress.allowed) && z3::implies(dst_->is_pod, ingress.allowed);
+}
+
+z3::expr FlowWorld::pin(const SymEndpoint& ep, const EndpointWitness& w,
+                        std::map<std::string, int, std::less<>>& others) const {
+  z3::context& c = *ctx_;
+  z3::expr_vector all(c);
+  all.push_back(w.external ? !ep.is_pod : ep.is_pod);
+  if (!w.external) all.push_back(ep.labels.equals(w.effective_labels, others));
+  const U128 v = address_value(w.ip);
+  if (w.ip.family == 4) {
+    all.push_back(ep.ip4 == c.int_val(static_cast<std::int64_t>(v)));
+  } else {
+    all.push_back(ep.ip6 == c.int_val(u128_str(v).c_str()));
+  }
+  for (const auto& [name, port] : ep.named_ports) {
+    const auto it = std::find_if(w.ports.begin(), w.ports.end(), [&](const auto& np) { return np.name == name; });
+    if (it == w.ports.end()) {
+      all.push_back(!port.declared);
+    } else {
+      all.push_back(port.declared && port.protocol == static_cast<int>(it->protocol) &&
+                    port.number == static_cast<int>(it->port));
+    }
+  }
+  return z3::mk_and(all);
+}
+
+z3::expr FlowWorld::pin(const PacketWitness& pw) const {
+  const SymPacket& p = packet_;
+  z3::expr e = (pw.family == 6 ? p.v6 : !p.v6) && p.protocol == static_cast<int>(pw.protocol);
+  if (proto_has_ports(pw.protocol)) e = e && p.src_port == pw.src_port && p.dst_port == pw.dst_port;
+  if (pw.protocol == 1 || pw.protocol == 58)
+    e = e && p.icmp_type == pw.icmp_type.value_or(0) && p.icmp_code == pw.icmp_code.value_or(0);
+  return e;
+}
+
+PacketWitness FlowWorld::decode_packet(const z3::model& model) const {
+  PacketWitness w;
+  w.family = bool_value(model, packet_.v6) ? 6 : 4;
+  w.protocol = static_cast<std::uint8_t>(int_value(model, packet_.protocol));
+  if (proto_has_ports(w.protocol)) {
+    w.src_port = static_cast<std::uint16_t>(int_value(model, packet_.src_port));
+    w.dst_port = static_cast<std::uint16_t>(int_value(model, packet_.dst_port));
+  }
+  if (w.protocol == 1 || w.protocol == 58) {
+    w.icmp_type = static_cast<int>(int_value(model, packet_.icmp_type));
+    w.icmp_code = static_cast<int>(int_value(model, packet_.icmp_code));
+  }
+  return w;
+}
+
+EndpointWitness FlowWorld::decode(const z3::model& model, const SymEndpoint& ep) const {
+  EndpointWitness w;
+  w.external = !bool_value(model, ep.is_pod);
+  const int family = bool_value(model, packet_.v6) ? 6 : 4;
+  const z3::expr& ip = family == 6 ? ep.ip6 : ep.ip4;
+  w.ip = address_of(family, parse_u128(model.eval(ip, true).get_decimal_string(0)));
+  if (w.external) return w;
+  w.effective_labels = ep.labels.decode(model);
+  for (const auto& [key, value] : w.effective_labels) {
+    if (key == kNamespaceKey) {
+      w.ns = value;
+    } else if (key == kServiceAccountKey) {
+      w.service_account = value;
+    } else if (key.starts_with(kNsPrefix)) {
+      if (key != kNsNameKey) w.namespace_labels.emplace(key.substr(kNsPrefix.size()), value);
+    } else if (key.starts_with(kSaPrefix) || key == kOrchestratorKey) {
+      // derived from the service account / orchestrator
+    } else {
+      w.labels.emplace(key, value);
+    }
+  }
+  for (const auto& [name, port] : ep.named_ports)
+    if (bool_value(model, port.declared))
+      w.ports.push_back({name, static_cast<std::uint8_t>(int_value(model, port.protocol)),
+                         static_cast<std::uint16_t>(int_value(model, port.number))});
+  return w;
+}
+
+bool FlowWorld::trace(const z3::model& model, const ChainTerm& chain, std::vector<TraceStep>& out) const {
+  for (const auto& tier : chain.tiers) {
+    bool any = false;
+    bool passed = false;
+    for (const auto& pt : tier.policies) {
+      if (!bool_value(model, pt.applies)) continue;
+      any = true;
+      bool decided = false;
+      for (const auto& rt : pt.rules) {
+        if (!bool_value(model, rt.match)) continue;
+        out.push_back({chain.direction, tier.name, pt.policy->qualified_name(), rt.index, rt.rule->action, ""});
+        if (rt.rule->action == Action::kLog) continue;
+        if (rt.rule->action == Action::kAllow) return true;
+        if (rt.rule->action == Action::kDeny) return false;
+        passed = true;
+        decided = true;
+        break;
+      }
+      if (decided) break;
+    }
+    if (passed) continue;
+    if (any && !tier.default_pass) {
+      out.push_back({chain.direction, tier.name, "", -1, Action::kDeny, "end of tier: no policy decided, dropped"});
+      return false;
+    }
+  }
+  out.push_back({chain.direction, "", "", -1, Action::kAllow,
+                 chain.tiers.empty() ? "no policy: the namespace profile allows" : "no tier decided: the namespace profile allows"});
+  return true;
+}
+
+FlowWitness FlowWorld::witness(const z3::model& model, const ChainTerm* egress, const ChainTerm* ingress) const {
+  FlowWitness w;
+  w.src = decode(model, *src_);
+  w.dst = decode(model, *dst_);
+  w.packet = decode_packet(model);
+  if (egress && !w.src.external) w.egress_allowed = trace(model, *egress, w.trace);
+  if (ingress && !w.dst.external) w.ingress_allowed = trace(model, *ingress, w.trace);
+  return w;
+}
+
+}  // namespace rampart::verify::detail

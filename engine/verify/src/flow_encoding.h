@@ -1,0 +1,162 @@
+// The symbolic world of one flow: two endpoints (pods of any labels in any
+// namespace, or addresses outside the cluster), a packet, and the decision
+// procedure of calico-semantics §4.3 for the source's egress and the
+// destination's ingress, encoded exactly (first match in order, Log goes on,
+// Pass skips to the next tier, end-of-tier drop, policy types).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "label_space.h"
+#include "rampart/engine/model.h"
+#include "rampart/verify/answer.h"
+
+namespace rampart::verify::detail {
+
+// A construct the encoding does not model (e.g. `services`): the facade
+// turns it into an unknown answer naming the construct.
+struct Unsupported : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A concrete labelled address set (network set or host endpoint): selectors
+// match addresses inside it.
+struct AddressSet {
+  Labels labels;
+  std::vector<Cidr> nets;
+};
+
+// Policies in evaluation order for one direction (tiers per §4.2, enforced
+// policies governing the direction, per §4.2 order).
+struct OrderedTier {
+  std::string name;
+  bool default_pass = false;
+  std::vector<const engine::Policy*> policies;
+};
+std::vector<OrderedTier> order_policies(const engine::Model& model, engine::Direction direction);
+
+// Every selector the encoding of `model` can meet, for the label universe.
+void collect_selectors(const engine::Model& model, LabelUniverse& universe);
+std::vector<std::string> collect_named_ports(const engine::Model& model);
+
+struct SymEndpoint {
+  z3::expr is_pod;
+  SymLabels labels;  // effective labels
+  z3::expr ip4;      // Int in [0, 2^32)
+  z3::expr ip6;      // Int in [0, 2^128)
+  struct Port {
+    z3::expr declared;
+    z3::expr protocol;
+    z3::expr number;
+  };
+  std::map<std::string, Port, std::less<>> named_ports;
+};
+
+struct SymPacket {
+  z3::expr v6;  // bool: IPv6
+  z3::expr protocol;
+  z3::expr src_port;
+  z3::expr dst_port;
+  z3::expr icmp_type;
+  z3::expr icmp_code;
+};
+
+// Skip one rule or policy when encoding (redundancy checks compare the model
+// with and without it).
+struct Removal {
+  const engine::Policy* policy = nullptr;
+  const engine::Rule* rule = nullptr;
+};
+
+struct RuleTerm {
+  const engine::Rule* rule = nullptr;
+  int index = 0;
+  z3::expr match;
+  z3::expr reach;  // evaluation arrives at this rule (policy applies)
+};
+struct PolicyTerm {
+  const engine::Policy* policy = nullptr;
+  z3::expr applies;
+  z3::expr reach;  // evaluation arrives at this policy's slot
+  std::vector<RuleTerm> rules;
+};
+struct TierTerm {
+  std::string name;
+  bool default_pass = false;
+  std::vector<PolicyTerm> policies;
+  z3::expr any_applies;
+  z3::expr reach_end;  // arrives at the end of the tier without a verdict
+};
+struct ChainTerm {
+  engine::Direction direction = engine::Direction::kIngress;
+  std::vector<TierTerm> tiers;
+  z3::expr allowed;
+  z3::expr reach_default;  // no tier decided: the namespace profile allows
+};
+
+class FlowWorld {
+ public:
+  // `universe` must already hold every selector of every model to encode.
+  FlowWorld(z3::context& ctx, const LabelUniverse& universe, std::vector<std::string> port_names);
+
+  z3::context& ctx() { return *ctx_; }
+  const LabelUniverse& universe() const { return *universe_; }
+  SymEndpoint& src() { return *src_; }
+  SymEndpoint& dst() { return *dst_; }
+  SymPacket& packet() { return packet_; }
+
+  // Domains, pod well-formedness, same-namespace consistency, and the
+  // labels of namespaces that exist in `model` (when given).
+  z3::expr well_formed(const engine::Model* inventory) const;
+
+  // The decision chain of `self` (src for egress, dst for ingress).
+  ChainTerm chain(const engine::Model& model, engine::Direction direction, const Removal& removal = {},
+                  const std::vector<const engine::Policy*>* only = nullptr);
+  // Both directions: allowed iff the source's egress and the destination's
+  // ingress allow (external sides are not policed).
+  z3::expr allowed(const ChainTerm& egress, const ChainTerm& ingress) const;
+
+  z3::expr applies(const engine::Policy& policy, const SymEndpoint& self);
+  z3::expr rule_matches(const engine::Model& model, const engine::Rule& rule);
+  z3::expr selector_matches(const engine::Model& model, const selector::Selector& selector, const SymEndpoint& ep);
+  z3::expr in_cidr(const Cidr& cidr, const SymEndpoint& ep) const;
+
+  // Constraint: an endpoint / packet equal to a concrete one.
+  z3::expr pin(const SymEndpoint& ep, const EndpointWitness& w, std::map<std::string, int, std::less<>>& others) const;
+  z3::expr pin(const PacketWitness& p) const;
+
+  EndpointWitness decode(const z3::model& model, const SymEndpoint& ep) const;
+  PacketWitness decode_packet(const z3::model& model) const;
+  // The steps the model takes through a chain (policies that applied, rules
+  // that fired, end-of-tier drops) and its verdict.
+  bool trace(const z3::model& model, const ChainTerm& chain, std::vector<TraceStep>& out) const;
+  FlowWitness witness(const z3::model& model, const ChainTerm* egress, const ChainTerm* ingress) const;
+
+  const std::vector<AddressSet>& address_sets(const engine::Model& model);
+
+ private:
+  SymEndpoint make_endpoint(const std::string& name);
+  z3::expr entity_matches(const engine::Model& model, const engine::EntityRule& er, const SymEndpoint& ep,
+                          const z3::expr& port);
+  z3::expr port_matches(const engine::PortSpec& spec, const engine::EntityRule& er, const engine::Model& model,
+                        const SymEndpoint& ep, const z3::expr& port, const std::optional<engine::Protocol>& rule_proto);
+
+  z3::context* ctx_;
+  const LabelUniverse* universe_;
+  std::vector<std::string> port_names_;
+  std::unique_ptr<SymEndpoint> src_;
+  std::unique_ptr<SymEndpoint> dst_;
+  SymPacket packet_;
+  std::map<const engine::Model*, std::vector<AddressSet>> address_sets_;
+  std::map<std::tuple<const void*, const void*, const void*>, z3::expr> selector_cache_;
+  std::map<std::pair<const void*, const void*>, z3::expr> rule_cache_;
+};
+
+}  // namespace rampart::verify::detail
