@@ -29,7 +29,9 @@ class Fd {
   int fd_;
 };
 
-std::string errno_text(int error) { return std::strerror(error); }
+std::string errno_text(int error) {
+  return std::strerror(error);
+}
 
 // Milliseconds left until `deadline`, at least 0, for poll().
 int remaining_ms(Clock::time_point deadline) {
@@ -56,13 +58,15 @@ Result<bool> wait_for(int fd, short events, Clock::time_point deadline) {
 
 }  // namespace
 
-Result<agent_protocol::Reply> call_agent(const std::string& socket_path, const agent_protocol::Request& request,
+Result<agent_protocol::Reply> call_agent(const std::string& socket_path,
+                                         const agent_protocol::Request& request,
                                          std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (socket_path.empty() || socket_path.size() >= sizeof address.sun_path)
-    return fail(ErrorCode::kInvalidArgument, "agent socket path \"" + socket_path + "\" is empty or too long");
+    return fail(ErrorCode::kInvalidArgument,
+                "agent socket path \"" + socket_path + "\" is empty or too long");
   std::memcpy(address.sun_path, socket_path.data(), socket_path.size());
 
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
@@ -96,16 +100,17 @@ Result<agent_protocol::Reply> call_agent(const std::string& socket_path, const a
       if (!*ready) return timed_out(socket_path, "sending", timeout);
       continue;
     }
-    return fail(ErrorCode::kUnavailable, "rampart-agent at " + socket_path +
-                                             " closed the connection while the request was sent: " +
-                                             errno_text(errno));
+    return fail(ErrorCode::kUnavailable,
+                "rampart-agent at " + socket_path +
+                    " closed the connection while the request was sent: " + errno_text(errno));
   }
 
   std::string reply;
   char buffer[4096];
   while (true) {
     auto newline = reply.find('\n');
-    if (newline != std::string::npos) return agent_protocol::decode_reply(std::string_view(reply).substr(0, newline));
+    if (newline != std::string::npos)
+      return agent_protocol::decode_reply(std::string_view(reply).substr(0, newline));
     if (reply.size() > agent_protocol::kMaxLineBytes)
       return fail(ErrorCode::kIo, "rampart-agent's reply exceeds " +
                                       std::to_string(agent_protocol::kMaxLineBytes) + " bytes");
@@ -119,7 +124,8 @@ Result<agent_protocol::Reply> call_agent(const std::string& socket_path, const a
       return fail(ErrorCode::kUnavailable,
                   "rampart-agent at " + socket_path + " closed the connection without a reply");
     } else if (errno != EINTR && errno != EAGAIN) {
-      return fail(ErrorCode::kUnavailable, "reading from rampart-agent at " + socket_path + ": " + errno_text(errno));
+      return fail(ErrorCode::kUnavailable,
+                  "reading from rampart-agent at " + socket_path + ": " + errno_text(errno));
     }
   }
 }

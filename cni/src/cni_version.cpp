@@ -72,8 +72,8 @@ CniResult<json> convert_result(const json& result, std::string_view to_version) 
     for (json& iface : *it) {
       if (!iface.is_object() || !iface.contains("name") || !iface["name"].is_string())
         return bad_result("every interface needs a string name");
-      if (auto sandbox = iface.find("sandbox"); sandbox != iface.end() && !sandbox->is_string() &&
-                                                !sandbox->is_null())
+      if (auto sandbox = iface.find("sandbox");
+          sandbox != iface.end() && !sandbox->is_string() && !sandbox->is_null())
         return bad_result("interface sandbox must be a string");
       if (!v11_fields)
         for (const char* key : {"mtu", "socketPath", "pciID"}) iface.erase(key);

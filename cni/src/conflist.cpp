@@ -64,7 +64,9 @@ Result<Json> parse_conflist(std::string_view text, std::string_view file) {
   return doc;
 }
 
-std::string render(const Json& doc) { return doc.dump(2) + "\n"; }
+std::string render(const Json& doc) {
+  return doc.dump(2) + "\n";
+}
 
 std::size_t remove_type(Json& plugins, std::string_view type) {
   std::size_t removed = 0;
@@ -121,7 +123,7 @@ Result<void> replace_file(const std::filesystem::path& file, std::string_view co
 }
 
 mode_t mode_of(const std::filesystem::path& file) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(file.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
 }
 
@@ -160,7 +162,8 @@ Result<ConflistEdit> install_into_conflist(std::string_view text, const InstallO
   return ConflistEdit{render(*doc), true, position};
 }
 
-Result<ConflistEdit> uninstall_from_conflist(std::string_view text, std::string_view type, std::string_view file) {
+Result<ConflistEdit> uninstall_from_conflist(std::string_view text, std::string_view type,
+                                             std::string_view file) {
   auto doc = parse_conflist(text, file);
   if (!doc) return std::unexpected(doc.error());
   if (remove_type((*doc)["plugins"], type) == 0) return ConflistEdit{std::string(text), false, 0};
@@ -203,8 +206,8 @@ Result<ConflistEdit> uninstall_file(const std::filesystem::path& file, std::stri
   return edit;
 }
 
-Result<std::filesystem::path> install_binary(const std::filesystem::path& source, const std::filesystem::path& dir,
-                                             std::string_view name) {
+Result<std::filesystem::path> install_binary(const std::filesystem::path& source,
+                                             const std::filesystem::path& dir, std::string_view name) {
   auto content = read_file(source);
   if (!content) return std::unexpected(content.error());
   std::filesystem::path target = dir / std::string(name);

@@ -55,7 +55,9 @@ bool parse_int(const std::string& text, int& out) {
 }
 
 volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int) {
+  g_stop = 1;
+}
 
 int run_installer(const std::vector<std::string>& args) {
   const std::string verb = args[0];
@@ -68,22 +70,30 @@ int run_installer(const std::vector<std::string>& args) {
     }
     if (i + 1 >= args.size()) return usage_error(flag + " needs a value");
     const std::string& value = args[++i];
-    if (flag == "--conflist") a.conflist = value;
-    else if (flag == "--conf-dir") a.conf_dir = value;
-    else if (flag == "--bin-dir" && verb == "install") a.bin_dir = value;
-    else if (flag == "--socket" && verb == "install") a.options.agent_socket = value;
-    else if (flag == "--log-file" && verb == "install") a.options.log_file = value;
-    else if (flag == "--log-level" && verb == "install") a.options.log_level = value;
+    if (flag == "--conflist")
+      a.conflist = value;
+    else if (flag == "--conf-dir")
+      a.conf_dir = value;
+    else if (flag == "--bin-dir" && verb == "install")
+      a.bin_dir = value;
+    else if (flag == "--socket" && verb == "install")
+      a.options.agent_socket = value;
+    else if (flag == "--log-file" && verb == "install")
+      a.options.log_file = value;
+    else if (flag == "--log-level" && verb == "install")
+      a.options.log_level = value;
     else if (flag == "--timeout-ms" && verb == "install") {
       if (!parse_int(value, a.options.agent_timeout_ms) || a.options.agent_timeout_ms > 600'000)
         return usage_error("--timeout-ms must be an integer from 1 to 600000");
     } else if (flag == "--watch" && verb == "install") {
-      if (!parse_int(value, a.watch_seconds)) return usage_error("--watch must be a positive number of seconds");
+      if (!parse_int(value, a.watch_seconds))
+        return usage_error("--watch must be a positive number of seconds");
     } else {
       return usage_error("unknown option " + flag + " for " + verb);
     }
   }
-  if (a.conflist.empty() == a.conf_dir.empty()) return usage_error("give exactly one of --conflist and --conf-dir");
+  if (a.conflist.empty() == a.conf_dir.empty())
+    return usage_error("give exactly one of --conflist and --conf-dir");
   if (!a.options.log_level.empty() && a.options.log_level != "debug" && a.options.log_level != "info" &&
       a.options.log_level != "warning" && a.options.log_level != "error")
     return usage_error("--log-level must be debug, info, warning or error");
@@ -113,8 +123,10 @@ int run_installer(const std::vector<std::string>& args) {
       return false;
     }
     if (edit->changed)
-      std::cerr << "rampart-cni: " << (verb == "install" ? "inserted into " : "removed from ") << file.string()
-                << (verb == "install" ? " at position " + std::to_string(edit->position) : std::string()) << "\n";
+      std::cerr << "rampart-cni: " << (verb == "install" ? "inserted into " : "removed from ")
+                << file.string()
+                << (verb == "install" ? " at position " + std::to_string(edit->position) : std::string())
+                << "\n";
     return true;
   };
 

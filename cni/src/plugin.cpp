@@ -34,7 +34,8 @@ CniResult<void> require_env(const CniEnvironment& env, bool need_netns) {
   if (env.container_id.empty()) note("CNI_CONTAINERID");
   if (env.ifname.empty()) note("CNI_IFNAME");
   if (need_netns && env.netns.empty()) note("CNI_NETNS");
-  if (!missing.empty()) return cni_fail(kInvalidEnvironment, "required environment variables missing: " + missing);
+  if (!missing.empty())
+    return cni_fail(kInvalidEnvironment, "required environment variables missing: " + missing);
   if (!is_valid_container_id(env.container_id))
     return cni_fail(kInvalidEnvironment, "CNI_CONTAINERID \"" + env.container_id +
                                              "\" must start with a letter or digit and contain only "
@@ -81,8 +82,8 @@ CniResult<void> fill_attachment(const Context& c, const json& result, agent_prot
 }
 
 std::string describe(const agent_protocol::Endpoint& ep) {
-  std::string text = ep.pod_namespace + "/" + ep.pod_name + " host=" +
-                     (ep.host_interface.empty() ? "-" : ep.host_interface);
+  std::string text =
+      ep.pod_namespace + "/" + ep.pod_name + " host=" + (ep.host_interface.empty() ? "-" : ep.host_interface);
   if (!ep.bridge.empty()) text += " bridge=" + ep.bridge;
   for (const auto& a : ep.addresses) text += " " + a;
   return text;
@@ -95,17 +96,19 @@ CniResult<Reply> ask_agent(const Context& c, const Request& request) {
   auto reply = call_agent(c.config.agent_socket, request, c.config.agent_timeout);
   if (!reply) {
     const Error& e = reply.error();
-    int code = (e.code == ErrorCode::kUnavailable || e.code == ErrorCode::kTimeout) ? kTryAgainLater : kIoFailure;
-    return cni_fail(code, e.code == ErrorCode::kTimeout ? "rampart-agent did not answer in time"
-                                                        : "rampart-agent could not be asked",
+    int code =
+        (e.code == ErrorCode::kUnavailable || e.code == ErrorCode::kTimeout) ? kTryAgainLater : kIoFailure;
+    return cni_fail(code,
+                    e.code == ErrorCode::kTimeout ? "rampart-agent did not answer in time"
+                                                  : "rampart-agent could not be asked",
                     e.str());
   }
   return *reply;
 }
 
 CniError refused(const Reply& reply, const char* what) {
-  return CniError{reply.temporary ? kTryAgainLater : kAgentRefused, std::string("rampart-agent refused ") + what,
-                  reply.message};
+  return CniError{reply.temporary ? kTryAgainLater : kAgentRefused,
+                  std::string("rampart-agent refused ") + what, reply.message};
 }
 
 CniResult<std::string> command_add(const Context& c) {
@@ -179,7 +182,8 @@ CniResult<std::string> command_check(const Context& c) {
 
 CniResult<std::string> command_status(const Context& c) {
   if (!version_at_least(c.config.cni_version, "1.1.0"))
-    return cni_fail(kIncompatibleVersion, "config version " + c.config.cni_version + " does not allow STATUS");
+    return cni_fail(kIncompatibleVersion,
+                    "config version " + c.config.cni_version + " does not allow STATUS");
   auto reply = ask_agent(c, Request{.op = Operation::kStatus, .network = c.config.name});
   if (!reply) return cni_fail(kPluginNotAvailable, "rampart-agent is not available", reply.error().details);
   if (!reply->ok) return cni_fail(kPluginNotAvailable, "rampart-agent is not ready", reply->message);
@@ -216,8 +220,9 @@ PluginOutput run_plugin(const CniEnvironment& env, std::string_view stdin_text, 
   if (env.command == "VERSION") return PluginOutput{0, version_answer()};
   static constexpr std::string_view kCommands[] = {"ADD", "DEL", "CHECK", "STATUS", "GC"};
   if (std::find(std::begin(kCommands), std::end(kCommands), env.command) == std::end(kCommands))
-    return failed(CniError{kInvalidEnvironment, "CNI_COMMAND \"" + env.command + "\" is not a CNI command", ""},
-                  kLatestVersion);
+    return failed(
+        CniError{kInvalidEnvironment, "CNI_COMMAND \"" + env.command + "\" is not a CNI command", ""},
+        kLatestVersion);
 
   auto config = parse_plugin_config(stdin_text);
   if (!config) return failed(config.error(), kLatestVersion);
@@ -226,11 +231,16 @@ PluginOutput run_plugin(const CniEnvironment& env, std::string_view stdin_text, 
 
   Context c{env, *config, log, probe};
   CniResult<std::string> out;
-  if (env.command == "ADD") out = command_add(c);
-  else if (env.command == "DEL") out = command_del(c);
-  else if (env.command == "CHECK") out = command_check(c);
-  else if (env.command == "STATUS") out = command_status(c);
-  else out = command_gc(c);
+  if (env.command == "ADD")
+    out = command_add(c);
+  else if (env.command == "DEL")
+    out = command_del(c);
+  else if (env.command == "CHECK")
+    out = command_check(c);
+  else if (env.command == "STATUS")
+    out = command_status(c);
+  else
+    out = command_gc(c);
   if (!out) return failed(out.error(), config->cni_version);
   return PluginOutput{0, std::move(*out)};
 }

@@ -21,11 +21,13 @@ CniResult<std::string> optional_string(const json& doc, const char* key) {
 CniResult<LogLevel> parse_level(const std::string& text) {
   for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError})
     if (text == to_string(level)) return level;
-  return cni_fail(kInvalidNetworkConfig, "log_level \"" + text + "\" is not one of debug, info, warning, error");
+  return cni_fail(kInvalidNetworkConfig,
+                  "log_level \"" + text + "\" is not one of debug, info, warning, error");
 }
 
 // GC's attachment list: [{"containerID": "...", "ifname": "..."}].
-CniResult<void> read_attachments(const json& doc, const char* key, std::vector<agent_protocol::Attachment>& out) {
+CniResult<void> read_attachments(const json& doc, const char* key,
+                                 std::vector<agent_protocol::Attachment>& out) {
   auto it = doc.find(key);
   if (it == doc.end() || it->is_null()) return {};
   if (!it->is_array()) return cni_fail(kInvalidNetworkConfig, std::string(key) + " must be an array");
@@ -33,7 +35,8 @@ CniResult<void> read_attachments(const json& doc, const char* key, std::vector<a
     if (!item.is_object() || !item.contains("containerID") || !item["containerID"].is_string())
       return cni_fail(kInvalidNetworkConfig, std::string(key) + ": every entry needs a string containerID");
     std::string ifname;
-    if (auto name = item.find("ifname"); name != item.end() && name->is_string()) ifname = name->get<std::string>();
+    if (auto name = item.find("ifname"); name != item.end() && name->is_string())
+      ifname = name->get<std::string>();
     out.push_back({item["containerID"].get<std::string>(), std::move(ifname)});
   }
   return {};
@@ -43,10 +46,14 @@ CniResult<void> read_attachments(const json& doc, const char* key, std::vector<a
 
 const char* to_string(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -143,7 +150,8 @@ bool is_valid_container_id(std::string_view id) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
   };
   if (id.empty() || !alnum(id.front())) return false;
-  return std::all_of(id.begin(), id.end(), [&](char c) { return alnum(c) || c == '_' || c == '.' || c == '-'; });
+  return std::all_of(id.begin(), id.end(),
+                     [&](char c) { return alnum(c) || c == '_' || c == '.' || c == '-'; });
 }
 
 }  // namespace rampart::cni

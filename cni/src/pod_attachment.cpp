@@ -57,7 +57,8 @@ CniResult<PodAttachment> find_pod_attachment(const json& prev_result, const Inte
     for (const json& ip : *it) {
       if (auto index = ip.find("interface"); index != ip.end() && index->is_number_integer()) {
         auto i = index->get<long long>();
-        if (i >= 0 && static_cast<std::size_t>(i) < host_side.size() && host_side[static_cast<std::size_t>(i)])
+        if (i >= 0 && static_cast<std::size_t>(i) < host_side.size() &&
+            host_side[static_cast<std::size_t>(i)])
           continue;
       }
       attachment.addresses.push_back(ip.value("address", ""));

@@ -3,6 +3,9 @@
 // network namespaces created here. The agent is the test agent (test_agent.h):
 // end-to-end with the real rampart-agent is a separate, later test.
 #include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <algorithm>
 #include <thread>
 
 #include "fixtures.h"
@@ -49,8 +52,9 @@ json host_local(const TempDir& dir, const std::string& subnet) {
 json ptp_conflist(const std::string& version, const TempDir& dir, int timeout_ms = 5000) {
   return {{"cniVersion", version},
           {"name", "rampart-vcn"},
-          {"plugins", json::array({{{"type", "ptp"}, {"ipMasq", false}, {"ipam", host_local(dir, "10.77.0.0/24")}},
-                                   rampart_entry(dir, timeout_ms)})}};
+          {"plugins",
+           json::array({{{"type", "ptp"}, {"ipMasq", false}, {"ipam", host_local(dir, "10.77.0.0/24")}},
+                        rampart_entry(dir, timeout_ms)})}};
 }
 
 // overlay stands in as flannel's delegate: bridge cni0 + host-local, then portmap.
@@ -72,10 +76,12 @@ ChainRuntime runtime_for(const json& conflist, const Netns& node, const Netns& p
   rt.conflist = conflist;
   rt.plugin_dirs = {RAMPART_CNI_PLUGIN_DIR, kDebianPlugins};
   rt.node = &node;
-  rt.container_id = "c" + std::to_string(::getpid()) + "x" + pod.name().substr(pod.name().size() - 3);
+  rt.container_id = pod.name();  // unique, and a valid container id
   rt.netns_path = pod.path();
-  rt.cni_args = "IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=cart-7d9f;K8S_POD_UID=u-123;"
-                "K8S_POD_INFRA_CONTAINER_ID=" + rt.container_id;
+  rt.cni_args =
+      "IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=cart-7d9f;K8S_POD_UID=u-123;"
+      "K8S_POD_INFRA_CONTAINER_ID=" +
+      rt.container_id;
   return rt;
 }
 
@@ -114,8 +120,8 @@ void pod_lifecycle(const std::string& mode, const std::string& version) {
   json conflist = overlay ? bridge_conflist(version, dir) : ptp_conflist(version, dir);
   ChainRuntime rt = runtime_for(conflist, node, pod);
   if (overlay) {
-    rt.runtime_config = {{"portMappings", json::array({{{"hostPort", 18080}, {"containerPort", 80},
-                                                        {"protocol", "tcp"}}})}};
+    rt.runtime_config = {
+        {"portMappings", json::array({{{"hostPort", 18080}, {"containerPort", 80}, {"protocol", "tcp"}}})}};
     // portmap 1.1.1's CHECK looks for IPv6 rules of an IPv4-only pod and fails
     // (containernetworking/plugins#819); runtimes other than cnitool rarely CHECK.
     rt.skip_check = {"portmap"};

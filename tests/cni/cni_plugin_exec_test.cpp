@@ -5,6 +5,7 @@
 // runs the real plugins.
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <thread>
 
 #include "fixtures.h"
 #include "rampart/cni/conflist.h"
@@ -31,7 +32,8 @@ struct Call {
 };
 
 ProcessResult invoke(const Call& call, const json& config) {
-  std::map<std::string, std::string> env = {{"CNI_COMMAND", call.command}, {"CNI_PATH", RAMPART_CNI_PLUGIN_DIR}};
+  std::map<std::string, std::string> env = {{"CNI_COMMAND", call.command},
+                                            {"CNI_PATH", RAMPART_CNI_PLUGIN_DIR}};
   if (call.spec_env) {
     if (!call.container_id.empty()) env["CNI_CONTAINERID"] = call.container_id;
     if (!call.netns.empty()) env["CNI_NETNS"] = call.netns;
@@ -183,7 +185,8 @@ TEST_CASE("ADD input errors name what is wrong and never reach the agent", "[uni
   CHECK(cni_error(invoke(Call{.command = "ADD"}, config(dir, "1.0.0"))).at("code") == 7);  // no prevResult
   json no_env = cni_error(invoke(Call{.command = "ADD", .container_id = "", .netns = ""}, good));
   CHECK(no_env.at("code") == 4);
-  CHECK_THAT(no_env.at("msg").get<std::string>(), Catch::Contains("CNI_CONTAINERID") && Catch::Contains("CNI_NETNS"));
+  CHECK_THAT(no_env.at("msg").get<std::string>(),
+             Catch::Contains("CNI_CONTAINERID") && Catch::Contains("CNI_NETNS"));
   CHECK(cni_error(invoke(Call{.command = "ADD", .container_id = "../x"}, good)).at("code") == 4);
   CHECK(cni_error(invoke(Call{.command = "ADD", .args = "IgnoreUnknown=1"}, good)).at("code") == 4);
   CHECK(cni_error(invoke(Call{.command = "ADD", .args = "broken"}, good)).at("code") == 4);
@@ -195,9 +198,10 @@ TEST_CASE("ADD input errors name what is wrong and never reach the agent", "[uni
   no_ips["prevResult"]["ips"] = json::array();
   CHECK(cni_error(invoke(Call{.command = "ADD"}, no_ips)).at("code") == 7);
   // Not JSON at all.
-  auto r = run_process({RAMPART_CNI_PLUGIN},
-                       {{"CNI_COMMAND", "ADD"}, {"CNI_CONTAINERID", "c"}, {"CNI_IFNAME", "eth0"}, {"CNI_NETNS", "/x"}},
-                       "{not json");
+  auto r = run_process(
+      {RAMPART_CNI_PLUGIN},
+      {{"CNI_COMMAND", "ADD"}, {"CNI_CONTAINERID", "c"}, {"CNI_IFNAME", "eth0"}, {"CNI_NETNS", "/x"}},
+      "{not json");
   CHECK(cni_error(r).at("code") == 6);
   CHECK(agent.requests().empty());
 }
@@ -279,8 +283,8 @@ TEST_CASE("GC at 1.1.0 forwards the valid attachments under either key", "[unit]
   json c = config(dir, "1.1.0");
   CHECK(cni_error(invoke(gc, c)).at("code") == 11);  // no agent
   TestAgent agent((dir.path() / "agent.sock").string());
-  c["cni.dev/valid-attachments"] = json::array({{{"containerID", "bbb"}, {"ifname", "eth0"}},
-                                                {{"containerID", "aaa"}, {"ifname", "eth0"}}});
+  c["cni.dev/valid-attachments"] = json::array(
+      {{{"containerID", "bbb"}, {"ifname", "eth0"}}, {{"containerID", "aaa"}, {"ifname", "eth0"}}});
   auto r = invoke(gc, c);
   succeeds(r);
   CHECK(r.out.empty());
@@ -311,7 +315,8 @@ TEST_CASE("logs go to log_file, never to stdout", "[unit][cni]") {
   CHECK_NOTHROW(json::parse(r.out));
   std::ifstream log(dir.path() / "cni.log");
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-  CHECK_THAT(text, Catch::Contains("ADD c0ffee01") && Catch::Contains("shop/cart") && Catch::Contains("debug"));
+  CHECK_THAT(text,
+             Catch::Contains("ADD c0ffee01") && Catch::Contains("shop/cart") && Catch::Contains("debug"));
   // Without log_file, logs go to stderr.
   c.erase("log_file");
   auto r2 = invoke(Call{.command = "ADD"}, c);
@@ -322,7 +327,8 @@ TEST_CASE("logs go to log_file, never to stdout", "[unit][cni]") {
 TEST_CASE("install/uninstall subcommands edit a conflist in place", "[unit][cni]") {
   TempDir dir;
   auto conflist = dir.path() / "10-flannel.conflist";
-  std::filesystem::copy_file(std::string(RAMPART_SOURCE_DIR) + "/deploy/examples/10-flannel.conflist", conflist);
+  std::filesystem::copy_file(std::string(RAMPART_SOURCE_DIR) + "/deploy/examples/10-flannel.conflist",
+                             conflist);
   std::filesystem::permissions(conflist, std::filesystem::perms(0640));
   auto bin = dir.path() / "bin";
   std::filesystem::create_directory(bin);
@@ -337,30 +343,61 @@ TEST_CASE("install/uninstall subcommands edit a conflist in place", "[unit][cni]
     std::ifstream in(p);
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   };
-  CHECK(read(conflist) == read(std::string(RAMPART_SOURCE_DIR) + "/deploy/examples/10-flannel.with-rampart.conflist"));
+  CHECK(read(conflist) ==
+        read(std::string(RAMPART_SOURCE_DIR) + "/deploy/examples/10-flannel.with-rampart.conflist"));
   CHECK((std::filesystem::status(conflist).permissions() & std::filesystem::perms::all) ==
         std::filesystem::perms(0640));
   CHECK(read(bin / "rampart-cni") == read(RAMPART_CNI_PLUGIN));
   CHECK((std::filesystem::status(bin / "rampart-cni").permissions() & std::filesystem::perms::owner_exec) !=
         std::filesystem::perms::none);
   auto before = std::filesystem::last_write_time(conflist);
-  REQUIRE(run_process({RAMPART_CNI_PLUGIN, "install", "--conflist", conflist.string(), "--socket",
-                       "/run/rampart/agent.sock", "--timeout-ms", "30000", "--log-file", "/var/log/rampart/cni.log"},
-                      env, "")
+  REQUIRE(run_process(
+              {RAMPART_CNI_PLUGIN, "install", "--conflist", conflist.string(), "--socket",
+               "/run/rampart/agent.sock", "--timeout-ms", "30000", "--log-file", "/var/log/rampart/cni.log"},
+              env, "")
               .exit_code == 0);
   CHECK(std::filesystem::last_write_time(conflist) == before);  // unchanged: not even rewritten
-  REQUIRE(run_process({RAMPART_CNI_PLUGIN, "uninstall", "--conflist", conflist.string()}, env, "").exit_code == 0);
+  REQUIRE(
+      run_process({RAMPART_CNI_PLUGIN, "uninstall", "--conflist", conflist.string()}, env, "").exit_code ==
+      0);
   CHECK(json::parse(read(conflist)) ==
         json::parse(read(std::string(RAMPART_SOURCE_DIR) + "/deploy/examples/10-flannel.conflist")));
   std::vector<std::string> leftovers;
-  for (const auto& e : std::filesystem::directory_iterator(dir.path())) leftovers.push_back(e.path().filename());
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    leftovers.push_back(e.path().filename());
   std::sort(leftovers.begin(), leftovers.end());
   CHECK(leftovers == std::vector<std::string>{"10-flannel.conflist", "bin"});
   // Usage errors exit 2 and say why.
   auto bad = run_process({RAMPART_CNI_PLUGIN, "install"}, env, "");
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Catch::Contains("--conflist"));
-  auto missing = run_process({RAMPART_CNI_PLUGIN, "install", "--conflist", (dir.path() / "nope").string()}, env, "");
+  auto missing =
+      run_process({RAMPART_CNI_PLUGIN, "install", "--conflist", (dir.path() / "nope").string()}, env, "");
   CHECK(missing.exit_code == 1);
   CHECK_THAT(missing.err, Catch::Contains("cannot read"));
+}
+
+TEST_CASE("install --watch puts the entry back when the main CNI rewrites its conflist", "[unit][cni]") {
+  TempDir dir;
+  const std::string original = std::string(RAMPART_SOURCE_DIR) + "/deploy/examples/10-flannel.conflist";
+  auto conflist = dir.path() / "10-flannel.conflist";
+  std::filesystem::copy_file(original, conflist);
+  // kube-flannel's install-cni copies its file over ours when it restarts.
+  std::thread rewriter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    auto temp = dir.path() / "rewrite.tmp";
+    std::filesystem::copy_file(original, temp);
+    std::filesystem::rename(temp, conflist);
+  });
+  auto r = run_process({RAMPART_CNI_PLUGIN, "install", "--conflist", conflist.string(), "--watch", "1"},
+                       {{"PATH", "/usr/bin:/bin"}}, "", std::chrono::milliseconds(3500));
+  rewriter.join();
+  INFO(r.err);
+  std::ifstream in(conflist);
+  json doc = json::parse(in);
+  REQUIRE(doc.at("plugins").size() == 3);
+  CHECK(doc.at("plugins")[1].at("type") == "rampart-cni");
+  std::size_t inserted = 0;
+  for (auto at = r.err.find("inserted"); at != std::string::npos; at = r.err.find("inserted", at + 1)) ++inserted;
+  CHECK(inserted == 2);  // once at start, once after the rewrite; never while unchanged
 }

@@ -42,7 +42,8 @@ json bridge_result() {
 InterfaceProbe probe_with_bridges(std::set<std::string> bridges, std::map<std::string, std::string> masters) {
   return InterfaceProbe{
       .is_bridge = [bridges](const std::string& n) { return bridges.count(n) > 0; },
-      .master_of = [masters](const std::string& n) { return masters.count(n) ? masters.at(n) : std::string(); }};
+      .master_of =
+          [masters](const std::string& n) { return masters.count(n) ? masters.at(n) : std::string(); }};
 }
 
 }  // namespace
@@ -163,7 +164,7 @@ TEST_CASE("attachment: ptp and OKE's ipvlan + ptp results", "[unit][cni]") {
 TEST_CASE("attachment: node addresses are not pod addresses; no address is an error", "[unit][cni]") {
   json r = bridge_result();
   r["ips"].push_back({{"address", "10.244.1.1/25"}, {"interface", 0}});  // on cni0
-  r["ips"].push_back({{"address", "10.244.1.6/25"}});                   // no interface: the pod's
+  r["ips"].push_back({{"address", "10.244.1.6/25"}});                    // no interface: the pod's
   auto a = find_pod_attachment(r, InterfaceProbe{});
   REQUIRE(a);
   CHECK(a->addresses == std::vector<std::string>{"10.244.1.5/25", "10.244.1.6/25"});
@@ -249,7 +250,8 @@ TEST_CASE("install into OKE's conflists: golden, idempotent, reversible", "[unit
     CHECK(doc.at("cniVersion") == "0.3.1");  // the list keeps its version
     CHECK_FALSE(doc.at("plugins")[installed->position].contains("cniVersion"));
     // After the main plugins, before portmap.
-    CHECK(doc.at("plugins")[installed->position - 1].at("type") == (name == "10-oci" ? "oci-ptp" : "flannel"));
+    CHECK(doc.at("plugins")[installed->position - 1].at("type") ==
+          (name == "10-oci" ? "oci-ptp" : "flannel"));
     if (name == "10-flannel") CHECK(doc.at("plugins")[installed->position + 1].at("type") == "portmap");
 
     auto again = install_into_conflist(installed->text, options, name);
@@ -288,20 +290,23 @@ TEST_CASE("install: a changed option or a misplaced entry is repaired", "[unit][
 }
 
 TEST_CASE("install: bad conflists get errors with file:line:col", "[unit][cni]") {
-  auto broken = install_into_conflist("{\n  \"name\": \"x\",\n  \"plugins\": [,]\n}", InstallOptions{}, "f.conflist");
+  auto broken =
+      install_into_conflist("{\n  \"name\": \"x\",\n  \"plugins\": [,]\n}", InstallOptions{}, "f.conflist");
   REQUIRE_FALSE(broken);
   CHECK(broken.error().where.file == "f.conflist");
   CHECK(broken.error().where.line == 3);
   CHECK(broken.error().where.column == 15);
   CHECK_THAT(broken.error().str(), Catch::StartsWith("f.conflist:3:15: "));
-  auto single = install_into_conflist(R"({"cniVersion":"0.3.1","name":"x","type":"bridge"})", InstallOptions{});
+  auto single =
+      install_into_conflist(R"({"cniVersion":"0.3.1","name":"x","type":"bridge"})", InstallOptions{});
   REQUIRE_FALSE(single);
   CHECK_THAT(single.error().message, Catch::Contains("conflist"));
-  auto only_meta =
-      install_into_conflist(R"({"cniVersion":"0.3.1","name":"x","plugins":[{"type":"portmap"}]})", InstallOptions{});
+  auto only_meta = install_into_conflist(
+      R"({"cniVersion":"0.3.1","name":"x","plugins":[{"type":"portmap"}]})", InstallOptions{});
   REQUIRE_FALSE(only_meta);
   auto no_version = install_into_conflist(R"({"name":"x","plugins":[{"type":"ptp"}]})", InstallOptions{});
   REQUIRE_FALSE(no_version);
-  auto typeless = install_into_conflist(R"({"cniVersion":"1.0.0","plugins":[{"ipam":{}}]})", InstallOptions{});
+  auto typeless =
+      install_into_conflist(R"({"cniVersion":"1.0.0","plugins":[{"ipam":{}}]})", InstallOptions{});
   REQUIRE_FALSE(typeless);
 }

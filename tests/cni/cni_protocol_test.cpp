@@ -65,8 +65,8 @@ TEST_CASE("the wire form is the documented one", "[unit][cni][protocol]") {
 }
 
 TEST_CASE("replies round-trip and a refusal always has a reason", "[unit][cni][protocol]") {
-  for (const Reply& r : {Reply{}, Reply{true, "already programmed", false}, Reply{false, "kernel said EBUSY", true},
-                         Reply{false, "pod unknown", false}}) {
+  for (const Reply& r : {Reply{}, Reply{true, "already programmed", false},
+                         Reply{false, "kernel said EBUSY", true}, Reply{false, "pod unknown", false}}) {
     auto decoded = decode_reply(encode(r));
     REQUIRE(decoded);
     CHECK(*decoded == r);
@@ -126,7 +126,8 @@ TEST_CASE("malformed requests are rejected with a reason", "[unit][cni][protocol
   CHECK_FALSE(decode_reply(R"({"version":1,"ok":false,"temporary":1})"));
 }
 
-TEST_CASE("delete needs only the attachment's identity; unknown fields are ignored", "[unit][cni][protocol]") {
+TEST_CASE("delete needs only the attachment's identity; unknown fields are ignored",
+          "[unit][cni][protocol]") {
   auto del = decode_request(
       R"({"version":1,"op":"delete","network":"n","future":{"x":1},"endpoint":{"containerID":"c1","ifname":"eth0"}})");
   REQUIRE(del);

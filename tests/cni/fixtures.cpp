@@ -31,7 +31,9 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-ProcessResult run_command(const std::vector<std::string>& argv) { return run_process(argv, kToolEnv, ""); }
+ProcessResult run_command(const std::vector<std::string>& argv) {
+  return run_process(argv, kToolEnv, "");
+}
 
 std::string netns_unavailable_reason() {
   if (!std::filesystem::exists("/proc/self/ns/net")) return "the kernel has no network namespaces";
@@ -45,7 +47,9 @@ Netns::Netns(const std::string& tag) : name_(unique_name(tag)) {
   if (lo.exit_code != 0) throw std::runtime_error("lo up in " + name_ + " failed: " + lo.err);
 }
 
-Netns::~Netns() { (void)run_command({"/usr/sbin/ip", "netns", "del", name_}); }
+Netns::~Netns() {
+  (void)run_command({"/usr/sbin/ip", "netns", "del", name_});
+}
 
 ProcessResult Netns::exec(const std::vector<std::string>& argv) const {
   std::vector<std::string> full = {"/usr/sbin/ip", "netns", "exec", name_};
@@ -56,8 +60,9 @@ ProcessResult Netns::exec(const std::vector<std::string>& argv) const {
 std::string ChainOutcome::describe() const {
   std::string text;
   for (const auto& run : runs) {
-    text += "--- " + run.command + " " + run.type + " exit " + std::to_string(run.process.exit_code) + "\nstdin: " +
-            run.config.dump() + "\nstdout: " + run.process.out + "\nstderr: " + run.process.err + "\n";
+    text += "--- " + run.command + " " + run.type + " exit " + std::to_string(run.process.exit_code) +
+            "\nstdin: " + run.config.dump() + "\nstdout: " + run.process.out +
+            "\nstderr: " + run.process.err + "\n";
   }
   return text;
 }

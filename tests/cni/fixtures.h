@@ -78,7 +78,7 @@ struct ChainRuntime {
   std::string ifname = "eth0";
   std::string cni_args;
   nlohmann::json runtime_config = nlohmann::json::object();  // offered capability args
-  std::vector<std::string> skip_check;  // plugin types whose CHECK is known broken
+  std::vector<std::string> skip_check;                       // plugin types whose CHECK is known broken
 
   [[nodiscard]] ChainOutcome add() const;
   [[nodiscard]] ChainOutcome check(const nlohmann::json& cached) const;

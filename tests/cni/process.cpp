@@ -57,21 +57,24 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::map<s
   const auto deadline = start + limit;
   bool killed = false;
   while (out_open || err_open) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       ::kill(pid, SIGKILL);
       killed = true;
       break;
     }
-    pollfd fds[3] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0},
-                     {in_fd, POLLOUT, 0}};
+    pollfd fds[3] = {
+        {out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0}, {in_fd, POLLOUT, 0}};
     if (::poll(fds, 3, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
     char buffer[8192];
     for (int i = 0; i < 2; ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
-      if (n > 0) (i == 0 ? result.out : result.err).append(buffer, static_cast<std::size_t>(n));
-      else if (n == 0 || errno != EINTR) (i == 0 ? out_open : err_open) = false;
+      if (n > 0)
+        (i == 0 ? result.out : result.err).append(buffer, static_cast<std::size_t>(n));
+      else if (n == 0 || errno != EINTR)
+        (i == 0 ? out_open : err_open) = false;
     }
     if (in_fd >= 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
       ssize_t n = ::write(in_fd, input.data() + written, input.size() - written);

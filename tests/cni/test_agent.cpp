@@ -120,7 +120,8 @@ void TestAgent::handle(int fd) {
     }
     if (delay.count() > 0 && !sleep_unless_stopped(delay)) return;
     if (mode == Mode::kCloseAtOnce) return;
-    std::string out = mode == Mode::kGarbage ? std::string("this is not json\n") : agent_protocol::encode(reply);
+    std::string out =
+        mode == Mode::kGarbage ? std::string("this is not json\n") : agent_protocol::encode(reply);
     if (::send(fd, out.data(), out.size(), MSG_NOSIGNAL) < 0) return;
   }
 }

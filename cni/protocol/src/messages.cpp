@@ -192,7 +192,8 @@ Result<Request> decode_request(std::string_view line) {
   }
   if (request.op == Operation::kGc) {
     auto list = doc->find("validAttachments");
-    if (list == doc->end() || !list->is_array()) return invalid("validAttachments is missing or not an array");
+    if (list == doc->end() || !list->is_array())
+      return invalid("validAttachments is missing or not an array");
     for (const json& item : *list) {
       if (!item.is_object()) return invalid("validAttachments: every entry must be an object");
       auto id = string_member(item, "containerID", "validAttachments[]", true);

@@ -44,7 +44,8 @@ struct ConflistEdit {
 
 // Reads, edits and atomically replaces the file (write beside it, fsync,
 // rename) only when the content changes; keeps the file's mode.
-[[nodiscard]] Result<ConflistEdit> install_file(const std::filesystem::path& file, const InstallOptions& options);
+[[nodiscard]] Result<ConflistEdit> install_file(const std::filesystem::path& file,
+                                                const InstallOptions& options);
 [[nodiscard]] Result<ConflistEdit> uninstall_file(const std::filesystem::path& file, std::string_view type);
 
 // Copies `source` to dir/name atomically (a temporary beside it, then rename),

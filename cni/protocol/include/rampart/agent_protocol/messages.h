@@ -44,22 +44,22 @@ struct Attachment {
 };
 
 struct Endpoint {
-  std::string container_id;    // CNI_CONTAINERID
-  std::string netns;           // CNI_NETNS; may be empty on kDelete
-  std::string ifname;          // CNI_IFNAME: the interface name inside the pod
-  std::string host_interface;  // the pod's host-side interface (veth); empty when there is none
-  std::string bridge;          // the bridge host_interface is a port of (overlay mode), else empty
+  std::string container_id;            // CNI_CONTAINERID
+  std::string netns;                   // CNI_NETNS; may be empty on kDelete
+  std::string ifname;                  // CNI_IFNAME: the interface name inside the pod
+  std::string host_interface;          // the pod's host-side interface (veth); empty when there is none
+  std::string bridge;                  // the bridge host_interface is a port of (overlay mode), else empty
   std::vector<std::string> addresses;  // the pod's addresses as CIDRs, "10.244.1.5/24", "fd00::5/64"
-  std::string pod_namespace;   // K8S_POD_NAMESPACE
-  std::string pod_name;        // K8S_POD_NAME
-  std::string pod_uid;         // K8S_POD_UID, when the runtime sends it
+  std::string pod_namespace;           // K8S_POD_NAMESPACE
+  std::string pod_name;                // K8S_POD_NAME
+  std::string pod_uid;                 // K8S_POD_UID, when the runtime sends it
   friend bool operator==(const Endpoint&, const Endpoint&) = default;
 };
 
 struct Request {
   Operation op = Operation::kAdd;
-  std::string network;                       // the CNI network (conflist) name
-  Endpoint endpoint;                         // kAdd, kDelete, kCheck
+  std::string network;                        // the CNI network (conflist) name
+  Endpoint endpoint;                          // kAdd, kDelete, kCheck
   std::vector<Attachment> valid_attachments;  // kGc only
   friend bool operator==(const Request&, const Request&) = default;
 };
