@@ -4,6 +4,7 @@ namespace rampart::cli {
 
 void register_all(CLI::App& app, int& exit_code) {
   register_selector(app, exit_code);
+  register_lint(app, exit_code);
 }
 
 }  // namespace rampart::cli

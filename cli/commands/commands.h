@@ -9,6 +9,7 @@
 namespace rampart::cli {
 
 void register_selector(CLI::App& app, int& exit_code);
+void register_lint(CLI::App& app, int& exit_code);
 
 // Adds every command; defined in commands.cpp.
 void register_all(CLI::App& app, int& exit_code);

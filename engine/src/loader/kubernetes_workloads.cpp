@@ -1,0 +1,161 @@
+// Namespace, ServiceAccount, Pod and the pod-owning workloads → model values.
+// A workload (Deployment, StatefulSet, …) becomes ONE endpoint named after it:
+// its replicas share labels, ports and service account, so they are
+// indistinguishable to policy (netpol-analyzer also treats a workload as one
+// peer); offline inputs carry no replica IPs anyway.
+#include <algorithm>
+
+#include "readers.h"
+
+namespace rampart::engine::loader {
+namespace {
+
+// Reads a pod spec's service account, node and named container ports.
+void read_pod_spec(Sink& sink, const YAML::Node& node, const std::string& path, Endpoint& ep) {
+  MapView spec(sink, node, path);
+  if (!spec.is_map()) return;
+  if (auto sa = spec.str("serviceAccountName"); sa && !sa->empty()) ep.service_account = *sa;
+  else if (auto legacy = spec.str("serviceAccount"); legacy && !legacy->empty()) ep.service_account = *legacy;
+  ep.node_name = spec.str("nodeName").value_or("");
+  const auto containers = spec.list("containers");
+  for (std::size_t c = 0; c < containers.size(); ++c) {
+    const std::string cpath = path + ".containers[" + std::to_string(c) + "]";
+    MapView container(sink, containers[c], cpath);
+    if (!container.is_map()) continue;
+    const auto ports = container.list("ports");
+    for (std::size_t p = 0; p < ports.size(); ++p) {
+      const std::string ppath = cpath + ".ports[" + std::to_string(p) + "]";
+      MapView port(sink, ports[p], ppath);
+      if (!port.is_map()) continue;
+      const auto number = port.integer("containerPort");
+      const auto name = port.str("name");
+      const std::string protocol = port.str("protocol").value_or("TCP");
+      if (!number || !name || name->empty()) continue;  // only named ports matter to policy
+      if (*number < 1 || *number > 65535) {
+        sink.report_at("RP5008", ppath + ".containerPort " + std::to_string(*number) + " must be 1–65535",
+                       port.where("containerPort"));
+        continue;
+      }
+      NamedPort named;
+      named.name = *name;
+      named.port = static_cast<std::uint16_t>(*number);
+      if (protocol == "TCP") named.protocol = proto::kTcp;
+      else if (protocol == "UDP") named.protocol = proto::kUdp;
+      else if (protocol == "SCTP") named.protocol = proto::kSctp;
+      else {
+        sink.report_at("RP5007", ppath + ".protocol \"" + protocol + "\" must be TCP, UDP or SCTP",
+                       port.where("protocol"));
+        continue;
+      }
+      ep.ports.push_back(std::move(named));
+    }
+  }
+}
+
+void read_pod_status(Sink& sink, const YAML::Node& node, Endpoint& ep) {
+  MapView status(sink, node, "status");
+  if (!status.is_map()) return;
+  auto add = [&](const std::string& text, const YAML::Node& where) {
+    if (text.empty()) return;
+    auto ip = IpAddress::parse(text);
+    if (!ip) {
+      sink.report("RP0012", "status pod IP \"" + text + "\" is not an IP address", where);
+      return;
+    }
+    if (std::find(ep.ips.begin(), ep.ips.end(), *ip) == ep.ips.end()) ep.ips.push_back(*ip);
+  };
+  for (const auto& item : status.list("podIPs")) {
+    MapView entry(sink, item, "status.podIPs[]");
+    if (auto ip = entry.str("ip")) add(*ip, entry.get("ip"));
+  }
+  if (auto ip = status.str("podIP")) add(*ip, status.get("podIP"));
+}
+
+Workload owner_of(Sink& sink, const YAML::Node& refs, const std::string& pod_name) {
+  Workload owner{"Pod", pod_name};
+  if (is_null(refs) || !refs.IsSequence() || refs.size() == 0) return owner;
+  YAML::Node chosen;  // reset(), not operator=: assigning to a bound node writes through
+  for (const YAML::Node& ref : refs) {
+    if (is_null(chosen)) chosen.reset(ref);
+    if (const YAML::Node c = child(ref, "controller"); c.IsDefined() && c.IsScalar() && c.Scalar() == "true") {
+      chosen.reset(ref);
+      break;
+    }
+  }
+  MapView ref(sink, chosen, "metadata.ownerReferences[]");
+  if (!ref.is_map()) return owner;
+  const auto name = ref.str("name");
+  if (!name || name->empty()) return owner;
+  // An owner reference without kind is reported by netpol-analyzer as a Pod owner.
+  owner.kind = ref.str("kind").value_or("");
+  if (owner.kind.empty()) owner.kind = "Pod";
+  owner.name = *name;
+  return owner;
+}
+
+}  // namespace
+
+void read_namespace(const MapView& doc, Model& model) {
+  Sink& sink = doc.sink();
+  const int errors = sink.errors();
+  Metadata meta = read_metadata(doc, NameRule::kNamespace, false);
+  if (sink.errors() != errors) return;
+  model.namespaces.push_back(Namespace{meta.name, std::move(meta.labels), meta.where});
+}
+
+void read_service_account(const MapView& doc, Model& model) {
+  Sink& sink = doc.sink();
+  const int errors = sink.errors();
+  Metadata meta = read_metadata(doc, NameRule::kKubernetes, true);
+  if (sink.errors() != errors) return;
+  model.service_accounts.push_back(ServiceAccount{meta.name, meta.ns, std::move(meta.labels), meta.where});
+}
+
+void read_pod(const MapView& doc, Model& model) {
+  Sink& sink = doc.sink();
+  const int errors = sink.errors();
+  Metadata meta = read_metadata(doc, NameRule::kKubernetes, true);
+  Endpoint ep;
+  ep.kind = EndpointKind::kPod;
+  ep.name = meta.name;
+  ep.ns = meta.ns;
+  ep.labels = std::move(meta.labels);
+  ep.where = meta.where;
+  ep.owner = owner_of(sink, meta.owner_references, meta.name);
+  read_pod_spec(sink, doc.get("spec"), "spec", ep);
+  read_pod_status(sink, doc.get("status"), ep);
+  if (sink.errors() != errors) return;
+  model.endpoints.push_back(std::move(ep));
+}
+
+void read_workload(const MapView& doc, const std::string& kind, Model& model) {
+  Sink& sink = doc.sink();
+  const int errors = sink.errors();
+  Metadata meta = read_metadata(doc, NameRule::kKubernetes, true);
+  MapView spec(sink, doc.get("spec"), "spec");
+  YAML::Node template_node;
+  std::string template_path;
+  if (kind == "CronJob") {
+    MapView job(sink, spec.get("jobTemplate"), "spec.jobTemplate");
+    MapView job_spec(sink, job.get("spec"), "spec.jobTemplate.spec");
+    template_node.reset(job_spec.get("template"));
+    template_path = "spec.jobTemplate.spec.template";
+  } else {
+    template_node.reset(spec.get("template"));
+    template_path = "spec.template";
+  }
+  MapView tmpl(sink, template_node, template_path);
+  MapView tmeta(sink, tmpl.get("metadata"), template_path + ".metadata");
+  Endpoint ep;
+  ep.kind = EndpointKind::kPod;
+  ep.name = meta.name;
+  ep.ns = meta.ns;
+  ep.owner = Workload{kind, meta.name};
+  ep.labels = read_labels(sink, tmeta.get("labels"), template_path + ".metadata.labels");
+  ep.where = meta.where;
+  read_pod_spec(sink, tmpl.get("spec"), template_path + ".spec", ep);
+  if (sink.errors() != errors) return;
+  model.endpoints.push_back(std::move(ep));
+}
+
+}  // namespace rampart::engine::loader

@@ -1,0 +1,218 @@
+// Files → documents → readers. Every document is bounded (size, nesting)
+// before yaml-cpp parses it, parsed on its own (a syntax error costs one
+// document, not the file), and every yaml-cpp exception is caught here.
+#include "rampart/engine/loader.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "rampart/engine/normalize.h"
+#include "rampart/engine/validate.h"
+#include "readers.h"
+#include "text_guard.h"
+
+namespace rampart::engine {
+namespace fs = std::filesystem;
+
+namespace loader {
+namespace {
+
+void read_document(Sink& sink, const YAML::Node& node, Model& model, std::string_view list_kind, int list_depth);
+
+void dispatch(const MapView& doc, const std::string& api_version, const std::string& kind, Model& model) {
+  Sink& sink = doc.sink();
+  const bool calico = api_version == "projectcalico.org/v3" || api_version == "crd.projectcalico.org/v1";
+  const bool k8s_netpol = api_version == "networking.k8s.io/v1";
+  if (kind == "NetworkPolicy" && k8s_netpol) return read_kubernetes_network_policy(doc, model, PolicyKind::kKubernetesNetworkPolicy);
+  if (kind == "NetworkPolicy" && calico) return read_calico_policy(doc, model, PolicyKind::kNetworkPolicy);
+  if (kind == "NetworkPolicy") {
+    sink.report("RP0016", "NetworkPolicy of apiVersion \"" + api_version +
+                              "\" is not read (use networking.k8s.io/v1 or projectcalico.org/v3); skipped",
+                doc.node());
+    return;
+  }
+  if (calico) {
+    if (kind == "GlobalNetworkPolicy") return read_calico_policy(doc, model, PolicyKind::kGlobalNetworkPolicy);
+    if (kind == "StagedNetworkPolicy") return read_calico_policy(doc, model, PolicyKind::kStagedNetworkPolicy);
+    if (kind == "StagedGlobalNetworkPolicy")
+      return read_calico_policy(doc, model, PolicyKind::kStagedGlobalNetworkPolicy);
+    if (kind == "StagedKubernetesNetworkPolicy")
+      return read_kubernetes_network_policy(doc, model, PolicyKind::kStagedKubernetesNetworkPolicy);
+    if (kind == "Tier") return read_tier(doc, model);
+    if (kind == "NetworkSet") return read_network_set(doc, model, false);
+    if (kind == "GlobalNetworkSet") return read_network_set(doc, model, true);
+    if (kind == "HostEndpoint") return read_host_endpoint(doc, model);
+  }
+  if (kind == "Namespace") return read_namespace(doc, model);
+  if (kind == "ServiceAccount") return read_service_account(doc, model);
+  if (kind == "Pod") return read_pod(doc, model);
+  if (kind == "Deployment" || kind == "ReplicaSet" || kind == "ReplicationController" || kind == "StatefulSet" ||
+      kind == "DaemonSet" || kind == "Job" || kind == "CronJob")
+    return read_workload(doc, kind, model);
+  sink.report("RP0011", "kind " + kind + " (" + api_version + ") is not analysed; skipped", doc.node());
+}
+
+void read_list(Sink& sink, const YAML::Node& node, Model& model, const std::string& kind, int list_depth) {
+  MapView list(sink, node, "", {"apiVersion", "kind", "metadata", "items"});
+  if (list_depth > 4) {
+    sink.report("RP0004", "lists nested more than 4 deep", node);
+    return;
+  }
+  const std::string item_kind = kind.size() > 4 && kind != "List" ? kind.substr(0, kind.size() - 4) : "";
+  for (const auto& item : list.list("items")) read_document(sink, item, model, item_kind, list_depth + 1);
+}
+
+void read_document(Sink& sink, const YAML::Node& node, Model& model, std::string_view list_kind, int list_depth) {
+  if (is_null(node)) return;
+  if (!node.IsMap()) {
+    sink.report("RP0010", "a document must be a mapping with apiVersion and kind, not " + describe(node), node);
+    return;
+  }
+  const YAML::Node kind_node = child(node, "kind");
+  const YAML::Node api_node = child(node, "apiVersion");
+  std::string kind = kind_node.IsScalar() ? kind_node.Scalar() : std::string(list_kind);
+  std::string api_version = api_node.IsScalar() ? api_node.Scalar() : std::string();
+  if (kind.empty() || (api_version.empty() && list_kind.empty())) {
+    sink.report("RP0010", std::string("a document needs ") + (kind.empty() ? "kind" : "apiVersion") +
+                              " (a string)", node);
+    return;
+  }
+  if (api_version.empty()) api_version = kind == "Namespace" || kind == "Pod" ? "v1" : "";
+  if (kind.ends_with("List") && !is_null(child(node, "items"))) return read_list(sink, node, model, kind, list_depth);
+  MapView doc(sink, node, "", {"apiVersion", "kind", "metadata", "spec", "status"});
+  dispatch(doc, api_version, kind, model);
+}
+
+}  // namespace
+}  // namespace loader
+
+struct Loader::State {
+  LoadOptions options;
+  Model model;
+  std::vector<Diagnostic> diagnostics;
+};
+
+Loader::Loader(LoadOptions options) : state_(new State{std::move(options), {}, {}}) {}
+Loader::~Loader() { delete state_; }
+
+void Loader::add_text(std::string_view text, std::string_view file_name) {
+  const std::string file(file_name);
+  loader::Sink file_sink(file, state_->diagnostics);
+  file_sink.set_fallback(SourceLocation{file, 1, 1});
+  if (text.size() > state_->options.max_file_bytes) {
+    file_sink.report_at("RP0003", "file is " + std::to_string(text.size()) + " bytes, more than the limit of " +
+                                      std::to_string(state_->options.max_file_bytes) + "; not read",
+                        SourceLocation{file, 1, 1});
+    return;
+  }
+  if (auto nul = text.find('\0'); nul != std::string_view::npos) {
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(nul), '\n');
+    file_sink.report_at("RP0005", "binary content (a NUL byte); the file is not read",
+                        SourceLocation{file, static_cast<int>(line), 1});
+    return;
+  }
+  for (const loader::DocumentText& chunk : loader::split_documents(text)) {
+    loader::Sink sink(file, state_->diagnostics);
+    sink.set_line_offset(chunk.first_line - 1);
+    sink.set_fallback(SourceLocation{file, chunk.first_line, 1});
+    if (auto deep = loader::nesting_exceeds(chunk.text, state_->options.max_depth)) {
+      sink.report_at("RP0004", "YAML nested more than " + std::to_string(state_->options.max_depth) +
+                                   " levels deep; the document is not read",
+                     SourceLocation{file, chunk.first_line + deep->line - 1, deep->column});
+      continue;
+    }
+    YAML::Node node;
+    try {
+      node = YAML::Load(std::string(chunk.text));
+    } catch (const YAML::Exception& e) {
+      const int line = e.mark.is_null() ? chunk.first_line : chunk.first_line + e.mark.line;
+      const int column = e.mark.is_null() ? 1 : e.mark.column + 1;
+      sink.report_at("RP0001", "YAML syntax error: " + e.msg, SourceLocation{file, line, column});
+      continue;
+    }
+    try {
+      loader::read_document(sink, node, state_->model, {}, 0);
+    } catch (const YAML::Exception& e) {
+      // Readers check node types first; this is a last line of defence.
+      sink.report_at("RP0012", std::string("unexpected structure: ") + e.msg, SourceLocation{file, chunk.first_line, 1});
+    }
+  }
+}
+
+void Loader::add_path(const fs::path& path) {
+  std::error_code ec;
+  const std::string name = path.string();
+  if (fs::is_directory(path, ec)) {
+    std::vector<fs::path> files;
+    fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      const std::string ext = it->path().extension().string();
+      if (ext == ".yaml" || ext == ".yml" || ext == ".json") files.push_back(it->path());
+    }
+    if (ec) {
+      state_->diagnostics.push_back(make_diagnostic("RP0002", "cannot walk directory: " + ec.message(),
+                                                    SourceLocation{name, 0, 0}));
+    }
+    std::sort(files.begin(), files.end());  // deterministic order
+    for (const auto& file : files) add_path(file);
+    return;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in || !fs::is_regular_file(path, ec)) {
+    state_->diagnostics.push_back(make_diagnostic(
+        "RP0002", fs::exists(path, ec) ? "cannot read file" : "no such file or directory", SourceLocation{name, 0, 0}));
+    return;
+  }
+  const auto size = fs::file_size(path, ec);
+  if (!ec && size > state_->options.max_file_bytes) {
+    state_->diagnostics.push_back(make_diagnostic(
+        "RP0003",
+        "file is " + std::to_string(size) + " bytes, more than the limit of " +
+            std::to_string(state_->options.max_file_bytes) + "; not read",
+        SourceLocation{name, 1, 1}));
+    return;
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  add_text(buffer.str(), name);
+}
+
+LoadResult Loader::finish() {
+  LoadResult result;
+  auto model_findings = validate_model(state_->model);
+  state_->diagnostics.insert(state_->diagnostics.end(), model_findings.begin(), model_findings.end());
+  loader::drop_duplicates(state_->model, state_->diagnostics);
+  if (state_->options.normalize) {
+    auto findings = normalize(state_->model);
+    state_->diagnostics.insert(state_->diagnostics.end(), findings.begin(), findings.end());
+  }
+  result.model = std::move(state_->model);
+  result.diagnostics = std::move(state_->diagnostics);
+  state_->model = Model{};
+  state_->diagnostics.clear();
+  return result;
+}
+
+bool LoadResult::has_errors() const { return count(Severity::kError) > 0; }
+
+std::size_t LoadResult::count(Severity severity) const {
+  return static_cast<std::size_t>(std::count_if(diagnostics.begin(), diagnostics.end(),
+                                                [&](const Diagnostic& d) { return d.severity == severity; }));
+}
+
+LoadResult load(const std::vector<fs::path>& paths, const LoadOptions& options) {
+  Loader loader(options);
+  for (const auto& path : paths) loader.add_path(path);
+  return loader.finish();
+}
+
+LoadResult load_text(std::string_view text, std::string_view file_name, const LoadOptions& options) {
+  Loader loader(options);
+  loader.add_text(text, file_name);
+  return loader.finish();
+}
+
+}  // namespace rampart::engine

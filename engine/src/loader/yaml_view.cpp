@@ -1,0 +1,216 @@
+#include "yaml_view.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "rampart/engine/validate.h"
+
+namespace rampart::engine::loader {
+
+SourceLocation Sink::at(const YAML::Node& node) const {
+  if (!node.IsDefined()) return fallback_;
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null() || mark.line < 0) return fallback_;
+  return SourceLocation{file_, line_offset_ + mark.line + 1, mark.column + 1};
+}
+
+void Sink::report(std::string_view rule_id, std::string message, const YAML::Node& node,
+                  std::vector<RelatedLocation> related) {
+  report_at(rule_id, std::move(message), at(node), std::move(related));
+}
+
+void Sink::report_at(std::string_view rule_id, std::string message, SourceLocation where,
+                     std::vector<RelatedLocation> related) {
+  if (!where.known() && where.file.empty()) where.file = file_;
+  Diagnostic d = make_diagnostic(rule_id, std::move(message), std::move(where));
+  d.related = std::move(related);
+  if (d.severity == Severity::kError) ++errors_;
+  out_->push_back(std::move(d));
+}
+
+bool is_null(const YAML::Node& node) { return !node.IsDefined() || node.IsNull(); }
+
+YAML::Node child(const YAML::Node& map, std::string_view key) {
+  if (!map.IsDefined() || !map.IsMap()) return YAML::Node();
+  for (const auto& entry : map)
+    if (entry.first.IsScalar() && entry.first.Scalar() == key) return entry.second;
+  return YAML::Node();
+}
+
+std::string describe(const YAML::Node& node) {
+  if (is_null(node)) return "null";
+  if (node.IsMap()) return "a mapping";
+  if (node.IsSequence()) return "a list";
+  std::string text = node.Scalar();
+  if (text.size() > 40) text = text.substr(0, 40) + "…";
+  return "\"" + text + "\"";
+}
+
+std::optional<long long> parse_integer(std::string_view text) {
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  long long value = 0;
+  const auto* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || text.empty()) return std::nullopt;
+  return value;
+}
+
+std::optional<double> parse_number(std::string_view text) {
+  if (auto i = parse_integer(text)) return static_cast<double>(*i);
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  double value = 0;
+  const auto* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || text.empty() || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
+MapView::MapView(Sink& sink, const YAML::Node& node, std::string path,
+                 std::initializer_list<std::string_view> known)
+    : sink_(&sink), node_(node), path_(std::move(path)) {
+  read(known, true);
+}
+
+MapView::MapView(Sink& sink, const YAML::Node& node, std::string path)
+    : sink_(&sink), node_(node), path_(std::move(path)) {
+  read({}, false);
+}
+
+void MapView::read(std::initializer_list<std::string_view> known, bool check) {
+  if (is_null(node_)) return;
+  if (!node_.IsMap()) {
+    sink_->report("RP0012", (path_.empty() ? std::string("document") : path_) + " must be a mapping, not " +
+                                describe(node_), node_);
+    return;
+  }
+  is_map_ = true;
+  for (const auto& entry : node_) {
+    if (!entry.first.IsScalar()) {
+      sink_->report("RP0012", "a key in " + path_ + " must be a string, not " + describe(entry.first), entry.first);
+      continue;
+    }
+    const std::string& key = entry.first.Scalar();
+    if (check && std::find(known.begin(), known.end(), key) == known.end()) {
+      sink_->report("RP0013", "unknown field \"" + path(key) + "\"", entry.first);
+      continue;
+    }
+    entries_.emplace_back(key, entry.second);
+    keys_.push_back(entry.first);
+  }
+}
+
+bool MapView::has(std::string_view key) const { return !is_null(get(key)); }
+
+YAML::Node MapView::get(std::string_view key) const {
+  for (const auto& [k, v] : entries_)
+    if (k == key) return v;
+  return YAML::Node();
+}
+
+const YAML::Node* MapView::key_node(std::string_view key) const {
+  for (std::size_t i = 0; i < entries_.size(); ++i)
+    if (entries_[i].first == key) return &keys_[i];
+  return nullptr;
+}
+
+SourceLocation MapView::where(std::string_view key) const {
+  const YAML::Node value = get(key);
+  if (!is_null(value)) return sink_->at(value);
+  if (const auto* k = key_node(key)) return sink_->at(*k);
+  return sink_->at(node_);
+}
+
+SourceLocation MapView::key_where(std::string_view key) const {
+  if (const auto* k = key_node(key)) return sink_->at(*k);
+  return sink_->at(node_);
+}
+
+std::string MapView::path(std::string_view key) const {
+  return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+}
+
+std::optional<std::string> MapView::str(std::string_view key) const {
+  const YAML::Node value = get(key);
+  if (is_null(value)) return std::nullopt;
+  if (!value.IsScalar()) {
+    sink_->report("RP0012", path(key) + " must be a string, not " + describe(value), value);
+    return std::nullopt;
+  }
+  return value.Scalar();
+}
+
+std::optional<bool> MapView::boolean(std::string_view key) const {
+  const YAML::Node value = get(key);
+  if (is_null(value)) return std::nullopt;
+  if (value.IsScalar()) {
+    const std::string& s = value.Scalar();
+    if (s == "true" || s == "True" || s == "TRUE") return true;
+    if (s == "false" || s == "False" || s == "FALSE") return false;
+  }
+  sink_->report("RP0012", path(key) + " must be true or false, not " + describe(value), value);
+  return std::nullopt;
+}
+
+std::optional<long long> MapView::integer(std::string_view key) const {
+  const YAML::Node value = get(key);
+  if (is_null(value)) return std::nullopt;
+  if (value.IsScalar())
+    if (auto i = parse_integer(value.Scalar())) return i;
+  sink_->report("RP0012", path(key) + " must be an integer, not " + describe(value), value);
+  return std::nullopt;
+}
+
+std::optional<double> MapView::number(std::string_view key) const {
+  const YAML::Node value = get(key);
+  if (is_null(value)) return std::nullopt;
+  if (value.IsScalar())
+    if (auto d = parse_number(value.Scalar())) return d;
+  sink_->report("RP0012", path(key) + " must be a number, not " + describe(value), value);
+  return std::nullopt;
+}
+
+std::vector<YAML::Node> MapView::list(std::string_view key) const {
+  std::vector<YAML::Node> items;
+  const YAML::Node value = get(key);
+  if (is_null(value)) return items;
+  if (!value.IsSequence()) {
+    sink_->report("RP0012", path(key) + " must be a list, not " + describe(value), value);
+    return items;
+  }
+  items.reserve(value.size());
+  for (const auto& item : value) items.push_back(item);
+  return items;
+}
+
+std::vector<std::pair<std::string, YAML::Node>> MapView::string_list(std::string_view key) const {
+  std::vector<std::pair<std::string, YAML::Node>> out;
+  for (const auto& item : list(key)) {
+    if (!item.IsScalar()) {
+      sink_->report("RP0012", "items of " + path(key) + " must be strings, not " + describe(item), item);
+      continue;
+    }
+    out.emplace_back(item.Scalar(), item);
+  }
+  return out;
+}
+
+Labels MapView::string_map(std::string_view key) const {
+  Labels out;
+  const YAML::Node value = get(key);
+  if (is_null(value)) return out;
+  if (!value.IsMap()) {
+    sink_->report("RP0012", path(key) + " must be a mapping of strings, not " + describe(value), value);
+    return out;
+  }
+  for (const auto& entry : value) {
+    if (!entry.first.IsScalar() || !(entry.second.IsScalar() || entry.second.IsNull())) {
+      sink_->report("RP0012", "entries of " + path(key) + " must map strings to strings", entry.first);
+      continue;
+    }
+    out[entry.first.Scalar()] = entry.second.IsNull() ? std::string() : entry.second.Scalar();
+  }
+  return out;
+}
+
+}  // namespace rampart::engine::loader
