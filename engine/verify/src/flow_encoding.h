@@ -128,6 +128,10 @@ class FlowWorld {
   z3::expr selector_matches(const engine::Model& model, const selector::Selector& selector, const SymEndpoint& ep);
   z3::expr in_cidr(const Cidr& cidr, const SymEndpoint& ep) const;
 
+  // One side of a rule (nets, selectors, ports) against an endpoint.
+  z3::expr entity_matches(const engine::Model& model, const engine::EntityRule& er, const SymEndpoint& ep,
+                          const z3::expr& port);
+
   // Constraint: an endpoint / packet equal to a concrete one.
   z3::expr pin(const SymEndpoint& ep, const EndpointWitness& w, std::map<std::string, int, std::less<>>& others) const;
   z3::expr pin(const PacketWitness& p) const;
@@ -143,8 +147,6 @@ class FlowWorld {
 
  private:
   SymEndpoint make_endpoint(const std::string& name);
-  z3::expr entity_matches(const engine::Model& model, const engine::EntityRule& er, const SymEndpoint& ep,
-                          const z3::expr& port);
   z3::expr port_matches(const engine::PortSpec& spec, const engine::EntityRule& er, const engine::Model& model,
                         const SymEndpoint& ep, const z3::expr& port, const std::optional<engine::Protocol>& rule_proto);
 

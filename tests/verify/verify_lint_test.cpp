@@ -1,0 +1,285 @@
+// One case per semantic lint check that must trigger it (finding, location,
+// witness) and a near miss that must not.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "rampart/verify/lint.h"
+
+using namespace rampart;
+using namespace rampart::verify;
+using engine::Action;
+using engine::Diagnostic;
+using engine::Direction;
+
+namespace {
+
+int next_line = 1;
+SourceLocation at() { return {"test.yaml", next_line++, 1}; }
+
+selector::Selector sel(const std::string& text) {
+  auto s = selector::Selector::parse(text);
+  REQUIRE(s);
+  return *s;
+}
+
+engine::Policy policy(const std::string& name, const std::string& ns, const std::string& selector,
+                      std::optional<double> order = std::nullopt, std::string tier = "default") {
+  engine::Policy p;
+  p.kind = ns.empty() ? engine::PolicyKind::kGlobalNetworkPolicy : engine::PolicyKind::kNetworkPolicy;
+  p.name = name;
+  p.ns = ns;
+  p.tier = std::move(tier);
+  p.order = order;
+  p.selector = selector;
+  p.effective_selector = sel(ns.empty() ? selector : "(" + selector + ") && projectcalico.org/namespace == \"" + ns + "\"");
+  p.types_ingress = true;
+  p.where = at();
+  return p;
+}
+
+// A peer selected by labels in namespace `ns` (or any namespace when empty).
+engine::EntityRule peer(const std::string& selector, const std::string& ns = "prod") {
+  engine::EntityRule er;
+  er.selector = selector;
+  er.effective_selector = sel(ns.empty() ? selector : "(projectcalico.org/namespace == \"" + ns + "\") && (" + selector + ")");
+  er.where = at();
+  return er;
+}
+
+engine::Rule rule(Action action, engine::EntityRule peer_side = {}, std::optional<int> tcp_port = std::nullopt,
+                  Direction d = Direction::kIngress) {
+  engine::Rule r;
+  r.action = action;
+  if (tcp_port) r.protocol = engine::Protocol{6, "TCP"};
+  (d == Direction::kIngress ? r.source : r.destination) = std::move(peer_side);
+  if (tcp_port) (d == Direction::kIngress ? r.destination : r.destination).ports = {{static_cast<std::uint16_t>(*tcp_port), static_cast<std::uint16_t>(*tcp_port), ""}};
+  r.where = at();
+  return r;
+}
+
+engine::Model base_model() {
+  engine::Model m;
+  m.tiers.push_back({"security", 100.0, Action::kDeny, true, {}});
+  m.tiers.push_back({"default", 1e6, Action::kDeny, true, {}});
+  m.namespaces.push_back({"prod", {{"kubernetes.io/metadata.name", "prod"}}, {}});
+  return m;
+}
+
+std::vector<Diagnostic> with_rule(const std::vector<Diagnostic>& all, const char* rule_id) {
+  std::vector<Diagnostic> out;
+  std::copy_if(all.begin(), all.end(), std::back_inserter(out), [&](const Diagnostic& d) { return d.rule_id == rule_id; });
+  return out;
+}
+
+std::vector<Diagnostic> lint(const engine::Model& m) {
+  LintOptions o;
+  const auto out = semantic_lint(m, o);
+  for (const auto& d : out) REQUIRE(d.rule_id != std::string("RV000"));  // nothing unknown
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("RV001: contradictory selectors", "[verify][lint]") {
+  auto m = base_model();
+  m.policies.push_back(policy("p", "prod", "app == \"a\" && app == \"b\""));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, peer("x starts with \"ab\" && x ends with \"c\" && x == \"ab\"")));
+  const auto found = with_rule(lint(m), kRuleContradiction);
+  REQUIRE(found.size() == 2);
+  CHECK(found[0].where == m.policies[0].where);
+  CHECK(found[1].where == m.policies[0].ingress[0].source.where);
+
+  auto near = base_model();
+  near.policies.push_back(policy("p", "prod", "app == \"a\" || app == \"b\""));
+  near.policies.back().ingress.push_back(rule(Action::kAllow, peer("x starts with \"ab\" && x ends with \"c\"")));
+  CHECK(with_rule(lint(near), kRuleContradiction).empty());
+}
+
+TEST_CASE("RV002/RV003/RV104: dangling policies and peers, unprotected pods", "[verify][lint]") {
+  auto m = base_model();
+  engine::Endpoint pod;
+  pod.ns = "prod";
+  pod.name = "web-1";
+  pod.labels = {{"app", "web"}};
+  pod.effective_labels = {{"app", "web"}, {"projectcalico.org/namespace", "prod"}, {"projectcalico.org/orchestrator", "k8s"}};
+  pod.where = at();
+  m.endpoints.push_back(pod);
+  m.policies.push_back(policy("db", "prod", "app == \"db\""));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, peer("app == \"nothing\"")));
+  const auto all = lint(m);
+  const auto dangling = with_rule(all, kRuleDanglingPolicy);
+  REQUIRE(dangling.size() == 1);
+  CHECK(dangling[0].where == m.policies[0].where);
+  const auto peers = with_rule(all, kRuleDanglingPeer);
+  REQUIRE(peers.size() == 1);
+  CHECK(peers[0].where == m.policies[0].ingress[0].source.where);
+  const auto open = with_rule(all, kRuleUnprotectedPod);
+  REQUIRE(open.size() == 1);
+  CHECK(open[0].where == pod.where);
+
+  auto near = m;
+  near.policies[0] = policy("web", "prod", "app == \"web\"");
+  near.policies[0].types_egress = true;
+  near.policies[0].ingress.push_back(rule(Action::kAllow, peer("app == \"web\"")));
+  const auto quiet = lint(near);
+  CHECK(with_rule(quiet, kRuleDanglingPolicy).empty());
+  CHECK(with_rule(quiet, kRuleDanglingPeer).empty());
+  CHECK(with_rule(quiet, kRuleUnprotectedPod).empty());
+}
+
+TEST_CASE("RV004: shadowed rule names its blocking rules", "[verify][lint]") {
+  auto m = base_model();
+  m.policies.push_back(policy("deny-web", "prod", "app == \"db\"", 10));
+  m.policies.back().ingress.push_back(rule(Action::kDeny, peer("app == \"web\"")));
+  m.policies.push_back(policy("allow-web", "prod", "app == \"db\"", 20));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, peer("app == \"web\""), 5432));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, peer("app == \"api\""), 5432));
+  const auto found = with_rule(lint(m), kRuleShadowed);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].where == m.policies[1].ingress[0].where);
+  REQUIRE(found[0].related.size() == 1);
+  CHECK(found[0].related[0].where == m.policies[0].ingress[0].where);
+  CHECK(found[0].message.find("different action") != std::string::npos);
+  CHECK(found[0].witness.find("prod/deny-web rule 0 Deny") != std::string::npos);
+
+  auto near = m;
+  near.policies[0].ingress[0] = rule(Action::kDeny, peer("app == \"web\" && tier == \"test\""));
+  CHECK(with_rule(lint(near), kRuleShadowed).empty());
+}
+
+TEST_CASE("RV005: redundant rule", "[verify][lint]") {
+  auto m = base_model();
+  m.policies.push_back(policy("db", "prod", "app == \"db\""));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, peer("app == \"web\""), 5432));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, peer("app in {\"web\", \"api\"}"), 5432));
+  const auto found = with_rule(lint(m), kRuleRedundantRule);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].where == m.policies[0].ingress[0].where);
+  CHECK_FALSE(found[0].witness.empty());
+
+  auto near = m;
+  near.policies[0].ingress[1] = rule(Action::kAllow, peer("app == \"api\""), 5432);
+  CHECK(with_rule(lint(near), kRuleRedundantRule).empty());
+}
+
+TEST_CASE("RV006: redundant policy", "[verify][lint]") {
+  auto m = base_model();
+  m.policies.push_back(policy("a", "prod", "app == \"db\""));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, peer("app == \"web\""), 5432));
+  m.policies.push_back(policy("b", "prod", "app == \"db\" && has(tier)"));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, peer("app == \"web\""), 5432));
+  const auto found = with_rule(lint(m), kRuleRedundantPolicy);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].where == m.policies[1].where);
+
+  auto near = m;
+  near.policies[1].ingress[0] = rule(Action::kAllow, peer("app == \"api\""), 5432);
+  CHECK(with_rule(lint(near), kRuleRedundantPolicy).empty());
+}
+
+TEST_CASE("RV007: conflict at the same order", "[verify][lint]") {
+  auto m = base_model();
+  m.policies.push_back(policy("allow-all", "prod", "app == \"db\"", 100));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, {}, 5432));
+  m.policies.push_back(policy("deny-web", "prod", "has(app)", 100));
+  m.policies.back().ingress.push_back(rule(Action::kDeny, peer("app == \"web\"")));
+  const auto found = with_rule(lint(m), kRuleConflict);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].where == m.policies[1].where);
+  CHECK(found[0].witness.find("5432") != std::string::npos);
+
+  auto near = m;
+  near.policies[1].order = 200;
+  CHECK(with_rule(lint(near), kRuleConflict).empty());
+}
+
+TEST_CASE("RV008: rule that can never match", "[verify][lint]") {
+  auto m = base_model();
+  m.policies.push_back(policy("p", "prod", "app == \"db\""));
+  engine::Rule r = rule(Action::kAllow);
+  r.protocol = engine::Protocol{1, "ICMP"};
+  r.ip_version = 6;
+  m.policies.back().ingress.push_back(r);
+  const auto found = with_rule(lint(m), kRuleRuleNeverMatches);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].where == r.where);
+
+  m.policies.back().ingress[0].protocol = engine::Protocol{58, "ICMPv6"};
+  CHECK(with_rule(lint(m), kRuleRuleNeverMatches).empty());
+}
+
+TEST_CASE("RV101: egress isolation that blocks DNS", "[verify][lint]") {
+  auto m = base_model();
+  m.policies.push_back(policy("egress", "prod", "app == \"web\""));
+  m.policies.back().types_ingress = false;
+  m.policies.back().types_egress = true;
+  m.policies.back().egress.push_back(rule(Action::kAllow, {}, 443, Direction::kEgress));
+  const auto found = with_rule(lint(m), kRuleDnsBlocked);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].where == m.policies[0].where);
+  CHECK(found[0].witness.find("kube-system") != std::string::npos);
+
+  engine::Rule dns;
+  dns.action = Action::kAllow;
+  dns.protocol = engine::Protocol{17, "UDP"};
+  dns.destination.ports = {{53, 53, ""}};
+  dns.where = at();
+  m.policies.back().egress.push_back(dns);
+  CHECK(with_rule(lint(m), kRuleDnsBlocked).empty());
+}
+
+TEST_CASE("RV102: rules for a direction missing from types", "[verify][lint]") {
+  auto m = base_model();
+  m.policies.push_back(policy("p", "prod", "app == \"db\""));
+  m.policies.back().egress.push_back(rule(Action::kAllow, {}, 443, Direction::kEgress));
+  const auto found = with_rule(lint(m), kRuleIgnoredDirection);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].where == m.policies[0].egress[0].where);
+  m.policies.back().types_egress = true;
+  CHECK(with_rule(lint(m), kRuleIgnoredDirection).empty());
+}
+
+TEST_CASE("RV103: allow-all hidden in a broad rule", "[verify][lint]") {
+  auto m = base_model();
+  m.policies.push_back(policy("p", "prod", "app == \"db\""));
+  engine::EntityRule everywhere;
+  everywhere.nets = {*Cidr::parse("0.0.0.0/0")};
+  m.policies.back().ingress.push_back(rule(Action::kAllow, everywhere, 5432));
+  engine::EntityRule all_pods;
+  all_pods.namespace_selector = "all()";
+  all_pods.effective_selector = sel("has(projectcalico.org/namespace)");
+  m.policies.back().ingress.push_back(rule(Action::kAllow, all_pods, 5432));
+  const auto found = with_rule(lint(m), kRuleBroadAllow);
+  REQUIRE(found.size() == 2);
+  CHECK(found[0].where == m.policies[0].ingress[0].where);
+  CHECK(found[0].message.find("every IPv4 peer") != std::string::npos);
+  CHECK(found[1].message.find("every pod") != std::string::npos);
+
+  auto near = base_model();
+  near.policies.push_back(policy("p", "prod", "app == \"db\""));
+  engine::EntityRule narrow;
+  narrow.nets = {*Cidr::parse("10.0.0.0/8")};
+  near.policies.back().ingress.push_back(rule(Action::kAllow, narrow, 5432));
+  near.policies.back().ingress.push_back(rule(Action::kAllow, peer("app == \"web\"", ""), 5432));
+  CHECK(with_rule(lint(near), kRuleBroadAllow).empty());
+}
+
+TEST_CASE("RV105: Kubernetes policy overridden by an earlier Calico Deny", "[verify][lint]") {
+  auto m = base_model();
+  engine::Policy k8s = policy("allow-web", "prod", "projectcalico.org/orchestrator == \"k8s\" && app == \"db\"", 1000);
+  k8s.kind = engine::PolicyKind::kKubernetesNetworkPolicy;
+  k8s.ingress.push_back(rule(Action::kAllow, peer("app == \"web\""), 5432));
+  m.policies.push_back(k8s);
+  engine::Policy gnp = policy("block-web", "", "has(app)", 10, "security");
+  gnp.ingress.push_back(rule(Action::kDeny, peer("app == \"web\" && tier == \"canary\"", "")));
+  gnp.ingress.push_back(rule(Action::kPass));
+  m.policies.push_back(gnp);
+  const auto found = with_rule(lint(m), kRuleK8sOverridden);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].where == m.policies[0].ingress[0].where);
+  CHECK(found[0].witness.find("security policy block-web rule 0 Deny") != std::string::npos);
+
+  m.policies[1].ingress[0] = rule(Action::kDeny, peer("app == \"api\"", ""));
+  CHECK(with_rule(lint(m), kRuleK8sOverridden).empty());
+}
