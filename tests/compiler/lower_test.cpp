@@ -1,0 +1,162 @@
+#include <catch2/catch.hpp>
+
+#include "flow.h"
+#include "model_builder.h"
+#include "rampart/compiler/lower.h"
+#include "rampart/compiler/render.h"
+#include "rampart/compiler/tracer.h"
+
+using namespace rampart;
+using namespace rampart::compiler;
+using namespace rampart::testing;
+using engine::Action;
+
+namespace {
+
+// web, db, other on node-1; remote on node-2.
+engine::Model shop() {
+  engine::Model m;
+  add_default_tier(m);
+  add_pod(m, "shop", "web", {{"app", "web"}}, {"10.244.0.2", "fd00::2"});
+  add_pod(m, "shop", "db", {{"app", "db"}}, {"10.244.0.3", "fd00::3"});
+  add_pod(m, "shop", "other", {{"app", "other"}}, {"10.244.0.4", "fd00::4"});
+  add_pod(m, "shop", "remote", {{"app", "web"}}, {"10.244.1.2", "fd00:1::2"}, "node-2");
+  // db: ingress only from app=web on TCP 5432
+  add_policy(m, "shop", "db-in", "app == 'db'", {rule(Action::kAllow, 6, peer("app == 'web'"), [] {
+                                                   auto d = peer();
+                                                   d.ports = {port(5432)};
+                                                   return d;
+                                                 }())},
+             {}, true, false, 100);
+  return m;
+}
+
+bool allowed(const engine::Model& m, const Ruleset& rs, const std::vector<NodeEndpoint>& eps, Mode mode, size_t s,
+             size_t d, std::uint8_t proto, std::uint16_t port, int family = 4) {
+  auto t = trace(rs, flow_packet(m, eps, mode, s, d, proto, port, family));
+  REQUIRE(t);
+  return t->accepted;
+}
+
+}  // namespace
+
+TEST_CASE("node endpoints are the pods on the node with their interfaces", "[compiler][lower]") {
+  const auto m = shop();
+  const auto eps = node_endpoints(m, "node-1", {{"shop/web", "vethweb"}});
+  REQUIRE(eps.size() == 3);
+  CHECK(eps[0].interface == "vethweb");
+  CHECK(eps[1].interface.starts_with("veth"));
+  CHECK(eps[1].interface.size() == 15);
+}
+
+TEST_CASE("lowering enforces a default-deny ingress policy in both modes", "[compiler][lower]") {
+  const auto m = shop();
+  const auto eps = node_endpoints(m, "node-1");
+  for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
+    INFO((mode == Mode::kOverlay ? "overlay" : "vcn-native"));
+    auto rs = lower(m, eps, NodeConfig{.mode = mode});
+    REQUIRE(rs);
+    CHECK(allowed(m, *rs, eps, mode, 0, 1, 6, 5432));        // web → db:5432
+    CHECK(allowed(m, *rs, eps, mode, 0, 1, 6, 5432, 6));     // and over IPv6
+    CHECK_FALSE(allowed(m, *rs, eps, mode, 0, 1, 6, 80));    // wrong port
+    CHECK_FALSE(allowed(m, *rs, eps, mode, 0, 1, 17, 5432)); // wrong protocol
+    CHECK_FALSE(allowed(m, *rs, eps, mode, 2, 1, 6, 5432));  // other → db
+    CHECK(allowed(m, *rs, eps, mode, 3, 1, 6, 5432));        // remote web → db
+    CHECK(allowed(m, *rs, eps, mode, 1, 0, 6, 80));          // db → web: no policy on web
+    CHECK(allowed(m, *rs, eps, mode, 1, 3, 17, 53));         // db → remote
+  }
+}
+
+TEST_CASE("unknown pod interfaces and addresses fail closed; spoofing is dropped in overlay", "[compiler][lower]") {
+  const auto m = shop();
+  const auto eps = node_endpoints(m, "node-1");
+  auto vcn = lower(m, eps, NodeConfig{.mode = Mode::kVcnNative});
+  REQUIRE(vcn);
+  auto p = flow_packet(m, eps, Mode::kVcnNative, 0, 2, 6, 80);
+  p.iif = "veth_unknown";
+  CHECK_FALSE(trace(*vcn, p)->accepted);
+  p = flow_packet(m, eps, Mode::kVcnNative, 0, 2, 6, 80);
+  p.oif = "veth_unknown";
+  CHECK_FALSE(trace(*vcn, p)->accepted);
+
+  auto ov = lower(m, eps, NodeConfig{.mode = Mode::kOverlay});
+  REQUIRE(ov);
+  REQUIRE(ov->tables.size() == 2);
+  auto q = flow_packet(m, eps, Mode::kOverlay, 2, 0, 6, 80);
+  q.saddr = ip("10.244.0.99");  // not a known pod
+  q.in_port.clear();
+  CHECK_FALSE(trace(*ov, q)->accepted);
+  // other pretends to be web to reach db:5432
+  auto s = flow_packet(m, eps, Mode::kOverlay, 2, 1, 6, 5432);
+  s.saddr = ip("10.244.0.2");
+  CHECK_FALSE(trace(*ov, s)->accepted);
+  s.in_port = eps[0].interface;  // from web's own port it is fine
+  CHECK(trace(*ov, s)->accepted);
+}
+
+TEST_CASE("egress allow does not skip the destination's ingress", "[compiler][lower]") {
+  auto m = shop();
+  add_policy(m, "shop", "other-out", "app == 'other'", {}, {rule(Action::kAllow)}, false, true, 1);
+  const auto eps = node_endpoints(m, "node-1");
+  auto rs = lower(m, eps, NodeConfig{});
+  REQUIRE(rs);
+  CHECK(allowed(m, *rs, eps, Mode::kVcnNative, 2, 0, 6, 80));
+  CHECK_FALSE(allowed(m, *rs, eps, Mode::kVcnNative, 2, 1, 6, 5432));
+}
+
+TEST_CASE("tiers, Pass, Deny, Log and the tier default action", "[compiler][lower]") {
+  auto m = shop();
+  m.tiers.push_back(engine::Tier{.name = "security", .order = 10});
+  // security: deny UDP to db, pass the rest of db's ingress, log everything first
+  add_policy(m, "", "sec", "app == 'db'",
+             {rule(Action::kLog), rule(Action::kDeny, 17), rule(Action::kPass)}, {}, true, false, 1, "security");
+  auto eps = node_endpoints(m, "node-1");
+  auto rs = lower(m, eps, NodeConfig{});
+  REQUIRE(rs);
+  CHECK(allowed(m, *rs, eps, Mode::kVcnNative, 0, 1, 6, 5432));  // passed to default: allowed
+  CHECK_FALSE(allowed(m, *rs, eps, Mode::kVcnNative, 0, 1, 17, 5432));
+  auto t = trace(*rs, flow_packet(m, eps, Mode::kVcnNative, 0, 1, 6, 5432));
+  REQUIRE(t->logs.size() == 1);
+  CHECK(t->logs[0] == "rampart security/sec ingress rule 0: ");
+
+  // without the Pass: end of tier drops
+  m.policies.back().ingress.pop_back();
+  rs = lower(m, eps, NodeConfig{});
+  CHECK_FALSE(allowed(m, *rs, eps, Mode::kVcnNative, 0, 1, 6, 5432));
+  // unless the tier's default action is Pass
+  m.tiers.back().default_action = Action::kPass;
+  rs = lower(m, eps, NodeConfig{});
+  CHECK(allowed(m, *rs, eps, Mode::kVcnNative, 0, 1, 6, 5432));
+}
+
+TEST_CASE("nets, notNets, named ports and per-family filtering", "[compiler][lower]") {
+  auto m = shop();
+  m.endpoints[1].ports.push_back(engine::NamedPort{.name = "pg", .protocol = 6, .port = 5432});
+  m.policies.clear();
+  auto dst = peer();
+  dst.ports = {named_port("pg")};
+  auto src = peer("", {"10.244.0.0/30", "fd00::/126"});
+  src.not_nets = {cidr("10.244.0.3/32")};
+  add_policy(m, "shop", "db-in", "app == 'db'", {rule(Action::kAllow, 6, src, dst)}, {}, true, false);
+  auto v4only = peer("", {"10.244.0.4/32"});
+  add_policy(m, "shop", "db-in-2", "app == 'db'", {rule(Action::kAllow, 17, v4only)}, {}, true, false);
+  const auto eps = node_endpoints(m, "node-1");
+  auto rs = lower(m, eps, NodeConfig{});
+  REQUIRE(rs);
+  CHECK(allowed(m, *rs, eps, Mode::kVcnNative, 0, 1, 6, 5432));
+  CHECK(allowed(m, *rs, eps, Mode::kVcnNative, 0, 1, 6, 5432, 6));
+  CHECK_FALSE(allowed(m, *rs, eps, Mode::kVcnNative, 0, 1, 6, 5433));
+  CHECK_FALSE(allowed(m, *rs, eps, Mode::kVcnNative, 2, 1, 6, 5432));  // .4 is outside /30
+  CHECK(allowed(m, *rs, eps, Mode::kVcnNative, 2, 1, 17, 9));          // the v4-only rule
+  CHECK_FALSE(allowed(m, *rs, eps, Mode::kVcnNative, 2, 1, 17, 9, 6)); // not rendered for IPv6
+  const std::string text = render(*rs);
+  CHECK(text.find("ip daddr . meta l4proto . tcp dport @np4-") != std::string::npos);
+}
+
+TEST_CASE("lowering refuses a model that was not normalised", "[compiler][lower]") {
+  auto m = shop();
+  m.policies[0].effective_selector.reset();
+  auto rs = lower(m, node_endpoints(m, "node-1"), NodeConfig{});
+  REQUIRE_FALSE(rs);
+  CHECK(rs.error().message.find("db-in") != std::string::npos);
+}
