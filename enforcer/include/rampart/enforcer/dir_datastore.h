@@ -1,0 +1,68 @@
+// dir:PATH — YAML/JSON manifests in a directory tree, watched with inotify.
+// Every change rescans the tree (only files whose content changed are parsed
+// again). A file that does not load is reported and the objects it held keep
+// their last good state: nothing from it is half-applied. An object defined
+// by two files is taken from the one whose path sorts last, and reported.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rampart/enforcer/datastore.h"
+#include "rampart/enforcer/resource_store.h"
+
+namespace rampart::enforcer {
+
+struct DirDatastoreOptions {
+  // Quiet time after an event before rescanning: editors write in steps.
+  std::chrono::milliseconds settle{50};
+  // A rescan also happens this often without events (missed events, NFS).
+  std::chrono::milliseconds rescan_interval{30'000};
+};
+
+class DirDatastore final : public Datastore {
+ public:
+  explicit DirDatastore(std::filesystem::path root, DirDatastoreOptions options = {});
+  ~DirDatastore() override;
+
+  [[nodiscard]] std::string describe() const override;
+  [[nodiscard]] Result<Snapshot> list(std::vector<Error>* problems = nullptr) override;
+  // Writes PATH/<plural>/[<ns>/]<name>.json, or replaces the file that holds
+  // the object when it holds nothing else (atomically: write, then rename).
+  [[nodiscard]] Result<std::int64_t> put(const Resource& resource) override;
+  [[nodiscard]] Result<std::int64_t> remove(const ResourceKey& key) override;
+  Result<void> start(DatastoreListener& listener) override;
+  void stop() override;
+
+ private:
+  struct FileState {
+    std::string content;
+    std::vector<Resource> resources;  // the last good parse
+    bool bad = false;
+  };
+  using Files = std::map<std::filesystem::path, FileState>;
+
+  // Reads the tree into `files` (reparsing changed files). Errors for bad
+  // files go to `problems`; false when the root cannot be read.
+  bool scan(Files& files, std::vector<Error>& problems, std::string& fatal) const;
+  ResourceStore::Map merge(const Files& files, std::vector<Error>& problems) const;
+  void run(DatastoreListener& listener);
+  void watch_tree(int fd, std::map<int, std::filesystem::path>& watches) const;
+
+  std::filesystem::path root_;
+  DirDatastoreOptions options_;
+  std::mutex mutex_;
+  bool stopping_ = false;
+  bool started_ = false;
+  int wake_fd_ = -1;  // eventfd: stop() wakes the watch loop
+  std::thread thread_;
+  std::int64_t revision_ = 0;
+};
+
+}  // namespace rampart::enforcer

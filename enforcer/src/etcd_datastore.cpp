@@ -1,0 +1,204 @@
+#include "rampart/enforcer/etcd_datastore.h"
+
+#include <algorithm>
+
+#include "rampart/enforcer/manifest.h"
+
+namespace rampart::enforcer {
+
+EtcdDatastore::EtcdDatastore(std::vector<std::string> endpoints, EtcdDatastoreOptions options)
+    : endpoints_(std::move(endpoints)),
+      options_(std::move(options)),
+      client_(std::make_unique<EtcdClient>(endpoints_, options_.client)),
+      watcher_(std::make_unique<EtcdClient>(endpoints_, options_.client)) {
+  if (options_.prefix.empty() || options_.prefix.back() != '/') options_.prefix += '/';
+}
+
+EtcdDatastore::~EtcdDatastore() { stop(); }
+
+std::string EtcdDatastore::describe() const {
+  std::string out = "etcd:";
+  for (std::size_t i = 0; i < endpoints_.size(); ++i) out += (i ? "," : "") + endpoints_[i];
+  return out;
+}
+
+std::optional<Resource> EtcdDatastore::decode(const EtcdKv& kv, DatastoreListener* listener,
+                                              std::vector<Error>* problems) {
+  auto report = [&](Error error) {
+    if (listener) listener->on_error(error);
+    if (problems) problems->push_back(std::move(error));
+  };
+  auto key = parse_storage_key(options_.prefix, kv.key);
+  if (!key) {
+    report(key.error());
+    return std::nullopt;
+  }
+  auto resource = decode_stored(kv.value, *key, "etcd:" + kv.key);
+  if (!resource) {
+    report(resource.error());
+    return std::nullopt;
+  }
+  resource->revision = kv.mod_revision;
+  resource->where = SourceLocation{"etcd:" + kv.key, 0, 0};
+  return std::move(*resource);
+}
+
+Result<Snapshot> EtcdDatastore::list(std::vector<Error>* problems) {
+  auto range = client_->range_prefix(options_.prefix);
+  if (!range) return std::unexpected(range.error());
+  Snapshot out;
+  out.revision = range->revision;
+  for (const auto& kv : range->kvs) {
+    if (auto resource = decode(kv, nullptr, problems)) out.resources.push_back(std::move(*resource));
+  }
+  std::sort(out.resources.begin(), out.resources.end(),
+            [](const Resource& a, const Resource& b) { return a.key < b.key; });
+  return out;
+}
+
+Result<std::int64_t> EtcdDatastore::put(const Resource& resource) {
+  return client_->put(storage_key(options_.prefix, resource.key), resource.json);
+}
+
+Result<std::int64_t> EtcdDatastore::remove(const ResourceKey& key) {
+  return client_->remove(storage_key(options_.prefix, key));
+}
+
+Result<void> EtcdDatastore::start(DatastoreListener& listener) {
+  std::lock_guard lock(mutex_);
+  if (started_) return fail(ErrorCode::kInvalidArgument, "datastore already started");
+  started_ = true;
+  thread_ = std::thread([this, &listener] { run(listener); });
+  return {};
+}
+
+void EtcdDatastore::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  watcher_->cancel_watch();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool EtcdDatastore::sleep_for(std::chrono::milliseconds duration) {
+  std::unique_lock lock(mutex_);
+  wake_.wait_for(lock, duration, [this] { return stopping_; });
+  return !stopping_;
+}
+
+// A full read, delivered as the difference to what was delivered before. A
+// value that does not decode keeps its last good state (or stays absent).
+bool EtcdDatastore::relist(DatastoreListener& listener, bool announce, std::string& problem) {
+  auto range = watcher_->range_prefix(options_.prefix);
+  if (!range) {
+    problem = range.error().message;
+    return false;
+  }
+  if (announce) listener.on_state(SyncState::kResyncing, "relisting at revision " + std::to_string(range->revision));
+  ResourceStore::Map next;
+  for (const auto& kv : range->kvs) {
+    if (auto resource = decode(kv, &listener, nullptr)) {
+      next.insert_or_assign(resource->key, std::move(*resource));
+    } else if (auto key = parse_storage_key(options_.prefix, kv.key)) {
+      if (const Resource* kept = delivered_.find(*key)) next.insert_or_assign(*key, *kept);
+    }
+  }
+  auto updates = delivered_.diff_to(next, range->revision);
+  for (const auto& update : updates) delivered_.apply(update);
+  revision_ = range->revision;
+  if (!updates.empty()) listener.on_updates(updates);
+  return true;
+}
+
+void EtcdDatastore::on_events(DatastoreListener& listener, std::int64_t revision,
+                              const std::vector<EtcdEvent>& events) {
+  std::vector<ResourceUpdate> updates;
+  for (const auto& event : events) {
+    auto key = parse_storage_key(options_.prefix, event.kv.key);
+    if (!key) {
+      listener.on_error(key.error());
+      continue;
+    }
+    ResourceUpdate update;
+    update.key = *key;
+    update.revision = event.kv.mod_revision;
+    if (event.deleted) {
+      update.type = UpdateType::kDelete;
+    } else {
+      auto resource = decode(event.kv, &listener, nullptr);
+      if (!resource) continue;  // reported; the last good state stays
+      update.type = delivered_.find(*key) ? UpdateType::kModify : UpdateType::kAdd;
+      update.resource = std::move(*resource);
+    }
+    if (delivered_.apply(update)) updates.push_back(std::move(update));
+  }
+  revision_ = std::max(revision_, revision);
+  for (const auto& event : events) revision_ = std::max(revision_, event.kv.mod_revision);
+  if (!updates.empty()) listener.on_updates(updates);
+}
+
+void EtcdDatastore::run(DatastoreListener& listener) {
+  listener.on_state(SyncState::kConnecting, describe());
+  bool need_list = true;
+  bool synced_once = false;
+  bool lost = false;
+  auto backoff = options_.retry_min;
+  while (true) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+    }
+    if (need_list) {
+      std::string problem;
+      if (!relist(listener, synced_once, problem)) {
+        if (synced_once && !lost) {
+          lost = true;
+          listener.on_state(SyncState::kLost, problem);
+        } else if (!synced_once) {
+          listener.on_error(Error{ErrorCode::kUnavailable, problem, {}});
+        }
+        if (!sleep_for(backoff)) return;
+        backoff = std::min(backoff * 2, options_.retry_max);
+        continue;
+      }
+      need_list = false;
+      synced_once = true;
+      lost = false;
+      backoff = options_.retry_min;
+      listener.on_state(SyncState::kInSync, "revision " + std::to_string(revision_));
+    }
+    if (options_.before_watch) options_.before_watch(revision_ + 1);
+    const WatchOutcome outcome = watcher_->watch_prefix(
+        options_.prefix, revision_ + 1,
+        [&](std::int64_t revision, const std::vector<EtcdEvent>& events) { on_events(listener, revision, events); });
+    switch (outcome.kind) {
+      case WatchOutcome::Kind::kCancelled:
+        return;
+      case WatchOutcome::Kind::kCompacted:
+        listener.on_error(Error{ErrorCode::kNotFound,
+                                "revision " + std::to_string(revision_ + 1) + " compacted (oldest kept " +
+                                    std::to_string(outcome.compact_revision) + "); relisting",
+                                {}});
+        need_list = true;
+        break;
+      case WatchOutcome::Kind::kDisconnected:
+        if (outcome.established) {
+          // Another member (or the same one) is tried from the next revision:
+          // no gap, so the state stays in sync.
+          listener.on_error(Error{ErrorCode::kUnavailable, outcome.detail + "; watching again", {}});
+          if (!sleep_for(std::chrono::milliseconds(20))) return;
+        } else {
+          lost = true;
+          listener.on_state(SyncState::kLost, outcome.detail);
+          need_list = true;
+          if (!sleep_for(backoff)) return;
+          backoff = std::min(backoff * 2, options_.retry_max);
+        }
+        break;
+    }
+  }
+}
+
+}  // namespace rampart::enforcer

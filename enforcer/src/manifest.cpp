@@ -1,0 +1,145 @@
+#include "rampart/enforcer/manifest.h"
+
+#include <map>
+
+#include "manifest_documents.h"
+#include "rampart/engine/loader.h"
+
+namespace rampart::enforcer {
+namespace {
+
+std::optional<ResourceKind> policy_kind(engine::PolicyKind kind) {
+  switch (kind) {
+    case engine::PolicyKind::kNetworkPolicy: return ResourceKind::kNetworkPolicy;
+    case engine::PolicyKind::kGlobalNetworkPolicy: return ResourceKind::kGlobalNetworkPolicy;
+    case engine::PolicyKind::kKubernetesNetworkPolicy: return ResourceKind::kKubernetesNetworkPolicy;
+    default: return std::nullopt;  // staged kinds are not enforced and not stored
+  }
+}
+
+// Calico names converted Kubernetes policies "knp.default.<name>"; the stored
+// identity is the Kubernetes name.
+std::string policy_name(const engine::Policy& policy) {
+  constexpr std::string_view kPrefix = "knp.default.";
+  if (policy.kind == engine::PolicyKind::kKubernetesNetworkPolicy && policy.name.starts_with(kPrefix)) {
+    return policy.name.substr(kPrefix.size());
+  }
+  return policy.name;
+}
+
+// The typed objects of a loaded model by identity. Objects a workload kind
+// produced (replica pods of a Deployment) have no stored document and are
+// dropped when documents are matched.
+std::map<ResourceKey, ResourceValue> objects_of(engine::Model model) {
+  std::map<ResourceKey, ResourceValue> out;
+  for (auto& tier : model.tiers) {
+    if (tier.declared) out.insert_or_assign(ResourceKey{ResourceKind::kTier, "", tier.name}, std::move(tier));
+  }
+  for (auto& ns : model.namespaces) {
+    out.insert_or_assign(ResourceKey{ResourceKind::kNamespace, "", ns.name}, std::move(ns));
+  }
+  for (auto& policy : model.policies) {
+    const auto kind = policy_kind(policy.kind);
+    if (!kind) continue;
+    ResourceKey key{*kind, is_namespaced(*kind) ? policy.ns : "", policy_name(policy)};
+    out.insert_or_assign(std::move(key), std::move(policy));
+  }
+  for (auto& set : model.network_sets) {
+    const auto kind = set.ns.empty() ? ResourceKind::kGlobalNetworkSet : ResourceKind::kNetworkSet;
+    ResourceKey key{kind, set.ns, set.name};
+    out.insert_or_assign(std::move(key), std::move(set));
+  }
+  for (auto& ep : model.endpoints) {
+    const bool pod = ep.kind == engine::EndpointKind::kPod;
+    ResourceKey key{pod ? ResourceKind::kPod : ResourceKind::kHostEndpoint, pod ? ep.ns : "", ep.name};
+    out.insert_or_assign(std::move(key), std::move(ep));
+  }
+  return out;
+}
+
+engine::Diagnostic error_at(std::string message, SourceLocation where) {
+  return engine::Diagnostic{"RP0002", engine::Severity::kError, std::move(message), std::move(where), {}, {}};
+}
+
+}  // namespace
+
+bool Manifest::ok() const {
+  for (const auto& d : diagnostics) {
+    if (d.severity == engine::Severity::kError) return false;
+  }
+  return true;
+}
+
+std::string Manifest::error_summary() const {
+  std::string out;
+  for (const auto& d : diagnostics) {
+    if (d.severity != engine::Severity::kError) continue;
+    out += d.where.known() ? d.where.str() + ": " : std::string();
+    out += d.message + (d.rule_id.empty() ? "" : " [" + d.rule_id + "]") + "\n";
+  }
+  return out;
+}
+
+Manifest decode_manifest(std::string_view text, std::string_view source) {
+  Manifest out;
+  // The boundary with the engine: the loader validates (as `rampart lint`
+  // does) and types; normalisation waits for the whole model.
+  engine::LoadOptions options;
+  options.normalize = false;
+  engine::LoadResult loaded = engine::load_text(text, source, options);
+  out.diagnostics = std::move(loaded.diagnostics);
+  if (!out.ok()) return out;
+
+  auto documents = detail::split_documents(text, source);
+  if (!documents) {
+    out.diagnostics.push_back(error_at(documents.error().message, documents.error().where));
+    return out;
+  }
+  auto objects = objects_of(std::move(loaded.model));
+  std::map<ResourceKey, std::size_t> index;
+  for (auto& doc : *documents) {
+    if (!doc.key) {
+      if (!doc.kind.empty()) {
+        out.diagnostics.push_back(engine::Diagnostic{
+            "RP0011", engine::Severity::kNote,
+            doc.api_version + " " + doc.kind + " is not a datastore kind; not stored", doc.where, {}, {}});
+      }
+      continue;
+    }
+    auto found = objects.find(*doc.key);
+    if (found == objects.end()) {
+      out.diagnostics.push_back(error_at("the loader produced no " + doc.key->str(), doc.where));
+      continue;
+    }
+    Resource resource{*doc.key, std::move(doc.json), found->second, 0, doc.where};
+    if (auto seen = index.find(resource.key); seen != index.end()) {
+      out.resources[seen->second] = std::move(resource);  // a later duplicate wins, as the loader's RP0015 says
+    } else {
+      index.emplace(resource.key, out.resources.size());
+      out.resources.push_back(std::move(resource));
+    }
+  }
+  return out;
+}
+
+Result<Resource> decode_stored(std::string_view json, const ResourceKey& expected, std::string_view source) {
+  Manifest manifest = decode_manifest(json, source);
+  if (!manifest.ok()) {
+    std::string summary = manifest.error_summary();
+    if (!summary.empty() && summary.back() == '\n') summary.pop_back();
+    return fail(ErrorCode::kValidation, summary, SourceLocation{std::string(source), 0, 0});
+  }
+  if (manifest.resources.size() != 1) {
+    return fail(ErrorCode::kValidation,
+                std::string(source) + ": holds " + std::to_string(manifest.resources.size()) +
+                    " resources, expected one " + expected.str());
+  }
+  Resource& resource = manifest.resources.front();
+  if (!(resource.key == expected)) {
+    return fail(ErrorCode::kValidation,
+                std::string(source) + ": holds " + resource.key.str() + ", expected " + expected.str());
+  }
+  return std::move(resource);
+}
+
+}  // namespace rampart::enforcer

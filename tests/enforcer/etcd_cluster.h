@@ -1,0 +1,50 @@
+// A real etcd (Debian's etcd-server) for tests: N members on loopback with
+// free ports and a temporary data dir, killed and removed by the destructor —
+// also when a test fails — and by the kernel if the test process dies
+// (PR_SET_PDEATHSIG).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace rampart::test {
+
+class EtcdCluster {
+ public:
+  // Starts `members` members and waits until every one answers. Throws
+  // std::runtime_error (with the members' logs) when etcd does not come up.
+  explicit EtcdCluster(int members = 1);
+  ~EtcdCluster();
+  EtcdCluster(const EtcdCluster&) = delete;
+  EtcdCluster& operator=(const EtcdCluster&) = delete;
+
+  [[nodiscard]] const std::vector<std::string>& client_urls() const { return client_urls_; }
+  [[nodiscard]] std::string spec() const;  // "etcd:URL,URL,…"
+  [[nodiscard]] int size() const { return static_cast<int>(client_urls_.size()); }
+
+  void kill_member(int index);     // SIGKILL, as a crash or a power cut
+  void restart_member(int index);  // same name, ports and data
+  void wait_ready(int index, std::chrono::milliseconds limit = std::chrono::seconds(20));
+  [[nodiscard]] std::string logs() const;
+
+  [[nodiscard]] static bool available();  // /usr/bin/etcd exists
+
+ private:
+  void launch(int index);
+
+  std::filesystem::path dir_;
+  std::vector<std::string> names_;
+  std::vector<std::string> client_urls_;
+  std::vector<std::string> peer_urls_;
+  std::string initial_cluster_;
+  std::vector<pid_t> pids_;
+};
+
+// A loopback TCP port that was free a moment ago.
+int free_port();
+
+}  // namespace rampart::test

@@ -1,0 +1,232 @@
+// The etcd: datastore against a real etcd on loopback: one member, or a
+// three-member cluster where failover matters.
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "etcd_cluster.h"
+#include "manifests.h"
+#include "rampart/enforcer/etcd_datastore.h"
+#include "rampart/enforcer/manifest.h"
+#include "recording_listener.h"
+
+using namespace rampart;
+using namespace rampart::enforcer;
+using namespace rampart::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+Resource one(const std::string& text) {
+  const Manifest m = decode_manifest(text, "test.yaml");
+  INFO(m.error_summary());
+  REQUIRE(m.ok());
+  REQUIRE(m.resources.size() == 1);
+  return m.resources[0];
+}
+
+EtcdDatastoreOptions fast_options(const std::string& prefix) {
+  EtcdDatastoreOptions options;
+  options.prefix = prefix;
+  options.client.connect_timeout = 300ms;
+  options.client.request_timeout = 2000ms;
+  options.retry_min = 50ms;
+  options.retry_max = 300ms;
+  return options;
+}
+
+// What the datastore holds now, read independently.
+std::map<ResourceKey, std::string> stored(EtcdDatastore& store) {
+  auto snapshot = store.list();
+  REQUIRE(snapshot);
+  std::map<ResourceKey, std::string> out;
+  for (const auto& r : snapshot->resources) out.emplace(r.key, r.json);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("etcd: list then watch delivers every change, in order", "[e2e]") {
+  REQUIRE(EtcdCluster::available());  // etcd-server is a declared dependency (scripts/install-deps.sh)
+  EtcdCluster etcd(1);
+  EtcdDatastore writer(etcd.client_urls(), fast_options("/t1/"));
+  REQUIRE(writer.put(one(namespace_doc("prod"))));
+  REQUIRE(writer.put(one(calico_policy("prod", "p0", 80))));
+  // Something else under the prefix that is not ours must not disturb.
+  REQUIRE(writer.client().put("/t1/deployments/prod/x", "{}"));
+
+  EtcdDatastore store(etcd.client_urls(), fast_options("/t1/"));
+  RecordingListener listener;
+  REQUIRE(store.start(listener));
+  REQUIRE(listener.wait_state(SyncState::kInSync));
+  CHECK(listener.state().size() == 2);
+  CHECK(listener.states().front() == SyncState::kConnecting);
+  CHECK_FALSE(listener.errors().empty());  // the foreign key was reported
+
+  // A sequence of writes; each must arrive, in revision order, as the right type.
+  struct Step {
+    UpdateType type;
+    std::string name;
+    int port;
+  };
+  const std::vector<Step> steps = {{UpdateType::kAdd, "p1", 81},    {UpdateType::kModify, "p1", 82},
+                                   {UpdateType::kAdd, "p2", 83},    {UpdateType::kDelete, "p0", 0},
+                                   {UpdateType::kModify, "p2", 84}, {UpdateType::kDelete, "p1", 0},
+                                   {UpdateType::kAdd, "p0", 85}};
+  const std::size_t before = listener.updates().size();
+  std::vector<std::int64_t> revisions;
+  for (const auto& step : steps) {
+    Result<std::int64_t> revision = step.type == UpdateType::kDelete
+                                        ? writer.remove(ResourceKey{ResourceKind::kNetworkPolicy, "prod", step.name})
+                                        : writer.put(one(calico_policy("prod", step.name, step.port)));
+    REQUIRE(revision);
+    revisions.push_back(*revision);
+  }
+  REQUIRE(listener.wait([&] { return listener.updates_locked().size() >= before + steps.size(); }));
+  const auto updates = listener.updates();
+  REQUIRE(updates.size() == before + steps.size());
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const auto& u = updates[before + i];
+    INFO("step " << i);
+    CHECK(u.type == steps[i].type);
+    CHECK(u.key.name == steps[i].name);
+    CHECK(u.revision == revisions[i]);
+    if (u.type != UpdateType::kDelete) {
+      REQUIRE(u.resource);
+      CHECK(std::get<engine::Policy>(u.resource->value).ingress.at(0).destination.ports.at(0).min == steps[i].port);
+    }
+  }
+  CHECK(listener.violations().empty());
+  CHECK(listener.state() == stored(writer));
+  store.stop();
+}
+
+TEST_CASE("etcd: a value that does not validate is reported and the last good state kept", "[e2e]") {
+  REQUIRE(EtcdCluster::available());  // etcd-server is a declared dependency (scripts/install-deps.sh)
+  EtcdCluster etcd(1);
+  EtcdDatastore store(etcd.client_urls(), fast_options("/t2/"));
+  const Resource good = one(calico_policy("prod", "p", 80));
+  REQUIRE(store.put(good));
+  RecordingListener listener;
+  REQUIRE(store.start(listener));
+  REQUIRE(listener.wait_state(SyncState::kInSync));
+  const std::size_t errors_before = listener.errors().size();
+
+  const std::string key = storage_key("/t2/", good.key);
+  Manifest bad = decode_manifest(invalid_policy("prod", "p"), "bad.yaml");
+  REQUIRE_FALSE(bad.ok());
+  REQUIRE(store.client().put(key, R"({"apiVersion":"projectcalico.org/v3","kind":"NetworkPolicy",)"
+                                  R"("metadata":{"name":"p","namespace":"prod"},"spec":{"ingress":[{"action":"Allowed"}]}})"));
+  REQUIRE(listener.wait([&] { return listener.errors_locked().size() > errors_before; }));
+  CHECK(listener.state().at(good.key) == good.json);
+  // A document stored under another object's key is refused too.
+  REQUIRE(store.client().put(key, one(calico_policy("prod", "other", 80)).json));
+  REQUIRE(listener.wait([&] { return listener.errors_locked().size() > errors_before + 1; }));
+  CHECK(listener.state().at(good.key) == good.json);
+
+  // A fix is applied.
+  const Resource fixed = one(calico_policy("prod", "p", 443));
+  REQUIRE(store.put(fixed));
+  REQUIRE(listener.wait([&] { return listener.state_locked().at(good.key) == fixed.json; }));
+  CHECK(listener.violations().empty());
+}
+
+TEST_CASE("etcd: compaction during a watch leads to a relist with the same final state", "[e2e]") {
+  REQUIRE(EtcdCluster::available());  // etcd-server is a declared dependency (scripts/install-deps.sh)
+  EtcdCluster etcd(1);
+  EtcdDatastore writer(etcd.client_urls(), fast_options("/t3/"));
+  for (int i = 0; i < 4; ++i) REQUIRE(writer.put(one(calico_policy("prod", "p" + std::to_string(i), 80 + i))));
+
+  // Between the list and the watch, the history the watch needs is compacted
+  // away: changes are made and the store compacted to its newest revision.
+  auto options = fast_options("/t3/");
+  int watches = 0;
+  options.before_watch = [&](std::int64_t) {
+    if (watches++ != 0) return;
+    REQUIRE(writer.remove(ResourceKey{ResourceKind::kNetworkPolicy, "prod", "p0"}));
+    REQUIRE(writer.put(one(calico_policy("prod", "p1", 8081))));
+    REQUIRE(writer.put(one(calico_policy("prod", "p9", 8089))));
+    auto latest = writer.put(one(calico_policy("prod", "p2", 8082)));
+    REQUIRE(latest);
+    REQUIRE(writer.client().compact(*latest));
+  };
+  EtcdDatastore store(etcd.client_urls(), options);
+  RecordingListener listener;
+  REQUIRE(store.start(listener));
+  REQUIRE(listener.wait_state(SyncState::kInSync, 2));
+  CHECK(listener.count_state(SyncState::kResyncing) == 1);
+  bool compaction_reported = false;
+  for (const auto& e : listener.errors()) compaction_reported |= e.find("compacted") != std::string::npos;
+  CHECK(compaction_reported);
+  CHECK(listener.state() == stored(writer));
+  CHECK(listener.state().count(ResourceKey{ResourceKind::kNetworkPolicy, "prod", "p0"}) == 0);
+  CHECK(listener.violations().empty());
+
+  // And the watch goes on after the relist.
+  const Resource later = one(calico_policy("prod", "p5", 85));
+  REQUIRE(writer.put(later));
+  REQUIRE(listener.wait([&] { return listener.state_locked().count(later.key) == 1; }));
+  CHECK(listener.state() == stored(writer));
+}
+
+TEST_CASE("etcd: with one member down the watch continues through another URL", "[e2e][slow]") {
+  REQUIRE(EtcdCluster::available());  // etcd-server is a declared dependency (scripts/install-deps.sh)
+  EtcdCluster etcd(3);
+  EtcdDatastore store(etcd.client_urls(), fast_options("/t4/"));
+  REQUIRE(store.put(one(calico_policy("prod", "p0", 80))));
+  RecordingListener listener;
+  REQUIRE(store.start(listener));
+  REQUIRE(listener.wait_state(SyncState::kInSync));
+
+  // The watch starts on the first URL; that member dies.
+  etcd.kill_member(0);
+  EtcdDatastore writer({etcd.client_urls()[1], etcd.client_urls()[2]}, fast_options("/t4/"));
+  const Resource after = one(calico_policy("prod", "p1", 81));
+  REQUIRE(writer.put(after));
+  REQUIRE(listener.wait([&] { return listener.state_locked().count(after.key) == 1; }));
+  CHECK(listener.count_state(SyncState::kLost) == 0);
+  CHECK(listener.count_state(SyncState::kResyncing) == 0);  // no gap: watched on from the next revision
+  CHECK(listener.state() == stored(writer));
+
+  // The member comes back; another one dies; writes still arrive.
+  etcd.restart_member(0);
+  etcd.kill_member(1);
+  EtcdDatastore writer2({etcd.client_urls()[0], etcd.client_urls()[2]}, fast_options("/t4/"));
+  const Resource later = one(calico_policy("prod", "p2", 82));
+  REQUIRE(writer2.put(later));
+  REQUIRE(listener.wait([&] { return listener.state_locked().count(later.key) == 1; }));
+  CHECK(listener.count_state(SyncState::kLost) == 0);
+  CHECK(listener.state() == stored(writer2));
+  CHECK(listener.violations().empty());
+}
+
+TEST_CASE("etcd: all members down keeps the last state, reports lost, resyncs on return", "[e2e][slow]") {
+  REQUIRE(EtcdCluster::available());  // etcd-server is a declared dependency (scripts/install-deps.sh)
+  EtcdCluster etcd(1);
+  EtcdDatastore store(etcd.client_urls(), fast_options("/t5/"));
+  const Resource p0 = one(calico_policy("prod", "p0", 80));
+  const Resource p1 = one(calico_policy("prod", "p1", 81));
+  REQUIRE(store.put(p0));
+  REQUIRE(store.put(p1));
+  RecordingListener listener;
+  REQUIRE(store.start(listener));
+  REQUIRE(listener.wait_state(SyncState::kInSync));
+  const auto before = listener.state();
+
+  etcd.kill_member(0);
+  REQUIRE(listener.wait_state(SyncState::kLost));
+  std::this_thread::sleep_for(500ms);  // several failed retries
+  CHECK(listener.state() == before);   // nothing dropped while lost
+  CHECK(listener.count_state(SyncState::kLost) == 1);  // reported once, not per retry
+
+  etcd.restart_member(0);
+  REQUIRE(listener.wait_state(SyncState::kInSync, 2));
+  CHECK(listener.count_state(SyncState::kResyncing) >= 1);
+  // Changes after the return arrive, and the state matches the store.
+  REQUIRE(store.remove(p0.key));
+  const Resource p2 = one(calico_policy("prod", "p2", 82));
+  REQUIRE(store.put(p2));
+  REQUIRE(listener.wait([&] { return listener.state_locked().count(p2.key) == 1; }));
+  CHECK(listener.state() == stored(store));
+  CHECK(listener.violations().empty());
+}
