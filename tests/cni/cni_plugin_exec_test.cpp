@@ -384,13 +384,13 @@ TEST_CASE("install --watch puts the entry back when the main CNI rewrites its co
   std::filesystem::copy_file(original, conflist);
   // kube-flannel's install-cni copies its file over ours when it restarts.
   std::thread rewriter([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
     auto temp = dir.path() / "rewrite.tmp";
     std::filesystem::copy_file(original, temp);
     std::filesystem::rename(temp, conflist);
   });
   auto r = run_process({RAMPART_CNI_PLUGIN, "install", "--conflist", conflist.string(), "--watch", "1"},
-                       {{"PATH", "/usr/bin:/bin"}}, "", std::chrono::milliseconds(3500));
+                       {{"PATH", "/usr/bin:/bin"}}, "", std::chrono::milliseconds(4500));
   rewriter.join();
   INFO(r.err);
   std::ifstream in(conflist);
