@@ -2,8 +2,8 @@
 // a runtime does (ADD in order with prevResult, CHECK, DEL in reverse) inside
 // network namespaces created here. The agent is the test agent (test_agent.h):
 // end-to-end with the real rampart-agent is a separate, later test.
-#include <catch2/catch.hpp>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <thread>
@@ -264,6 +264,33 @@ TEST_CASE("agent slow: ADD times out with a CNI error", "[e2e][cni]") {
   CHECK(ours.elapsed < std::chrono::milliseconds(3000));  // gave up at its deadline, not the agent's pace
   CHECK(of_op(agent, Operation::kAdd).size() == 1);
   agent.set_delay(std::chrono::milliseconds(0));
+  auto deleted = rt.del(json::parse(added.runs[0].process.out));
+  INFO(deleted.describe());
+  CHECK(deleted.ok);
+}
+
+TEST_CASE("agent refuses: the chain stops before portmap, so no hostPort is opened", "[e2e][cni]") {
+  if (!can_run()) return;
+  TempDir dir;
+  TestAgent agent((dir.path() / "agent.sock").string());
+  agent.set_responder([](const rampart::agent_protocol::Request& r) {
+    return rampart::agent_protocol::Reply{r.op != Operation::kAdd, "policy for shop/cart-7d9f not computed",
+                                          false};
+  });
+  Netns node("node");
+  Netns pod("pod");
+  ChainRuntime rt = runtime_for(bridge_conflist("1.0.0", dir), node, pod);
+  rt.runtime_config = {
+      {"portMappings", json::array({{{"hostPort", 18080}, {"containerPort", 80}, {"protocol", "tcp"}}})}};
+  auto added = rt.add();
+  INFO(added.describe());
+  CHECK_FALSE(added.ok);
+  REQUIRE(added.runs.size() == 2);  // bridge, rampart-cni; portmap never ran
+  json error = json::parse(added.runs[1].process.out);
+  CHECK(error.at("code") == 100);
+  CHECK(error.at("details") == "policy for shop/cart-7d9f not computed");
+  auto nat = node.exec({"/usr/sbin/iptables-save", "-t", "nat"});
+  CHECK(nat.out.find("18080") == std::string::npos);
   auto deleted = rt.del(json::parse(added.runs[0].process.out));
   INFO(deleted.describe());
   CHECK(deleted.ok);
