@@ -468,10 +468,24 @@ struct Reachability::Impl {
       IntervalSet s;
       for (const auto& n : set.nets)
         if (n.address.family == 4) s = s.unite(cidr_interval(n));
-      if (!s.empty()) netset_blocks.push_back(s);
+      netset_blocks.push_back(s);
     }
+    // A network set cuts the blocks of a direction only when a rule of that
+    // direction can match it (its selector or notSelector selects the set).
+    auto referenced = [&](std::size_t set, bool sources) {
+      for (const auto& tier : tiers)
+        for (const auto& pr : tier)
+          for (const auto id : sources ? pr.ingress : pr.egress) {
+            const auto& e = sources ? rules[id].src : rules[id].dst;
+            for (const int s : {e.selector, e.not_selector})
+              if (s >= 0 && test(netset_sel_bits[set], static_cast<std::size_t>(s))) return true;
+          }
+      return false;
+    };
     auto collect = [&](bool sources) {
-      std::vector<IntervalSet> in = netset_blocks;
+      std::vector<IntervalSet> in;
+      for (std::size_t i = 0; i < netset_blocks.size(); ++i)
+        if (!netset_blocks[i].empty() && referenced(i, sources)) in.push_back(netset_blocks[i]);
       for (const auto& b : sources ? options.extra_source_blocks : options.extra_destination_blocks) in.push_back(b);
       for (const auto& tier : tiers)
         for (const auto& pr : tier)
@@ -553,15 +567,29 @@ struct Reachability::Impl {
     bool any_named = false;
     for (const auto& tier : prog.tiers)
       for (auto id : tier.rules) any_named = any_named || rules[id].dst_named;
+    // Most peers match no rule of a program (other namespaces): one walk.
+    std::uint32_t no_match = UINT32_MAX;
     for (std::size_t p = 0; p < classes.size(); ++p) {
       const PeerClass& peer = classes[p];
       matched.clear();
+      bool any = false;
       for (std::size_t t = 0; t < prog.tiers.size(); ++t) {
         for (auto id : prog.tiers[t].rules) {
           const CompiledRule& r = rules[id];
-          if (entity_holds(d == Direction::kIngress ? r.src : r.dst, peer)) matched.push_back(id);
+          if (entity_holds(d == Direction::kIngress ? r.src : r.dst, peer)) {
+            matched.push_back(id);
+            any = true;
+          }
         }
         matched.push_back(UINT32_MAX);  // tier boundary
+      }
+      if (!any) {
+        if (no_match == UINT32_MAX) {
+          ++stats.walks;
+          no_match = walk(prog, matched, 0);
+        }
+        row[p] = no_match;
+        continue;
       }
       const std::uint32_t dst_ports = d == Direction::kIngress ? prog.self_ports : (any_named ? peer.ports : 0);
       const auto key = key_of(matched, dst_ports);
