@@ -10,6 +10,7 @@ namespace rampart::cli {
 
 void register_selector(CLI::App& app, int& exit_code);
 void register_lint(CLI::App& app, int& exit_code);
+void register_query(CLI::App& app, int& exit_code);  // query.cpp (Z3 verifier)
 
 // Offline reachability (list.cpp, eval.cpp, explain.cpp, diff.cpp).
 void register_list(CLI::App& app, int& exit_code);
