@@ -8,6 +8,7 @@
 #include "commands/commands.h"
 #include "rampart/engine/diagnostic_format.h"
 #include "rampart/engine/loader.h"
+#include "rampart/verify/lint.h"
 
 namespace rampart::cli {
 namespace {
@@ -24,6 +25,8 @@ using LintPass = std::vector<engine::Diagnostic> (*)(const engine::LoadResult&);
 // semantic checks): it receives the load result and returns its findings.
 std::vector<LintPass> lint_passes() {
   return {
+      // Z3 semantic checks (RV*, docs/verify.md).
+      [](const engine::LoadResult& loaded) { return verify::semantic_lint(loaded.model); },
   };
 }
 
