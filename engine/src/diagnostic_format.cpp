@@ -85,7 +85,7 @@ std::string render_json(const std::vector<Diagnostic>& diagnostics) {
   }
   json out{{"diagnostics", list}, {"summary", {{"errors", counts["error"]}, {"warnings", counts["warning"]},
                                                {"notes", counts["note"]}}}};
-  return out.dump(2) + "\n";
+  return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";  // input bytes may be invalid UTF-8
 }
 
 std::string render_sarif(const std::vector<Diagnostic>& diagnostics) {
@@ -136,7 +136,7 @@ std::string render_sarif(const std::vector<Diagnostic>& diagnostics) {
            {"results", results}};
   json log{{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"}, {"version", "2.1.0"},
            {"runs", json::array({run})}};
-  return log.dump(2) + "\n";
+  return log.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace

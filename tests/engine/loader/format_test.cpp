@@ -72,3 +72,13 @@ TEST_CASE("format: SARIF 2.1.0 has what code-scanning needs", "[format]") {
   CHECK(port["relatedLocations"][0]["message"]["text"] == "rule starts here");
   CHECK(results[1]["level"] == "warning");
 }
+
+TEST_CASE("format: invalid UTF-8 from the input does not break JSON or SARIF", "[format]") {
+  // Found by loader_fuzz: a message quoting a name made of 0xff bytes.
+  const std::vector<Diagnostic> ds{make_diagnostic("RP1004", "name \"\xff\xfe\" is invalid", SourceLocation{"x.yaml", 1, 1})};
+  for (auto format : {DiagnosticFormat::kJson, DiagnosticFormat::kSarif}) {
+    std::string out;
+    REQUIRE_NOTHROW(out = format_diagnostics(ds, format));
+    CHECK_NOTHROW(nlohmann::json::parse(out));
+  }
+}
