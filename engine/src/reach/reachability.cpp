@@ -13,6 +13,7 @@
 #include <deque>
 #include <limits>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "rampart/engine/policy_order.h"
@@ -177,10 +178,40 @@ struct Reachability::Impl {
 
   explicit Impl(const Model& m, ReachOptions o) : model(m), options(o) {}
 
+  // Label keys any selector reads: endpoints are grouped by these only.
+  std::set<std::string, std::less<>> referenced_keys;
+  // Selectors that require projectcalico.org/namespace == X (most scoped
+  // ones) are evaluated only for endpoints of namespace X.
+  std::map<std::string, std::vector<std::uint32_t>, std::less<>> by_namespace;
+  std::vector<std::uint32_t> unscoped;
+
+  static void collect_keys(const selector::Node& n, std::set<std::string, std::less<>>& keys) {
+    if (n.is_label_op()) keys.insert(n.key);
+    for (const auto& c : n.children) collect_keys(*c, keys);
+  }
+
+  static std::optional<std::string> required_namespace(const selector::Node& n) {
+    auto eq = [](const selector::Node& x) -> std::optional<std::string> {
+      if (x.op == selector::Op::kEqual && x.key == "projectcalico.org/namespace") return x.value;
+      return std::nullopt;
+    };
+    if (auto v = eq(n)) return v;
+    if (n.op == selector::Op::kAnd)
+      for (const auto& c : n.children)
+        if (auto v = required_namespace(*c)) return v;
+    return std::nullopt;
+  }
+
   int intern_selector(const std::optional<selector::Selector>& s) {
     if (!s) return -1;
     auto [it, inserted] = selector_index.try_emplace(s->canonical(), static_cast<int>(selectors.size()));
-    if (inserted) selectors.push_back(std::make_unique<SelectorMatcher>(*s));
+    if (inserted) {
+      const auto id = static_cast<std::uint32_t>(selectors.size());
+      selectors.push_back(std::make_unique<SelectorMatcher>(*s));
+      collect_keys(s->root(), referenced_keys);
+      if (auto ns = required_namespace(s->root())) by_namespace[*ns].push_back(id);
+      else unscoped.push_back(id);
+    }
     return it->second;
   }
 
@@ -393,6 +424,7 @@ struct Reachability::Impl {
       const Endpoint& ep = model.endpoints[e];
       std::string lkey;
       for (const auto& [k, v] : ep.effective_labels) {
+        if (!referenced_keys.contains(k)) continue;
         lkey += k;
         lkey += '\0';
         lkey += v;
@@ -401,8 +433,12 @@ struct Reachability::Impl {
       auto [it, inserted] = by_labels.try_emplace(lkey);
       if (inserted) {
         it->second.assign(sel_words, 0);
-        for (std::size_t s = 0; s < selectors.size(); ++s)
+        for (const auto s : unscoped)
           if (selectors[s]->matches(ep.effective_labels)) set_bit(it->second, s);
+        if (auto ns = ep.effective_labels.find("projectcalico.org/namespace"); ns != ep.effective_labels.end())
+          if (auto scoped = by_namespace.find(ns->second); scoped != by_namespace.end())
+            for (const auto s : scoped->second)
+              if (selectors[s]->matches(ep.effective_labels)) set_bit(it->second, s);
       }
       PeerClass c;
       c.label_bits = it->second;
