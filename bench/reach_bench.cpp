@@ -221,7 +221,7 @@ void matrix(benchmark::State& state, int pods, int policies) {
     state.counters["nonempty_cells"] = static_cast<double>(nonempty);
   }
   state.counters["peak_GiB"] = peak_rss_gib();
-  const double baseline = pair_by_pair_seconds(m, 4000);
+  const double baseline = pair_by_pair_seconds(m, pods >= 100000 ? 300 : 3000);
   state.counters["pairbypair_s"] = baseline;
   state.counters["speedup"] = baseline / seconds;
 }

@@ -60,12 +60,14 @@ const char* action_name(Action action) {
 
 struct Evaluator::Impl {
   const Model& model;
-  mutable std::unordered_map<std::string, std::unique_ptr<SelectorMatcher>> matchers;
+  // Keyed by the selector object (the model outlives the evaluator and is
+  // not modified), so a lookup hashes a pointer, not the selector text.
+  mutable std::unordered_map<const selector::Selector*, std::unique_ptr<SelectorMatcher>> matchers;
 
   explicit Impl(const Model& m) : model(m) {}
 
   const SelectorMatcher& matcher(const selector::Selector& s) const {
-    auto& slot = matchers[s.canonical()];
+    auto& slot = matchers[&s];
     if (!slot) slot = std::make_unique<SelectorMatcher>(s);
     return *slot;
   }
