@@ -10,6 +10,7 @@ void register_all(CLI::App& app, int& exit_code) {
   register_eval(app, exit_code);
   register_explain(app, exit_code);
   register_diff(app, exit_code);
+  register_compile(app, exit_code);
 }
 
 }  // namespace rampart::cli

@@ -18,6 +18,9 @@ void register_eval(CLI::App& app, int& exit_code);
 void register_explain(CLI::App& app, int& exit_code);
 void register_diff(CLI::App& app, int& exit_code);
 
+// nftables for one node (compile.cpp; compiler/).
+void register_compile(CLI::App& app, int& exit_code);
+
 // Adds every command; defined in commands.cpp.
 void register_all(CLI::App& app, int& exit_code);
 

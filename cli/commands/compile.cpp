@@ -1,0 +1,104 @@
+// rampart compile PATH… --node NAME --mode vcn-native|overlay [-o nft|json]
+//                 [--interface NS/POD=IFNAME]…
+// Prints the nftables a node would get: an `nft -f` script (rebuild of our
+// tables, touching no other table) or the IR as JSON.
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "commands/commands.h"
+#include "commands/reach_common.h"
+#include "rampart/compiler/diff.h"
+#include "rampart/compiler/lower.h"
+#include "rampart/compiler/render.h"
+
+namespace rampart::cli {
+namespace {
+
+struct CompileOptions {
+  std::vector<std::string> paths;
+  std::string node;
+  std::string mode = "vcn-native";
+  std::string output = "nft";
+  std::vector<std::string> interfaces;
+};
+
+nlohmann::json to_json(const compiler::Ruleset& rs) {
+  nlohmann::json tables = nlohmann::json::array();
+  for (const auto& t : rs.tables) {
+    nlohmann::json sets = nlohmann::json::array(), chains = nlohmann::json::array();
+    for (const auto& s : t.sets) {
+      nlohmann::json elements = nlohmann::json::array();
+      for (const auto& e : s.elements) elements.push_back(compiler::render_element(s, e));
+      sets.push_back({{"name", s.name}, {"type", compiler::render_set_type(s)}, {"interval", s.interval},
+                      {"map", s.verdict_map}, {"elements", elements}});
+    }
+    for (const auto& c : t.chains) {
+      nlohmann::json rules = nlohmann::json::array();
+      for (const auto& r : c.rules) rules.push_back(compiler::render_rule(r));
+      nlohmann::json chain{{"name", c.name}, {"rules", rules}};
+      if (c.base) {
+        chain["hook"] = compiler::hook_name(c.base->hook);
+        chain["priority"] = c.base->priority;
+        chain["policy"] = c.base->policy_drop ? "drop" : "accept";
+      }
+      chains.push_back(chain);
+    }
+    tables.push_back({{"family", compiler::family_name(t.family)}, {"name", t.name}, {"sets", sets}, {"chains", chains}});
+  }
+  return {{"tables", tables}};
+}
+
+int run(const CompileOptions& options) {
+  auto mode = compiler::parse_mode(options.mode);
+  if (!mode) {
+    std::cerr << "rampart compile: " << mode.error().message << "\n";
+    return 2;
+  }
+  std::map<std::string, std::string> interfaces;
+  for (const auto& spec : options.interfaces) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || spec.find('/') > eq || eq + 1 == spec.size() || spec.size() - eq - 1 > 15) {
+      std::cerr << "rampart compile: --interface wants NS/POD=IFNAME (IFNAME at most 15 characters), got '" << spec << "'\n";
+      return 2;
+    }
+    interfaces[spec.substr(0, eq)] = spec.substr(eq + 1);
+  }
+  auto loaded = load_for_analysis(options.paths, "compile");
+  if (!loaded) return 2;
+  const auto endpoints = compiler::node_endpoints(loaded->model, options.node, interfaces);
+  if (endpoints.empty()) std::cerr << "rampart compile: warning: no pod has spec.nodeName " << options.node << "\n";
+  auto rs = compiler::lower(loaded->model, endpoints, compiler::NodeConfig{.mode = *mode});
+  if (!rs) {
+    std::cerr << "rampart compile: " << rs.error().str() << "\n";
+    return 2;
+  }
+  if (options.output == "json") {
+    std::cout << to_json(*rs).dump(2) << "\n";
+    return 0;
+  }
+  const compiler::Transaction tx = compiler::rebuild(*rs);
+  if (auto e = tx.error(); !e) {
+    std::cerr << "rampart compile: " << e.error().message << "\n";
+    return 2;
+  }
+  std::cout << "#!/usr/sbin/nft -f\n# rampart compile: node " << options.node << ", mode " << options.mode
+            << ". Replaces only Rampart's own tables.\n"
+            << compiler::render(tx);
+  return 0;
+}
+
+}  // namespace
+
+void register_compile(CLI::App& app, int& exit_code) {
+  auto options = std::make_shared<CompileOptions>();
+  auto* cmd = app.add_subcommand("compile", "Print the nftables ruleset a node would get (nft -f script or IR as JSON)");
+  cmd->add_option("PATH", options->paths, "policy and workload files or directories")->required();
+  cmd->add_option("--node", options->node, "the node: pods with spec.nodeName == NAME are its endpoints")->required();
+  cmd->add_option("--mode", options->mode, "CNI mode")->check(CLI::IsMember({"vcn-native", "overlay"}));
+  cmd->add_option("-o,--output", options->output, "output format")->check(CLI::IsMember({"nft", "json"}));
+  cmd->add_option("--interface", options->interfaces, "host-side interface of a pod, NS/POD=IFNAME (repeatable)");
+  cmd->callback([options, &exit_code] { exit_code = run(*options); });
+}
+
+}  // namespace rampart::cli
