@@ -470,6 +470,11 @@ void Lowerer::base_chains(const std::vector<NodeEndpoint>& endpoints) {
     c.rules.push_back(Rule{.matches = {Match{.keys = {Key::kCtState}, .op = Match::Op::kBitsAny,
                                              .values = {Value{std::uint64_t{ct_state::kInvalid}}}}},
                            .verdict = plain(Verdict::Kind::kDrop)});
+    if (!to_pods) {
+      // IPv6 neighbour discovery with the node is never policy (Felix allows it too).
+      for (std::uint64_t type : {133, 134, 135, 136})
+        c.rules.push_back(Rule{.matches = {eq(Key::kIcmpv6Type, Value{type})}, .verdict = plain(Verdict::Kind::kAccept)});
+    }
     if (overlay) {
       c.rules.push_back(Rule{.matches = {eq(Key::kIifname, cfg_.bridge)}, .verdict = jump("from-wl")});
       if (to_pods) c.rules.push_back(Rule{.matches = {eq(Key::kOifname, cfg_.bridge)}, .verdict = jump("to-wl")});
