@@ -196,6 +196,13 @@ z3::expr FlowWorld::well_formed(const Model* inventory) const {
                                                      port.number >= 1 && port.number <= 65535));
       parts.push_back(z3::implies(!ep->is_pod, !port.declared));
     }
+    // Addresses no endpoint uses: "this network", loopback, multicast and
+    // reserved (IPv4 0/8, 127/8, 224/3; IPv6 ::, ::1, ff00::/8); pods also
+    // never have link-local addresses (169.254/16, fe80::/10).
+    const auto outside = [&](const char* cidr) { return !in_cidr(*Cidr::parse(cidr), *ep); };
+    parts.push_back(outside("0.0.0.0/8") && outside("127.0.0.0/8") && outside("224.0.0.0/3"));
+    parts.push_back(outside("::/127") && outside("ff00::/8"));
+    parts.push_back(z3::implies(ep->is_pod, outside("169.254.0.0/16") && outside("fe80::/10")));
     // A pod's effective labels (calico-semantics §1.6).
     z3::expr_vector pod(c);
     pod.push_back(l.at(kNamespaceKey).present);

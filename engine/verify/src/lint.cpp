@@ -515,7 +515,7 @@ class Linter {
                     (d == Direction::kIngress ? "source" : "destination") + " looks restricted",
                 r.where);
           } else if (ask(*flow_solver_, other.is_pod && !m, t, r.where, name) == SatResult::kUnsat) {
-            add(kRuleBroadAllow, Severity::kWarning,
+            add(kRuleBroadAllow, Severity::kNote,
                 name + " allows every pod of every namespace, although its " +
                     (d == Direction::kIngress ? "source" : "destination") + " looks restricted",
                 r.where);
@@ -536,12 +536,25 @@ class Linter {
     const z3::expr to_dns = dst.is_pod && dl.at(kNamespaceKey).value == dl.value_of(kNamespaceKey, "kube-system", none) &&
                             dl.at("k8s-app").present && dl.at("k8s-app").value == dl.value_of("k8s-app", "kube-dns", none) &&
                             world_->packet().protocol == 17 && world_->packet().dst_port == 53;
+    // The DNS pod as Kubernetes deploys it: no labels besides k8s-app.
+    z3::expr_vector plain(ctx_);
+    for (const auto& key : universe_.keys())
+      if (key != "k8s-app" && !key.starts_with(kNsPrefix) && !key.starts_with(kSaPrefix) &&
+          !key.starts_with("projectcalico.org/"))
+        plain.push_back(!dl.at(key).present);
+    const z3::expr dns_pod = to_dns && z3::mk_and(plain);
     for (const auto& p : model_.policies) {
       if (!live.contains(&p) || !p.governs(Direction::kEgress)) continue;
       const auto only = slice(p, Direction::kEgress);
       const ChainTerm chain = world_->chain(model_, Direction::kEgress, {}, &only);
+      // Evaluation reaches this policy (an earlier tier did not already
+      // decide): the denial is this policy's isolation or comes after it.
+      z3::expr reached = ctx_.bool_val(false);
+      for (const auto& tier : chain.tiers)
+        for (const auto& pt : tier.policies)
+          if (pt.policy == &p) reached = pt.reach;
       std::optional<z3::model> m;
-      if (ask(*flow_solver_, world_->applies(p, src) && to_dns && !chain.allowed, t, p.where,
+      if (ask(*flow_solver_, world_->applies(p, src) && reached && dns_pod && !chain.allowed, t, p.where,
               "DNS egress of " + p.qualified_name(), &m) == SatResult::kSat)
         add(kRuleDnsBlocked, Severity::kWarning,
             "policy " + p.qualified_name() +
@@ -570,7 +583,7 @@ class Linter {
           const std::string name = rule_name(p, d, static_cast<int>(i));
           if (ask(*flow_solver_, applies && rt->match && !rt->reach && !chain.allowed, t, rules[i].where, name, &m) ==
               SatResult::kSat)
-            add(kRuleK8sOverridden, Severity::kWarning,
+            add(kRuleK8sOverridden, Severity::kNote,
                 name + " (Kubernetes NetworkPolicy) is overridden: for some flows it allows, an earlier Calico " +
                     "policy denies or passes first",
                 rules[i].where, witness_text(*m, &chain));
