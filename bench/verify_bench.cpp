@@ -1,0 +1,150 @@
+// Benchmarks of the Z3 verifier (not run as tests).
+//
+//   BM_Lint2000       semantic lint of 2,000 generated policies (100 namespaces × 19 Kubernetes and
+//                     Calico policies + 100 GlobalNetworkPolicies), loaded through engine::load_text;
+//                     counters: seconds per check.
+//   BM_DemoQuery/N    symbolic queries on policies/demo (N = question index, see kDemoQueries).
+//   BM_DemoFlow       baseline measured in the same run: one concrete flow through the same encoding.
+//
+// Run: build/bench/verify_bench --benchmark_min_time=1
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "rampart/engine/loader.h"
+#include "rampart/verify/lint.h"
+#include "rampart/verify/verifier.h"
+
+using namespace rampart;
+
+namespace {
+
+std::string generated_policies(int namespaces) {
+  std::ostringstream y;
+  y << "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\nspec: {order: 100, defaultAction: Pass}\n";
+  for (int n = 0; n < namespaces; ++n) {
+    const std::string ns = "ns" + std::to_string(n);
+    y << "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: " << ns << ", labels: {team: t" << n % 5 << "}}\n";
+    for (int p = 0; p < 19; ++p) {
+      const std::string app = "a" + std::to_string(p);
+      const std::string peer = "a" + std::to_string((p + 1) % 19);
+      if (p % 4 == 3) {  // Calico NetworkPolicy with a Deny before the Kubernetes ones
+        y << "---\napiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: deny-" << app
+          << ", namespace: " << ns << "}\nspec:\n  order: 500\n  selector: app == '" << app << "'\n"
+          << "  types: [Ingress]\n  ingress:\n  - action: Deny\n    protocol: TCP\n    source: {selector: app == '"
+          << peer << "' && tier == 'canary'}\n  - action: Log\n  - action: Pass\n";
+      } else {
+        y << "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np-" << app
+          << ", namespace: " << ns << "}\nspec:\n  podSelector: {matchLabels: {app: " << app << "}}\n"
+          << "  policyTypes: [Ingress, Egress]\n  ingress:\n  - from:\n    - podSelector: {matchLabels: {app: " << peer
+          << "}}\n    - namespaceSelector: {matchLabels: {team: t" << (n + 1) % 5 << "}}\n    ports:\n    - {port: "
+          << 8000 + p << "}\n  egress:\n  - to:\n    - podSelector: {matchLabels: {app: " << peer
+          << "}}\n  - ports:\n    - {protocol: UDP, port: 53}\n";
+      }
+    }
+    y << "---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: security.g" << n
+      << "}\nspec:\n  tier: security\n  order: " << n << "\n  selector: team" << n << " == 'x'\n  types: [Egress]\n"
+      << "  egress:\n  - action: Deny\n    destination: {nets: [10." << n << ".0.0/16]}\n";
+  }
+  return y.str();
+}
+
+const engine::Model& model2000() {
+  static const engine::LoadResult loaded = engine::load_text(generated_policies(100), "generated.yaml");
+  return loaded.model;
+}
+
+void BM_Lint2000(benchmark::State& state) {
+  const engine::Model& model = model2000();
+  verify::LintReport report;
+  for (auto _ : state) report = verify::semantic_lint_report(model);
+  state.counters["policies"] = static_cast<double>(model.policies.size());
+  state.counters["findings"] = static_cast<double>(report.diagnostics.size());
+  int unknown = 0;
+  for (const auto& t : report.timings) {
+    state.counters["s_" + t.check] = static_cast<double>(t.elapsed.count()) / 1e6;
+    state.counters["q_" + t.check] = t.queries;
+    unknown += t.unknown;
+  }
+  state.counters["unknown"] = unknown;
+}
+BENCHMARK(BM_Lint2000)->Unit(benchmark::kSecond)->Iterations(1);
+
+std::filesystem::path demo_dir() {
+  return std::filesystem::path(__FILE__).parent_path().parent_path() / "policies" / "demo";
+}
+
+const engine::Model& demo() {
+  static const engine::LoadResult loaded = engine::load({demo_dir()});
+  return loaded.model;
+}
+
+selector::Selector sel(const char* text) { return *selector::Selector::parse(text); }
+
+verify::FlowQuery demo_query(int index) {
+  verify::FlowQuery q;
+  switch (index) {
+    case 0:  // anything outside namespace payments → pci=true pods?
+      q.from.ns = sel("kubernetes.io/metadata.name != 'payments'");
+      q.to.pod = sel("pci == 'true'");
+      break;
+    case 1:  // every TCP 5432 flow from shop to data allowed?
+      q.from.ns = sel("kubernetes.io/metadata.name == 'shop'");
+      q.to.ns = sel("kubernetes.io/metadata.name == 'data'");
+      q.protocol = 6;
+      q.port = 5432;
+      q.mode = verify::FlowQuery::Mode::kForall;
+      break;
+    default:  // any external address → any pod?
+      q.from.kind = verify::EndpointFilter::Kind::kExternal;
+      break;
+  }
+  return q;
+}
+
+void BM_DemoQuery(benchmark::State& state) {
+  const engine::Model& model = demo();
+  verify::Answer a;
+  for (auto _ : state) a = verify::query(model, demo_query(static_cast<int>(state.range(0))));
+  state.counters["holds"] = a.outcome == verify::Outcome::kHolds;
+  state.counters["unknown"] = a.outcome == verify::Outcome::kUnknown;
+}
+BENCHMARK(BM_DemoQuery)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
+
+void BM_DemoIsolated(benchmark::State& state) {
+  const engine::Model& model = demo();
+  verify::EndpointFilter db;
+  db.pod = sel("tier == 'db'");
+  for (auto _ : state) benchmark::DoNotOptimize(verify::isolated(model, db, engine::Direction::kIngress));
+}
+BENCHMARK(BM_DemoIsolated)->Unit(benchmark::kMillisecond);
+
+void BM_DemoFlow(benchmark::State& state) {
+  const engine::Model& model = demo();
+  verify::ConcreteFlow flow;
+  flow.src.external = true;
+  flow.src.ip = *IpAddress::parse("192.0.2.10");
+  for (const auto& e : model.endpoints)
+    if (e.kind == engine::EndpointKind::kPod && !e.ips.empty()) {
+      flow.dst.ns = e.ns;
+      flow.dst.effective_labels = e.effective_labels;
+      flow.dst.ip = e.ips.front();
+      flow.dst.ports = e.ports;
+      break;
+    }
+  flow.packet = {4, 6, 40000, 443, std::nullopt, std::nullopt};
+  for (auto _ : state) benchmark::DoNotOptimize(verify::evaluate_flow(model, flow));
+}
+BENCHMARK(BM_DemoFlow)->Unit(benchmark::kMillisecond);
+
+void BM_DemoLint(benchmark::State& state) {
+  const engine::Model& model = demo();
+  for (auto _ : state) benchmark::DoNotOptimize(verify::semantic_lint(model));
+}
+BENCHMARK(BM_DemoLint)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
