@@ -18,6 +18,10 @@ void register_eval(CLI::App& app, int& exit_code);
 void register_explain(CLI::App& app, int& exit_code);
 void register_diff(CLI::App& app, int& exit_code);
 
+// Datastores (apply.cpp, get.cpp; enforcer/).
+void register_apply(CLI::App& app, int& exit_code);
+void register_get(CLI::App& app, int& exit_code);
+
 // nftables for one node (compile.cpp; compiler/).
 void register_compile(CLI::App& app, int& exit_code);
 

@@ -141,6 +141,8 @@ ResourceStore::Map DirDatastore::merge(const Files& files, std::vector<Error>& p
 }
 
 Result<Snapshot> DirDatastore::list(std::vector<Error>* problems) {
+  std::error_code missing;
+  if (!fs::exists(root_, missing) && !missing) return Snapshot{};  // a store not created yet is empty
   Files files;
   std::vector<Error> found;
   std::string fatal;

@@ -1,0 +1,114 @@
+// The agent's core: keeps an engine::Model current from the datastore and
+// the dataplane in step with it, and answers the CNI plugin.
+//
+//   Datastore ──updates/state──► Agent queue ──► ResourceStore ──► build_model()
+//                                    ▲                                  │ (dirty, flushed
+//   CniServer ──request/reply────────┘                                  ▼  only when in sync)
+//                                                          Dataplane::set_model / add_endpoint
+//
+// One thread does all the work, in arrival order, so the model, the
+// registered endpoints and the dataplane never race. Nothing is written to
+// the dataplane before the datastore's first in-sync (Felix's rule: a fresh
+// agent keeps the old kernel state until it knows the whole picture).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rampart/agent_protocol/messages.h"
+#include "rampart/enforcer/dataplane.h"
+#include "rampart/enforcer/datastore.h"
+#include "rampart/enforcer/metrics.h"
+#include "rampart/enforcer/resource_store.h"
+
+namespace rampart::enforcer {
+
+struct AgentConfig {
+  std::string node;
+  // An ADD for a pod the datastore has not shown yet waits this long, then
+  // gets a "try again later" reply (below the plugin's 30 s deadline).
+  std::chrono::milliseconds pod_wait{20'000};
+  // How often the kernel is read back and repaired when it drifted.
+  std::chrono::milliseconds drift_interval{60'000};
+};
+
+// The model for one node: every resource, plus what only the CNI plugin
+// knows about this node's pods (addresses not yet in the pod's status, the
+// host-side interface). Normalised.
+[[nodiscard]] engine::Model build_model(const ResourceStore& store, const std::string& node,
+                                        const std::map<std::string, LocalEndpoint>& local);
+
+class Agent final : public DatastoreListener {
+ public:
+  Agent(AgentConfig config, Dataplane& dataplane, Metrics& metrics);
+  ~Agent() override;
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  void start();
+  void stop();  // finishes the task at hand; pending CNI requests get a temporary failure
+
+  // DatastoreListener (datastore thread): queued for the agent's thread.
+  void on_updates(const std::vector<ResourceUpdate>& updates) override;
+  void on_state(SyncState state, std::string_view detail) override;
+  void on_error(const Error& error) override;
+
+  // A CNI request (any thread); blocks until the reply.
+  agent_protocol::Reply handle(const agent_protocol::Request& request);
+
+  [[nodiscard]] bool ready() const;  // in sync and the last dataplane write succeeded
+  [[nodiscard]] bool alive(std::chrono::milliseconds limit) const;  // the loop is turning
+  [[nodiscard]] SyncState state() const;
+  [[nodiscard]] engine::Model model() const;  // the last model handed to the dataplane
+  [[nodiscard]] std::vector<LocalEndpoint> endpoints() const;
+
+ private:
+  struct PendingAdd {
+    agent_protocol::Request request;
+    std::function<void(agent_protocol::Reply)> reply;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  void post(std::function<void()> task);
+  void run();
+  void flush();
+  void serve(const agent_protocol::Request& request, std::function<void(agent_protocol::Reply)> reply);
+  std::optional<agent_protocol::Reply> try_add(const agent_protocol::Request& request);
+  void retry_pending(bool expire_all);
+  void check_drift();
+  void update_gauges();
+  [[nodiscard]] bool pod_known(const std::string& ns, const std::string& name) const;
+
+  AgentConfig config_;
+  Dataplane& dataplane_;
+  Metrics& metrics_;
+
+  // Owned by the agent's thread.
+  ResourceStore store_;
+  std::map<std::string, LocalEndpoint> local_;  // registered attachments by id
+  std::vector<PendingAdd> pending_;
+  bool synced_once_ = false;
+  bool dirty_ = false;
+  std::chrono::steady_clock::time_point next_drift_check_;
+
+  mutable std::mutex mutex_;  // guards the fields below
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopping_ = false;
+  SyncState state_ = SyncState::kConnecting;
+  bool dataplane_ok_ = false;
+  engine::Model model_;
+  std::vector<LocalEndpoint> endpoints_snapshot_;
+  std::chrono::steady_clock::time_point heartbeat_;
+  std::thread thread_;
+};
+
+}  // namespace rampart::enforcer

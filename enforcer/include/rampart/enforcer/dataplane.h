@@ -1,0 +1,51 @@
+// Dataplane: the seam between the agent and the kernel. The agent hands it the
+// desired state for this node — the normalised model and the pods the CNI
+// plugin registered — and it makes the kernel match, all or nothing per call.
+// NftDataplane (nft_dataplane.h) is the compiler-backed implementation; tests
+// use a recording fake (tests/enforcer/recording_dataplane.h).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rampart/common/error.h"
+#include "rampart/engine/model.h"
+
+namespace rampart::enforcer {
+
+// A pod attachment on this node, as the CNI plugin registered it.
+struct LocalEndpoint {
+  std::string network;       // CNI network name
+  std::string container_id;  // with network and ifname: the attachment's identity
+  std::string ifname;
+  std::string pod_namespace;
+  std::string pod_name;
+  std::string host_interface;          // host-side veth ("" when none)
+  std::string bridge;                  // overlay: the bridge the veth is a port of
+  std::vector<std::string> addresses;  // CIDRs as the CNI result gave them
+
+  [[nodiscard]] std::string id() const { return network + "/" + container_id + "/" + ifname; }
+  [[nodiscard]] std::string pod() const { return pod_namespace + "/" + pod_name; }
+  friend bool operator==(const LocalEndpoint&, const LocalEndpoint&) = default;
+};
+
+class Dataplane {
+ public:
+  virtual ~Dataplane() = default;
+
+  // The desired policy state: a normalised model (every pod of the cluster;
+  // the dataplane picks this node's). Returns once the kernel holds it.
+  virtual Result<void> set_model(const engine::Model& model) = 0;
+  // Adds (or replaces, same id) an endpoint; returns once its rules are in
+  // the kernel. The pod is in the last model given to set_model.
+  virtual Result<void> add_endpoint(const LocalEndpoint& endpoint) = 0;
+  // Forgets an endpoint; unknown ids are success.
+  virtual Result<void> remove_endpoint(const std::string& id) = 0;
+  // Reads the kernel back: "" when it holds exactly the desired state, else
+  // the first difference (drift).
+  virtual Result<std::string> read_back() = 0;
+  // Rewrites the desired state wholesale (after drift or a failed apply).
+  virtual Result<void> repair() = 0;
+};
+
+}  // namespace rampart::enforcer

@@ -1,0 +1,390 @@
+#include "rampart/enforcer/agent.h"
+
+#include <future>
+#include <set>
+
+#include "rampart/engine/normalize.h"
+#include "rampart/enforcer/log.h"
+
+namespace rampart::enforcer {
+namespace {
+
+using agent_protocol::Operation;
+using agent_protocol::Reply;
+using agent_protocol::Request;
+
+Reply ok(std::string message = {}) { return Reply{true, std::move(message), false}; }
+Reply failure(std::string message, bool temporary) { return Reply{false, std::move(message), temporary}; }
+
+LocalEndpoint local_endpoint(const Request& request) {
+  const auto& ep = request.endpoint;
+  return LocalEndpoint{request.network, ep.container_id, ep.ifname,   ep.pod_namespace,
+                       ep.pod_name,     ep.host_interface, ep.bridge, ep.addresses};
+}
+
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+}  // namespace
+
+engine::Model build_model(const ResourceStore& store, const std::string& node,
+                          const std::map<std::string, LocalEndpoint>& local) {
+  engine::Model model;
+  for (const auto& [key, resource] : store.resources()) {
+    std::visit(
+        [&](const auto& value) {
+          using T = std::decay_t<decltype(value)>;
+          if constexpr (std::is_same_v<T, engine::Tier>) model.tiers.push_back(value);
+          if constexpr (std::is_same_v<T, engine::Namespace>) model.namespaces.push_back(value);
+          if constexpr (std::is_same_v<T, engine::Policy>) model.policies.push_back(value);
+          if constexpr (std::is_same_v<T, engine::NetworkSet>) model.network_sets.push_back(value);
+          if constexpr (std::is_same_v<T, engine::Endpoint>) model.endpoints.push_back(value);
+        },
+        resource.value);
+  }
+  // The CNI plugin knows this node's pods before their status does: the
+  // addresses it was given and the host-side interface.
+  std::map<std::string, const LocalEndpoint*> by_pod;
+  for (const auto& [id, ep] : local) by_pod[ep.pod()] = &ep;
+  for (auto& ep : model.endpoints) {
+    if (ep.kind != engine::EndpointKind::kPod) continue;
+    const auto it = by_pod.find(ep.ns + "/" + ep.name);
+    if (it == by_pod.end()) continue;
+    if (ep.node_name.empty()) ep.node_name = node;
+    if (ep.interface.empty()) ep.interface = it->second->host_interface;
+    if (ep.ips.empty()) {
+      for (const auto& cidr : it->second->addresses) {
+        if (auto ip = IpAddress::parse(cidr.substr(0, cidr.find('/')))) ep.ips.push_back(*ip);
+      }
+    }
+  }
+  for (const auto& d : engine::normalize(model)) {
+    log(LogLevel::kWarning, "model", {{"finding", d.message}, {"at", d.where.str()}, {"rule", d.rule_id}});
+  }
+  return model;
+}
+
+Agent::Agent(AgentConfig config, Dataplane& dataplane, Metrics& metrics)
+    : config_(std::move(config)), dataplane_(dataplane), metrics_(metrics) {
+  metrics_.describe("rampart_agent_datastore_state", "gauge", "1 for the datastore's current sync state");
+  metrics_.describe("rampart_agent_datastore_updates_total", "counter", "Resource updates received");
+  metrics_.describe("rampart_agent_datastore_errors_total", "counter", "Objects refused and connection problems");
+  metrics_.describe("rampart_agent_resources", "gauge", "Resources held, by kind");
+  metrics_.describe("rampart_agent_local_endpoints", "gauge", "Pod attachments registered by the CNI plugin");
+  metrics_.describe("rampart_agent_dataplane_applies_total", "counter", "Dataplane writes, by result");
+  metrics_.describe("rampart_agent_dataplane_apply_seconds_total", "counter", "Time spent in dataplane writes");
+  metrics_.describe("rampart_agent_dataplane_drift_repairs_total", "counter", "Kernel state found drifted and repaired");
+  metrics_.describe("rampart_agent_cni_requests_total", "counter", "CNI plugin requests, by operation and result");
+  metrics_.describe("rampart_agent_model_build_seconds_total", "counter", "Time spent building the model");
+  update_gauges();
+}
+
+Agent::~Agent() { stop(); }
+
+void Agent::start() {
+  std::lock_guard lock(mutex_);
+  heartbeat_ = std::chrono::steady_clock::now();
+  next_drift_check_ = heartbeat_ + config_.drift_interval;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Agent::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  // Whatever is still queued or waiting is answered, never left hanging.
+  std::deque<std::function<void()>> rest;
+  {
+    std::lock_guard lock(mutex_);
+    rest.swap(tasks_);
+  }
+  for (auto& task : rest) task();
+  retry_pending(true);
+}
+
+void Agent::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(mutex_);
+    tasks_.push_back(std::move(task));
+  }
+  wake_.notify_all();
+}
+
+void Agent::on_updates(const std::vector<ResourceUpdate>& updates) {
+  post([this, updates] {
+    for (const auto& u : updates) {
+      if (store_.apply(u)) dirty_ = true;
+      log(LogLevel::kDebug, "update", {{"type", to_string(u.type)}, {"key", u.key.str()},
+                                        {"revision", std::to_string(u.revision)}});
+    }
+    metrics_.add("rampart_agent_datastore_updates_total", static_cast<double>(updates.size()));
+  });
+}
+
+void Agent::on_state(SyncState state, std::string_view detail) {
+  post([this, state, detail = std::string(detail)] {
+    {
+      std::lock_guard lock(mutex_);
+      state_ = state;
+    }
+    if (state == SyncState::kInSync) synced_once_ = true;
+    log(state == SyncState::kLost ? LogLevel::kWarning : LogLevel::kInfo, "datastore state",
+        {{"state", to_string(state)}, {"detail", detail}});
+    for (auto s : {SyncState::kConnecting, SyncState::kInSync, SyncState::kResyncing, SyncState::kLost}) {
+      metrics_.set("rampart_agent_datastore_state", s == state ? 1 : 0, "state=" + quoted(to_string(s)));
+    }
+  });
+}
+
+void Agent::on_error(const Error& error) {
+  post([this, error] {
+    log(LogLevel::kWarning, "datastore", {{"error", error.str()}});
+    metrics_.add("rampart_agent_datastore_errors_total");
+  });
+}
+
+Reply Agent::handle(const Request& request) {
+  auto promise = std::make_shared<std::promise<Reply>>();
+  auto future = promise->get_future();
+  auto once = std::make_shared<std::once_flag>();
+  auto reply = [promise, once](Reply r) { std::call_once(*once, [&] { promise->set_value(std::move(r)); }); };
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return failure("the agent is stopping", true);
+    tasks_.push_back([this, request, reply] { serve(request, reply); });
+  }
+  wake_.notify_all();
+  Reply result = future.get();
+  metrics_.add("rampart_agent_cni_requests_total", 1,
+               "op=" + quoted(agent_protocol::to_string(request.op)) + ",result=" +
+                   quoted(result.ok ? "ok" : result.temporary ? "retry" : "error"));
+  return result;
+}
+
+bool Agent::ready() const {
+  std::lock_guard lock(mutex_);
+  return state_ == SyncState::kInSync && dataplane_ok_;
+}
+
+bool Agent::alive(std::chrono::milliseconds limit) const {
+  std::lock_guard lock(mutex_);
+  return !stopping_ && std::chrono::steady_clock::now() - heartbeat_ < limit;
+}
+
+SyncState Agent::state() const {
+  std::lock_guard lock(mutex_);
+  return state_;
+}
+
+engine::Model Agent::model() const {
+  std::lock_guard lock(mutex_);
+  return model_;
+}
+
+std::vector<LocalEndpoint> Agent::endpoints() const {
+  std::lock_guard lock(mutex_);
+  return endpoints_snapshot_;
+}
+
+void Agent::run() {
+  while (true) {
+    std::deque<std::function<void()>> batch;
+    {
+      std::unique_lock lock(mutex_);
+      auto wake_at = next_drift_check_;
+      for (const auto& p : pending_) wake_at = std::min(wake_at, p.deadline);
+      // Heartbeat at least every second so /healthz sees a live loop.
+      wake_at = std::min(wake_at, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+      wake_.wait_until(lock, wake_at, [this] { return stopping_ || !tasks_.empty(); });
+      heartbeat_ = std::chrono::steady_clock::now();
+      if (stopping_) return;
+      batch.swap(tasks_);
+    }
+    for (auto& task : batch) task();  // updates first apply in order; requests see the state before them
+    flush();
+    retry_pending(false);
+    if (std::chrono::steady_clock::now() >= next_drift_check_) {
+      check_drift();
+      next_drift_check_ = std::chrono::steady_clock::now() + config_.drift_interval;
+    }
+  }
+}
+
+// Rebuilds the model and hands it to the dataplane when something changed —
+// never before the first in-sync.
+void Agent::flush() {
+  if (!dirty_ || !synced_once_) return;
+  const auto started = std::chrono::steady_clock::now();
+  engine::Model model = build_model(store_, config_.node, local_);
+  const auto built = std::chrono::steady_clock::now();
+  metrics_.add("rampart_agent_model_build_seconds_total", std::chrono::duration<double>(built - started).count());
+  auto applied = dataplane_.set_model(model);
+  metrics_.add("rampart_agent_dataplane_apply_seconds_total",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - built).count());
+  metrics_.add("rampart_agent_dataplane_applies_total", 1, applied ? "result=\"ok\"" : "result=\"error\"");
+  if (!applied) log(LogLevel::kError, "dataplane apply failed", {{"error", applied.error().str()}});
+  {
+    std::lock_guard lock(mutex_);
+    dataplane_ok_ = applied.has_value();
+    model_ = std::move(model);
+  }
+  dirty_ = !applied;  // a failed write is retried on the next turn
+  update_gauges();
+}
+
+bool Agent::pod_known(const std::string& ns, const std::string& name) const {
+  return store_.find(ResourceKey{ResourceKind::kPod, ns, name}) != nullptr;
+}
+
+void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return reply(failure("the agent is stopping", true));
+  }
+  switch (request.op) {
+    case Operation::kAdd: {
+      if (auto done = try_add(request)) {
+        reply(std::move(*done));
+      } else {
+        pending_.push_back(PendingAdd{request, std::move(reply), std::chrono::steady_clock::now() + config_.pod_wait});
+      }
+      return;
+    }
+    case Operation::kDelete: {
+      const LocalEndpoint ep = local_endpoint(request);
+      if (local_.erase(ep.id()) > 0) {
+        if (auto removed = dataplane_.remove_endpoint(ep.id()); !removed) {
+          log(LogLevel::kError, "remove endpoint", {{"endpoint", ep.id()}, {"error", removed.error().str()}});
+        }
+        dirty_ = true;
+        log(LogLevel::kInfo, "endpoint removed", {{"endpoint", ep.id()}, {"pod", ep.pod()}});
+      }
+      update_gauges();
+      reply(ok());
+      return;
+    }
+    case Operation::kCheck: {
+      const LocalEndpoint ep = local_endpoint(request);
+      const auto it = local_.find(ep.id());
+      if (it == local_.end()) return reply(failure("endpoint " + ep.id() + " is not registered", false));
+      if (it->second.addresses != ep.addresses || it->second.host_interface != ep.host_interface) {
+        return reply(failure("endpoint " + ep.id() + " differs from its registration", false));
+      }
+      auto drift = dataplane_.read_back();
+      if (!drift) return reply(failure("cannot read the kernel back: " + drift.error().message, true));
+      if (!drift->empty()) return reply(failure("rules drifted: " + *drift, true));
+      return reply(ok());
+    }
+    case Operation::kStatus: {
+      const SyncState now = state();
+      if (now != SyncState::kInSync) {
+        return reply(failure(std::string("datastore ") + to_string(now), true));
+      }
+      if (!ready()) return reply(failure("the last dataplane write failed", true));
+      return reply(ok());
+    }
+    case Operation::kGc: {
+      std::set<std::pair<std::string, std::string>> valid;
+      for (const auto& a : request.valid_attachments) valid.emplace(a.container_id, a.ifname);
+      for (auto it = local_.begin(); it != local_.end();) {
+        if (it->second.network == request.network && !valid.count({it->second.container_id, it->second.ifname})) {
+          (void)dataplane_.remove_endpoint(it->first);
+          log(LogLevel::kInfo, "endpoint collected", {{"endpoint", it->first}});
+          it = local_.erase(it);
+          dirty_ = true;
+        } else {
+          ++it;
+        }
+      }
+      update_gauges();
+      return reply(ok());
+    }
+  }
+  reply(failure("unknown operation", false));
+}
+
+// nullopt: not yet (the datastore has not shown the pod, or is not in sync).
+std::optional<Reply> Agent::try_add(const Request& request) {
+  const LocalEndpoint ep = local_endpoint(request);
+  if (!synced_once_ || !pod_known(ep.pod_namespace, ep.pod_name)) return std::nullopt;
+  // Addresses belong to one attachment: a newer ADD takes them over.
+  for (auto it = local_.begin(); it != local_.end();) {
+    bool shares = false;
+    for (const auto& a : it->second.addresses) {
+      for (const auto& b : ep.addresses) shares |= a.substr(0, a.find('/')) == b.substr(0, b.find('/'));
+    }
+    if (shares && it->first != ep.id()) {
+      (void)dataplane_.remove_endpoint(it->first);
+      it = local_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  local_[ep.id()] = ep;
+  dirty_ = true;
+  flush();  // the model now carries what the plugin knows about the pod
+  if (dirty_) return failure("the dataplane refused the model; see the agent's log", true);
+  auto added = dataplane_.add_endpoint(ep);
+  update_gauges();
+  if (!added) {
+    log(LogLevel::kError, "add endpoint", {{"endpoint", ep.id()}, {"error", added.error().str()}});
+    return failure("programming the endpoint failed: " + added.error().message, true);
+  }
+  log(LogLevel::kInfo, "endpoint added", {{"endpoint", ep.id()}, {"pod", ep.pod()}});
+  return ok();
+}
+
+void Agent::retry_pending(bool expire_all) {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<PendingAdd> waiting;
+  waiting.swap(pending_);
+  for (auto& p : waiting) {
+    if (!expire_all) {
+      if (auto done = try_add(p.request)) {
+        p.reply(std::move(*done));
+        continue;
+      }
+    }
+    if (expire_all || now >= p.deadline) {
+      const auto& ep = p.request.endpoint;
+      p.reply(failure(expire_all ? "the agent is stopping"
+                                 : "pod " + ep.pod_namespace + "/" + ep.pod_name + " not yet seen in the datastore",
+                      true));
+      continue;
+    }
+    pending_.push_back(std::move(p));
+  }
+}
+
+void Agent::check_drift() {
+  if (!synced_once_) return;
+  auto drift = dataplane_.read_back();
+  if (!drift) {
+    log(LogLevel::kWarning, "read-back failed", {{"error", drift.error().str()}});
+    return;
+  }
+  if (drift->empty()) return;
+  log(LogLevel::kWarning, "kernel state drifted; repairing", {{"difference", *drift}});
+  metrics_.add("rampart_agent_dataplane_drift_repairs_total");
+  auto repaired = dataplane_.repair();
+  if (!repaired) log(LogLevel::kError, "repair failed", {{"error", repaired.error().str()}});
+  std::lock_guard lock(mutex_);
+  dataplane_ok_ = repaired.has_value();
+}
+
+void Agent::update_gauges() {
+  std::map<ResourceKind, int> counts;
+  for (auto kind : kAllResourceKinds) counts[kind] = 0;
+  for (const auto& [key, resource] : store_.resources()) ++counts[key.kind];
+  for (const auto& [kind, n] : counts) metrics_.set("rampart_agent_resources", n, "kind=" + quoted(kind_name(kind)));
+  metrics_.set("rampart_agent_local_endpoints", static_cast<double>(local_.size()));
+  std::vector<LocalEndpoint> snapshot;
+  for (const auto& [id, ep] : local_) snapshot.push_back(ep);
+  std::lock_guard lock(mutex_);
+  endpoints_snapshot_ = std::move(snapshot);
+}
+
+}  // namespace rampart::enforcer

@@ -1,0 +1,101 @@
+// rampart-agent --node NAME --mode vcn-native|overlay --datastore dir:PATH|etcd:URL[,URL…]
+//               [--socket PATH] [--listen ADDR] [--log-level debug|info|warning|error]
+//
+// Wiring only: datastore → Agent → NftDataplane; the CNI socket and the HTTP
+// endpoints in front. SIGTERM/SIGINT stop it cleanly; the kernel rules stay
+// (fail closed: pods keep their policy while no agent runs).
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <iostream>
+
+#include "rampart/compiler/lower.h"
+#include "rampart/enforcer/agent.h"
+#include "rampart/enforcer/datastore.h"
+#include "rampart/enforcer/log.h"
+#include "rampart/enforcer/nft_dataplane.h"
+#include "rampart/enforcer/servers.h"
+
+namespace {
+
+int wait_for_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int signal = 0;
+  sigwait(&set, &signal);
+  return signal;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace rampart;
+  using namespace rampart::enforcer;
+
+  // Block the stop signals in every thread; the main thread waits for them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"rampart-agent — enforces Calico-style network policy on this node with nftables"};
+  std::string node, mode = "vcn-native", datastore_spec, socket_path(agent_protocol::kDefaultSocketPath);
+  std::string listen = "127.0.0.1:9099", level = "info", netns;
+  app.add_option("--node", node, "this node's name (pods with spec.nodeName = NAME are enforced)")->required();
+  app.add_option("--mode", mode, "the cluster's CNI mode")
+      ->check(CLI::IsMember({"vcn-native", "overlay"}))
+      ->capture_default_str();
+  app.add_option("--datastore", datastore_spec, "dir:PATH or etcd:URL[,URL…]")->required();
+  app.add_option("--socket", socket_path, "unix socket for rampart-cni")->capture_default_str();
+  app.add_option("--listen", listen, "HOST:PORT for /metrics /healthz /readyz")->capture_default_str();
+  app.add_option("--log-level", level, "")->check(CLI::IsMember({"debug", "info", "warning", "error"}));
+  CLI11_PARSE(app, argc, argv);
+  set_log_level(level == "debug"     ? LogLevel::kDebug
+                : level == "warning" ? LogLevel::kWarning
+                : level == "error"   ? LogLevel::kError
+                                     : LogLevel::kInfo);
+
+  auto parsed_mode = compiler::parse_mode(mode);
+  auto datastore = open_datastore(datastore_spec);
+  if (!parsed_mode || !datastore) {
+    std::cerr << "rampart-agent: " << (!parsed_mode ? parsed_mode.error().str() : datastore.error().str()) << "\n";
+    return 2;
+  }
+  compiler::NodeConfig node_config;
+  node_config.mode = *parsed_mode;
+  NftDataplane dataplane(node, node_config);
+  Metrics metrics;
+  Agent agent(AgentConfig{node}, dataplane, metrics);
+  CniServer cni(socket_path, [&](const agent_protocol::Request& request) { return agent.handle(request); });
+  HttpServer http(metrics, HealthSource{[&] { return agent.alive(std::chrono::seconds(10)); },
+                                        [&] { return agent.ready(); }});
+
+  log(LogLevel::kInfo, "starting", {{"node", node}, {"mode", mode}, {"datastore", (*datastore)->describe()},
+                                    {"socket", socket_path}, {"listen", listen}});
+  agent.start();
+  if (auto started = http.start(listen); !started) {
+    log(LogLevel::kError, "http", {{"error", started.error().str()}});
+    return 2;
+  }
+  if (auto started = cni.start(); !started) {
+    log(LogLevel::kError, "cni socket", {{"error", started.error().str()}});
+    return 2;
+  }
+  if (auto started = (*datastore)->start(agent); !started) {
+    log(LogLevel::kError, "datastore", {{"error", started.error().str()}});
+    return 2;
+  }
+
+  const int signal = wait_for_signal();
+  log(LogLevel::kInfo, "stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  cni.stop();  // no new requests; in-flight ones are answered by agent.stop()
+  (*datastore)->stop();
+  agent.stop();
+  http.stop();
+  log(LogLevel::kInfo, "stopped; kernel rules left in place");
+  return 0;
+}

@@ -1,0 +1,300 @@
+// The agent's core with a recording dataplane: a dir: datastore feeding it,
+// the CNI protocol over its real unix socket, /metrics and the health checks
+// over real HTTP.
+#include <catch2/catch.hpp>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include <httplib.h>
+
+#include "manifests.h"
+#include "rampart/enforcer/agent.h"
+#include "rampart/enforcer/dir_datastore.h"
+#include "rampart/enforcer/servers.h"
+#include "recording_dataplane.h"
+
+using namespace rampart;
+using namespace rampart::enforcer;
+using namespace rampart::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+namespace ap = rampart::agent_protocol;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char templ[] = "/tmp/rampart-agent-XXXXXX";
+    REQUIRE(::mkdtemp(templ));
+    path = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+void write_file(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  const fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
+  {
+    std::ofstream out(tmp);
+    out << text;
+  }
+  fs::rename(tmp, path);
+}
+
+// One request over the socket, as rampart-cni sends it.
+ap::Reply ask(const std::string& socket_path, const ap::Request& request) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket_path.c_str(), sizeof addr.sun_path - 1);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const std::string line = ap::encode(request);
+  REQUIRE(::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()));
+  std::string reply;
+  char c;
+  while (::read(fd, &c, 1) == 1 && c != '\n') reply += c;
+  ::close(fd);
+  auto decoded = ap::decode_reply(reply);
+  REQUIRE(decoded);
+  return *decoded;
+}
+
+ap::Request add_request(const std::string& ns, const std::string& pod, const std::string& container,
+                        const std::string& address) {
+  ap::Request r;
+  r.op = ap::Operation::kAdd;
+  r.network = "oci";
+  r.endpoint.container_id = container;
+  r.endpoint.netns = "/var/run/netns/" + container;
+  r.endpoint.ifname = "eth0";
+  r.endpoint.host_interface = "veth" + container.substr(0, 8);
+  r.endpoint.addresses = {address};
+  r.endpoint.pod_namespace = ns;
+  r.endpoint.pod_name = pod;
+  return r;
+}
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return done();
+}
+
+struct Rig {
+  TempDir dir;
+  RecordingDataplane dataplane;
+  Metrics metrics;
+  std::unique_ptr<Agent> agent;
+  std::unique_ptr<DirDatastore> datastore;
+  std::unique_ptr<CniServer> cni;
+
+  explicit Rig(AgentConfig config = {"node-1", 3s, 60s}) {
+    agent = std::make_unique<Agent>(config, dataplane, metrics);
+    datastore = std::make_unique<DirDatastore>(dir.path / "store");
+    cni = std::make_unique<CniServer>((dir.path / "agent.sock").string(),
+                                      [this](const ap::Request& r) { return agent->handle(r); });
+  }
+  void start() {
+    agent->start();
+    REQUIRE(cni->start());
+    REQUIRE(datastore->start(*agent));
+  }
+  ~Rig() {
+    cni->stop();
+    datastore->stop();
+    agent->stop();
+  }
+  std::string socket() const { return cni->socket_path(); }
+};
+
+}  // namespace
+
+TEST_CASE("agent: nothing reaches the dataplane before the datastore is in sync", "[unit]") {
+  Rig rig;
+  // The directory does not exist yet: the datastore cannot sync.
+  rig.start();
+  std::this_thread::sleep_for(300ms);
+  CHECK(rig.dataplane.calls().empty());
+  CHECK_FALSE(rig.agent->ready());
+  const auto status = ask(rig.socket(), ap::Request{ap::Operation::kStatus, "", {}, {}});
+  CHECK_FALSE(status.ok);
+  CHECK(status.temporary);
+
+  write_file(rig.dir.path / "store/app.yaml", namespace_doc("prod") + "---\n" + calico_policy("prod", "web", 80));
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  CHECK(rig.dataplane.model().policies.size() == 1);
+  // The model the dataplane gets is normalised: effective selectors are set.
+  CHECK(rig.dataplane.model().policies[0].effective_selector.has_value());
+  CHECK(ask(rig.socket(), ap::Request{ap::Operation::kStatus, "", {}, {}}).ok);
+}
+
+TEST_CASE("agent: a CNI ADD is answered once the endpoint is programmed; DEL always succeeds", "[unit]") {
+  Rig rig;
+  write_file(rig.dir.path / "store/app.yaml",
+             calico_policy("prod", "web", 80) + "---\n" + pod_doc("prod", "web-1", "10.244.1.5"));
+  rig.start();
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+
+  const auto reply = ask(rig.socket(), add_request("prod", "web-1", "c0ffee0001", "10.244.1.5/24"));
+  INFO(reply.message);
+  REQUIRE(reply.ok);
+  auto endpoints = rig.dataplane.endpoints();
+  REQUIRE(endpoints.size() == 1);
+  CHECK(endpoints.begin()->second.host_interface == "vethc0ffee00");
+  // The model handed over carries what the plugin knows about the pod.
+  const auto model = rig.dataplane.model();
+  const auto* pod = &model.endpoints.at(0);
+  CHECK(pod->interface == "vethc0ffee00");
+
+  ap::Request check = add_request("prod", "web-1", "c0ffee0001", "10.244.1.5/24");
+  check.op = ap::Operation::kCheck;
+  CHECK(ask(rig.socket(), check).ok);
+  rig.dataplane.set_drift("chain to-wl differs");
+  CHECK_FALSE(ask(rig.socket(), check).ok);
+  rig.dataplane.set_drift("");
+
+  ap::Request del = check;
+  del.op = ap::Operation::kDelete;
+  CHECK(ask(rig.socket(), del).ok);
+  CHECK(rig.dataplane.endpoints().empty());
+  CHECK(ask(rig.socket(), del).ok);  // idempotent
+  CHECK_FALSE(ask(rig.socket(), check).ok);
+  CHECK(rig.dataplane.violations().empty());
+  CHECK(rig.metrics.value("rampart_agent_cni_requests_total", R"(op="add",result="ok")") == 1);
+}
+
+TEST_CASE("agent: an ADD for a pod not yet in the datastore waits for it, or is told to retry", "[unit]") {
+  Rig rig(AgentConfig{"node-1", 1500ms, 60s});
+  write_file(rig.dir.path / "store/app.yaml", calico_policy("prod", "web", 80));
+  rig.start();
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+
+  auto waiting = std::async(std::launch::async,
+                            [&] { return ask(rig.socket(), add_request("prod", "web-2", "abcdef0002", "10.244.1.6/24")); });
+  std::this_thread::sleep_for(300ms);
+  CHECK(rig.dataplane.endpoints().empty());  // not programmed without the pod's labels
+  write_file(rig.dir.path / "store/pod.yaml", pod_doc("prod", "web-2", "10.244.1.6"));
+  const auto reply = waiting.get();
+  INFO(reply.message);
+  CHECK(reply.ok);
+  CHECK(rig.dataplane.endpoints().size() == 1);
+
+  const auto never = ask(rig.socket(), add_request("prod", "ghost", "abcdef0003", "10.244.1.7/24"));
+  CHECK_FALSE(never.ok);
+  CHECK(never.temporary);
+  CHECK(never.message.find("not yet seen") != std::string::npos);
+  CHECK(rig.dataplane.violations().empty());
+}
+
+TEST_CASE("agent: parallel ADDs, address takeover, GC", "[unit]") {
+  Rig rig;
+  std::string pods;
+  for (int i = 0; i < 8; ++i) pods += pod_doc("prod", "p" + std::to_string(i), "10.244.1." + std::to_string(10 + i)) + "---\n";
+  write_file(rig.dir.path / "store/pods.yaml", pods);
+  rig.start();
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+
+  std::vector<std::future<ap::Reply>> replies;
+  for (int i = 0; i < 8; ++i) {
+    replies.push_back(std::async(std::launch::async, [&, i] {
+      return ask(rig.socket(), add_request("prod", "p" + std::to_string(i), "container0" + std::to_string(i),
+                                           "10.244.1." + std::to_string(10 + i) + "/24"));
+    }));
+  }
+  for (auto& r : replies) CHECK(r.get().ok);
+  CHECK(rig.dataplane.endpoints().size() == 8);
+
+  // A new attachment with p0's address replaces p0's.
+  CHECK(ask(rig.socket(), add_request("prod", "p0", "container99", "10.244.1.10/24")).ok);
+  CHECK(rig.dataplane.endpoints().size() == 8);
+  CHECK(rig.dataplane.endpoints().count("oci/container00/eth0") == 0);
+
+  ap::Request gc{ap::Operation::kGc, "oci", {}, {{"container99", "eth0"}, {"container01", "eth0"}}};
+  CHECK(ask(rig.socket(), gc).ok);
+  CHECK(rig.dataplane.endpoints().size() == 2);
+  CHECK(rig.metrics.value("rampart_agent_local_endpoints") == 2);
+
+  // A line that is not the protocol gets an error and the socket stays usable.
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, rig.socket().c_str(), sizeof addr.sun_path - 1);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const std::string lines = "garbage\n" + ap::encode(ap::Request{ap::Operation::kStatus, "", {}, {}});
+  REQUIRE(::write(fd, lines.data(), lines.size()) == static_cast<ssize_t>(lines.size()));
+  std::string out;
+  char c;
+  int newlines = 0;
+  while (newlines < 2 && ::read(fd, &c, 1) == 1) {
+    out += c;
+    newlines += c == '\n';
+  }
+  ::close(fd);
+  const auto first = ap::decode_reply(out.substr(0, out.find('\n')));
+  const auto second = ap::decode_reply(out.substr(out.find('\n') + 1));
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK_FALSE(first->ok);
+  CHECK(second->ok);
+  CHECK(rig.dataplane.violations().empty());
+}
+
+TEST_CASE("agent: a failed dataplane write is retried; drift is repaired", "[unit]") {
+  Rig rig(AgentConfig{"node-1", 3s, 200ms});
+  rig.dataplane.fail_next_set_model(1);
+  write_file(rig.dir.path / "store/app.yaml", calico_policy("prod", "web", 80));
+  rig.start();
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  CHECK(rig.metrics.value("rampart_agent_dataplane_applies_total", R"(result="error")") == 1);
+  CHECK(rig.metrics.value("rampart_agent_dataplane_applies_total", R"(result="ok")") >= 1);
+
+  rig.dataplane.set_drift("rule missing in chain from-wl");
+  REQUIRE(eventually([&] { return rig.metrics.value("rampart_agent_dataplane_drift_repairs_total") == 1; }));
+  const auto calls = rig.dataplane.calls();
+  CHECK(std::find(calls.begin(), calls.end(), "repair") != calls.end());
+}
+
+TEST_CASE("agent: /metrics, /healthz and /readyz over HTTP", "[unit]") {
+  Rig rig;
+  HttpServer http(rig.metrics, HealthSource{[&] { return rig.agent->alive(5s); }, [&] { return rig.agent->ready(); }});
+  REQUIRE(http.start("127.0.0.1:0"));
+  httplib::Client client("127.0.0.1", http.port());
+  rig.start();
+  auto ready = client.Get("/readyz");
+  REQUIRE(ready);
+  CHECK(ready->status == 503);  // the store's directory is missing: not in sync
+  auto health = client.Get("/healthz");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+
+  write_file(rig.dir.path / "store/app.yaml", calico_policy("prod", "web", 80) + "---\n" + global_set("g"));
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  CHECK(client.Get("/readyz")->status == 200);
+  auto metrics = client.Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->status == 200);
+  CHECK(metrics->get_header_value("Content-Type").find("text/plain; version=0.0.4") == 0);
+  const std::string& text = metrics->body;
+  CHECK(text.find("# TYPE rampart_agent_datastore_state gauge") != std::string::npos);
+  CHECK(text.find("rampart_agent_datastore_state{state=\"in-sync\"} 1") != std::string::npos);
+  CHECK(text.find("rampart_agent_resources{kind=\"NetworkPolicy\"} 1") != std::string::npos);
+  CHECK(text.find("rampart_agent_resources{kind=\"GlobalNetworkSet\"} 1") != std::string::npos);
+  CHECK(client.Get("/nothing")->status == 404);
+  rig.agent->stop();
+  CHECK(client.Get("/healthz")->status == 503);
+  http.stop();
+}

@@ -1,0 +1,92 @@
+// A Dataplane that records every call and checks the agent's side of the
+// contract as it goes: an endpoint is added only for a pod of the last model,
+// after a model was given. Failures can be injected.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "rampart/enforcer/dataplane.h"
+
+namespace rampart::test {
+
+class RecordingDataplane final : public enforcer::Dataplane {
+ public:
+  Result<void> set_model(const engine::Model& model) override {
+    std::lock_guard lock(mutex_);
+    calls_.push_back("set_model");
+    if (fail_next_ > 0) {
+      --fail_next_;
+      return fail(ErrorCode::kKernel, "injected failure");
+    }
+    model_ = model;
+    has_model_ = true;
+    return {};
+  }
+  Result<void> add_endpoint(const enforcer::LocalEndpoint& endpoint) override {
+    std::lock_guard lock(mutex_);
+    calls_.push_back("add " + endpoint.pod());
+    if (!has_model_) violations_.push_back("add_endpoint before any model");
+    bool found = false;
+    for (const auto& ep : model_.endpoints) found |= ep.ns == endpoint.pod_namespace && ep.name == endpoint.pod_name;
+    if (!found) violations_.push_back("add_endpoint for a pod not in the model: " + endpoint.pod());
+    endpoints_[endpoint.id()] = endpoint;
+    return {};
+  }
+  Result<void> remove_endpoint(const std::string& id) override {
+    std::lock_guard lock(mutex_);
+    calls_.push_back("remove " + id);
+    endpoints_.erase(id);
+    return {};
+  }
+  Result<std::string> read_back() override {
+    std::lock_guard lock(mutex_);
+    calls_.push_back("read_back");
+    return drift_;
+  }
+  Result<void> repair() override {
+    std::lock_guard lock(mutex_);
+    calls_.push_back("repair");
+    drift_.clear();
+    return {};
+  }
+
+  void fail_next_set_model(int n) {
+    std::lock_guard lock(mutex_);
+    fail_next_ = n;
+  }
+  void set_drift(std::string drift) {
+    std::lock_guard lock(mutex_);
+    drift_ = std::move(drift);
+  }
+  std::vector<std::string> calls() const {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+  std::vector<std::string> violations() const {
+    std::lock_guard lock(mutex_);
+    return violations_;
+  }
+  engine::Model model() const {
+    std::lock_guard lock(mutex_);
+    return model_;
+  }
+  std::map<std::string, enforcer::LocalEndpoint> endpoints() const {
+    std::lock_guard lock(mutex_);
+    return endpoints_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> calls_;
+  std::vector<std::string> violations_;
+  engine::Model model_;
+  bool has_model_ = false;
+  int fail_next_ = 0;
+  std::string drift_;
+  std::map<std::string, enforcer::LocalEndpoint> endpoints_;
+};
+
+}  // namespace rampart::test
