@@ -20,7 +20,12 @@ echo "== tests"
 echo "== unit tests under AddressSanitizer + UBSan"
 cmake -S . -B "$BUILD-asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DRAMPART_WERROR=ON \
   -DRAMPART_SANITIZE=ON -DRAMPART_BENCH=OFF
-cmake --build "$BUILD-asan" -j "$JOBS"
+# Build only what the unit tests run: test names are their executables' target
+# names (tests/CMakeLists.txt), which declare what else they need.
+unit_targets=$(cd "$BUILD-asan" && ctest -N -L unit --show-only=json-v1 |
+  python3 -c 'import json, sys; print("\n".join(t["name"] for t in json.load(sys.stdin)["tests"]))' |
+  while read -r name; do ninja -C "$BUILD-asan" -t query "$name" > /dev/null 2>&1 && echo "$name"; done)
+cmake --build "$BUILD-asan" -j "$JOBS" --target $unit_targets
 (cd "$BUILD-asan" && ctest --output-on-failure -j "$JOBS" -L unit)
 
 if [[ -x scripts/fuzz.sh ]]; then
