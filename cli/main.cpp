@@ -11,6 +11,16 @@ int main(int argc, char** argv) {
       "rampart — Calico and Kubernetes network policy: lint, reachability, verification, nftables.\n"
       "Run `rampart COMMAND --help` for a command's options."};
   app.require_subcommand(1);
+  app.footer(
+      "\nGetting started:\n"
+      "  rampart list policies/demo                     who can talk to whom\n"
+      "  rampart list policies/demo -o svg > demo.svg   the same as a picture\n"
+      "  rampart eval policies/demo --src shop/cart --dst data/postgres --protocol tcp --port 5432\n"
+      "  rampart explain policies/demo --src shop/cart --dst data/postgres --protocol tcp --port 5432\n"
+      "  rampart diff --dir1 old/ --dir2 new/           what a change opens or closes\n"
+      "  rampart lint policies/                         validate (schema and Z3 checks) before applying\n"
+      "  rampart query policies/demo --from 'all()' --to 'pci == \"true\"'   over every possible pod\n"
+      "  rampart compile policies/demo --node NODE --mode vcn-native   the nftables a node would get");
   app.set_version_flag("--version", "rampart 0.1.0");
 
   int exit_code = 0;
