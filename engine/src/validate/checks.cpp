@@ -48,12 +48,7 @@ std::optional<std::string> network_policy_name(std::string_view name) {
   if (name.size() > 253) return too_long("name", name.size(), 253);
   for (std::string_view legacy : {"knp.default.", "ossg.default."})
     if (name.starts_with(legacy) && is_dns_subdomain(name.substr(legacy.size()))) return std::nullopt;
-  const std::size_t dot = name.find('.');
-  if (dot == std::string_view::npos ? is_dns_label(name)
-                                    : is_dns_label(name.substr(0, dot)) && is_dns_label(name.substr(dot + 1)))
-    return std::nullopt;
-  return "name \"" + std::string(name) +
-         "\" must be lower-case alphanumerics or '-', one DNS label or two joined by a single '.'";
+  return global_policy_name(name);  // otherwise the same rule as a global policy's name
 }
 
 std::optional<std::string> global_policy_name(std::string_view name) {
