@@ -1,7 +1,8 @@
 // Fuzzes the selector parser. Beyond "no crash, no sanitizer report" it checks
-// two properties on every input that parses: the canonical form re-parses to
-// itself, and the compiled matcher agrees with the tree walk on a few label
-// maps built from the selector's own keys and values.
+// that the hand-written scanner and the ANTLR lexer generated from
+// SelectorLexer.g4 produce the same tokens, and on every input that parses:
+// the canonical form re-parses to itself, and the compiled matcher agrees with
+// the tree walk on a few label maps built from the selector's own keys and values.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 
 #include "rampart/engine/selector_matcher.h"
 #include "rampart/selector/selector.h"
+#include "rampart/selector/tokens.h"
 
 namespace {
 
@@ -25,6 +27,7 @@ void collect(const rampart::selector::Node& node, rampart::Labels& exact, rampar
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
+  if (rampart::selector::detail::scan(text) != rampart::selector::detail::scan_with_grammar_lexer(text)) std::abort();
   auto parsed = rampart::selector::Selector::parse_uncached(text);
   if (!parsed) {
     if (parsed.error().message.empty()) std::abort();

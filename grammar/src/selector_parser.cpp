@@ -8,6 +8,8 @@
 #include "Selector.h"  // generated parser (class rampart::grammar::gen::Selector)
 #include "antlr4-runtime.h"
 #include "rampart/selector/selector.h"
+#include "rampart/selector/tokens.h"
+#include "selector_scanner.h"
 
 namespace rampart::selector {
 namespace {
@@ -132,88 +134,106 @@ class FirstErrorListener : public antlr4::BaseErrorListener {
 };
 
 // Builds the AST from the parse tree; reports semantic limits (key length).
+// It runs only on trees that parsed without error, so every context has
+// exactly the shape its grammar rule gives; children are taken by position
+// (and alternatives told apart by their first token) rather than through the
+// generated accessors, whose dynamic_casts cost a fifth of a parse.
 class Transformer {
  public:
   explicit Transformer(std::string_view text) : text_(text) {}
 
   Result<NodePtr> selector(Parser::SelectorContext* ctx) {
-    if (ctx->orExpr() == nullptr) return std::make_shared<const Node>(Node{.op = Op::kAll});
-    return or_expr(ctx->orExpr());
+    // selector : orExpr? EOF
+    if (ctx->children.size() == 1) return std::make_shared<const Node>(Node{.op = Op::kAll});
+    return or_expr(child<Parser::OrExprContext>(ctx, 0));
   }
 
  private:
-  Result<NodePtr> or_expr(Parser::OrExprContext* ctx) {
-    auto terms = ctx->andExpr();
-    if (terms.size() == 1) return and_expr(terms.front());
-    Node node{.op = Op::kOr};
-    for (auto* term : terms) {
-      auto child = and_expr(term);
-      if (!child) return child;
-      node.children.push_back(std::move(*child));
+  template <typename T>
+  static T* child(antlr4::ParserRuleContext* ctx, std::size_t index) {
+    return static_cast<T*>(ctx->children[index]);
+  }
+  static antlr4::Token* token(antlr4::ParserRuleContext* ctx, std::size_t index) {
+    return child<antlr4::tree::TerminalNode>(ctx, index)->getSymbol();
+  }
+
+  // orExpr : andExpr (OR andExpr)* ; andExpr : unary (AND unary)* — operands
+  // at the even positions.
+  template <typename Operand, typename Transform>
+  Result<NodePtr> operands(antlr4::ParserRuleContext* ctx, Op op, Transform transform) {
+    if (ctx->children.size() == 1) return transform(child<Operand>(ctx, 0));
+    Node node{.op = op};
+    for (std::size_t i = 0; i < ctx->children.size(); i += 2) {
+      auto operand = transform(child<Operand>(ctx, i));
+      if (!operand) return operand;
+      node.children.push_back(std::move(*operand));
     }
     return std::make_shared<const Node>(std::move(node));
+  }
+
+  Result<NodePtr> or_expr(Parser::OrExprContext* ctx) {
+    return operands<Parser::AndExprContext>(ctx, Op::kOr, [this](auto* term) { return and_expr(term); });
   }
 
   Result<NodePtr> and_expr(Parser::AndExprContext* ctx) {
-    auto terms = ctx->unary();
-    if (terms.size() == 1) return unary(terms.front());
-    Node node{.op = Op::kAnd};
-    for (auto* term : terms) {
-      auto child = unary(term);
-      if (!child) return child;
-      node.children.push_back(std::move(*child));
-    }
-    return std::make_shared<const Node>(std::move(node));
+    return operands<Parser::UnaryContext>(ctx, Op::kAnd, [this](auto* term) { return unary(term); });
   }
 
   Result<NodePtr> unary(Parser::UnaryContext* ctx) {
-    auto operand = primary(ctx->primary());
-    if (!operand || ctx->NOT().size() % 2 == 0) return operand;  // "!!x" is x
+    // unary : NOT* primary
+    const std::size_t nots = ctx->children.size() - 1;
+    auto operand = primary(child<Parser::PrimaryContext>(ctx, nots));
+    if (!operand || nots % 2 == 0) return operand;  // "!!x" is x
     return std::make_shared<const Node>(Node{.op = Op::kNot, .children = {std::move(*operand)}});
   }
 
   Result<NodePtr> primary(Parser::PrimaryContext* ctx) {
-    if (auto* has = dynamic_cast<Parser::HasCallContext*>(ctx)) {
-      std::string_view inner = text_of(has->HAS()->getSymbol());
-      inner.remove_prefix(4);  // "has("
-      inner.remove_suffix(1);  // ")"
-      const auto first = inner.find_first_not_of(" \t");
-      const auto last = inner.find_last_not_of(" \t");
-      std::string key(inner.substr(first, last - first + 1));
-      const int column = column_of(has->HAS()->getSymbol()) + 4 + static_cast<int>(first);
-      if (auto err = check_key(key, column); !err) return std::unexpected(err.error());
-      return std::make_shared<const Node>(Node{.op = Op::kHas, .key = std::move(key)});
+    antlr4::Token* first = ctx->getStart();
+    switch (first->getType()) {
+      case Lexer::HAS: {
+        std::string_view inner = text_of(first);
+        inner.remove_prefix(4);  // "has("
+        inner.remove_suffix(1);  // ")"
+        const auto begin = inner.find_first_not_of(" \t");
+        const auto last = inner.find_last_not_of(" \t");
+        std::string key(inner.substr(begin, last - begin + 1));
+        const int column = column_of(first) + 4 + static_cast<int>(begin);
+        if (auto err = check_key(key, column); !err) return std::unexpected(err.error());
+        return std::make_shared<const Node>(Node{.op = Op::kHas, .key = std::move(key)});
+      }
+      case Lexer::ALL: return std::make_shared<const Node>(Node{.op = Op::kAll});
+      case Lexer::GLOBAL: return std::make_shared<const Node>(Node{.op = Op::kGlobal});
+      case Lexer::LPAREN: return or_expr(child<Parser::OrExprContext>(ctx, 1));  // '(' orExpr ')'
+      default: {  // LABEL comparison
+        std::string key(text_of(first));
+        if (auto err = check_key(key, column_of(first)); !err) return std::unexpected(err.error());
+        return comparison(std::move(key), child<Parser::ComparisonContext>(ctx, 1));
+      }
     }
-    if (dynamic_cast<Parser::AllCallContext*>(ctx)) return std::make_shared<const Node>(Node{.op = Op::kAll});
-    if (dynamic_cast<Parser::GlobalCallContext*>(ctx))
-      return std::make_shared<const Node>(Node{.op = Op::kGlobal});
-    if (auto* group = dynamic_cast<Parser::GroupContext*>(ctx)) return or_expr(group->orExpr());
-    auto* cmp = dynamic_cast<Parser::LabelComparisonContext*>(ctx);
-    antlr4::Token* label = cmp->LABEL()->getSymbol();
-    std::string key(text_of(label));
-    if (auto err = check_key(key, column_of(label)); !err) return std::unexpected(err.error());
-    return comparison(std::move(key), cmp->comparison());
   }
 
   Result<NodePtr> comparison(std::string key, Parser::ComparisonContext* ctx) {
     Node node{.key = std::move(key)};
-    if (auto* str = dynamic_cast<Parser::StringComparisonContext*>(ctx)) {
-      switch (str->op->getType()) {
-        case Lexer::EQ: node.op = Op::kEqual; break;
-        case Lexer::NE: node.op = Op::kNotEqual; break;
-        case Lexer::CONTAINS: node.op = Op::kContains; break;
-        case Lexer::STARTS_WITH: node.op = Op::kStartsWith; break;
-        default: node.op = Op::kEndsWith; break;
+    switch (ctx->getStart()->getType()) {
+      case Lexer::IN:
+      case Lexer::NOT_IN: {
+        // op LBRACE stringSet? RBRACE ; stringSet : STRING (COMMA STRING)* COMMA?
+        node.op = ctx->getStart()->getType() == Lexer::IN ? Op::kIn : Op::kNotIn;
+        if (ctx->children.size() == 4) {
+          auto* items = child<antlr4::ParserRuleContext>(ctx, 2);
+          for (std::size_t i = 0; i < items->children.size(); i += 2) node.values.push_back(unquote(token(items, i)));
+        }
+        std::sort(node.values.begin(), node.values.end());
+        node.values.erase(std::unique(node.values.begin(), node.values.end()), node.values.end());
+        return std::make_shared<const Node>(std::move(node));
       }
-      node.value = unquote(str->STRING()->getSymbol());
-    } else {
-      auto* set = dynamic_cast<Parser::SetComparisonContext*>(ctx);
-      node.op = set->op->getType() == Lexer::IN ? Op::kIn : Op::kNotIn;
-      if (auto* items = set->stringSet())
-        for (auto* item : items->STRING()) node.values.push_back(unquote(item->getSymbol()));
-      std::sort(node.values.begin(), node.values.end());
-      node.values.erase(std::unique(node.values.begin(), node.values.end()), node.values.end());
+      case Lexer::EQ: node.op = Op::kEqual; break;
+      case Lexer::NE: node.op = Op::kNotEqual; break;
+      case Lexer::CONTAINS: node.op = Op::kContains; break;
+      case Lexer::STARTS_WITH: node.op = Op::kStartsWith; break;
+      default: node.op = Op::kEndsWith; break;
     }
+    node.value = unquote(token(ctx, 1));  // op STRING
     return std::make_shared<const Node>(std::move(node));
   }
 
@@ -237,17 +257,31 @@ class Transformer {
   std::string_view text_;
 };
 
-// One lexer and parser per thread, reset for every selector: building them is
-// most of the cost of a short parse.
+// ANTLR's recovery strategy, unchanged, except that the check it makes before
+// every loop iteration reads the ATN's cached follow set by reference instead
+// of copying it (that copy was a tenth of a parse).
+class CachedSyncStrategy : public antlr4::DefaultErrorStrategy {
+ public:
+  void sync(antlr4::Parser* recognizer) override {
+    if (!inErrorRecoveryMode(recognizer)) {
+      const antlr4::atn::ATN& atn = recognizer->getATN();
+      const antlr4::misc::IntervalSet& next = atn.nextTokens(atn.states[recognizer->getState()]);
+      const size_t lookahead = recognizer->getTokenStream()->LA(1);
+      if (next.contains(antlr4::Token::EPSILON) || next.contains(lookahead)) return;
+    }
+    DefaultErrorStrategy::sync(recognizer);
+  }
+};
+
+// One scanner and parser per thread, reset for every selector: building them
+// is most of the cost of a short parse.
 struct ParserKit {
-  ByteStream input;
-  Lexer lexer{&input};
-  antlr4::CommonTokenStream tokens{&lexer};
+  ScannedTokenStream tokens;
   Parser parser{&tokens};
   FirstErrorListener listener;
 
   ParserKit() {
-    lexer.removeErrorListeners();
+    parser.setErrorHandler(std::make_shared<CachedSyncStrategy>());
     parser.removeErrorListeners();
     parser.addErrorListener(&listener);
     // The grammar is LL(1); SLL prediction is exact for it and much faster.
@@ -284,9 +318,7 @@ Result<Selector> Selector::parse(std::string_view text) {
 
 Result<Selector> Selector::parse_uncached(std::string_view text) {
   thread_local ParserKit kit;
-  kit.input.load_bytes(text);
-  kit.lexer.setInputStream(&kit.input);
-  kit.tokens.setTokenSource(&kit.lexer);
+  kit.tokens.load(text);
   kit.parser.setTokenStream(&kit.tokens);
   kit.listener.reset(text);
 
@@ -309,9 +341,33 @@ Result<Selector> Selector::parse_uncached(std::string_view text) {
   } catch (const std::exception& e) {
     root = fail(ErrorCode::kInternal, std::string("selector parser failed: ") + e.what());
   }
-  kit.parser.reset();
   if (!root) return std::unexpected(root.error());
   return Selector(std::move(*root));
 }
 
+namespace detail {
+
+std::vector<TokenSpan> scan(std::string_view text) {
+  SelectorScanner scanner;
+  scanner.reset(text);
+  std::vector<TokenSpan> spans;
+  do spans.push_back(scanner.next_span());
+  while (spans.back().type != antlr4::Token::EOF);
+  return spans;
+}
+
+std::vector<TokenSpan> scan_with_grammar_lexer(std::string_view text) {
+  ByteStream input;
+  input.load_bytes(text);
+  Lexer lexer(&input);
+  lexer.removeErrorListeners();
+  std::vector<TokenSpan> spans;
+  for (;;) {
+    auto token = lexer.nextToken();
+    spans.push_back({.type = token->getType(), .start = token->getStartIndex(), .stop = token->getStopIndex()});
+    if (token->getType() == antlr4::Token::EOF) return spans;
+  }
+}
+
+}  // namespace detail
 }  // namespace rampart::selector
