@@ -4,6 +4,7 @@
 #include <set>
 
 #include "rampart/engine/normalize.h"
+#include "rampart/enforcer/endpoint_file.h"
 #include "rampart/enforcer/log.h"
 
 namespace rampart::enforcer {
@@ -72,6 +73,10 @@ Agent::Agent(AgentConfig config, Dataplane& dataplane, Metrics& metrics)
   metrics_.describe("rampart_agent_local_endpoints", "gauge", "Pod attachments registered by the CNI plugin");
   metrics_.describe("rampart_agent_dataplane_applies_total", "counter", "Dataplane writes, by result");
   metrics_.describe("rampart_agent_dataplane_apply_seconds_total", "counter", "Time spent in dataplane writes");
+  metrics_.describe("rampart_agent_dataplane_errors_total", "counter",
+                    "Dataplane writes the kernel refused (the previous state stays; retried with backoff), by operation");
+  metrics_.describe("rampart_agent_dataplane_ops_total", "counter", "Operations sent to the kernel in successful writes");
+  metrics_.describe("rampart_agent_dataplane_retry_seconds", "gauge", "Current retry delay after a refused write (0: none)");
   metrics_.describe("rampart_agent_dataplane_drift_repairs_total", "counter", "Kernel state found drifted and repaired");
   metrics_.describe("rampart_agent_cni_requests_total", "counter", "CNI plugin requests, by operation and result");
   metrics_.describe("rampart_agent_model_build_seconds_total", "counter", "Time spent building the model");
@@ -81,6 +86,21 @@ Agent::Agent(AgentConfig config, Dataplane& dataplane, Metrics& metrics)
 Agent::~Agent() { stop(); }
 
 void Agent::start() {
+  if (!config_.state_dir.empty()) {
+    // Registrations of the previous agent: known before any CNI call, written
+    // to the kernel only after the first in-sync, like everything else.
+    const auto file = config_.state_dir / "endpoints.json";
+    if (auto loaded = load_endpoints(file); !loaded) {
+      log(LogLevel::kError, "cannot restore endpoint registrations; pods registered before need a CNI CHECK or ADD",
+          {{"error", loaded.error().str()}});
+    } else if (!loaded->empty()) {
+      for (const auto& ep : *loaded) local_[ep.id()] = ep;
+      dataplane_.restore_endpoints(*loaded);
+      log(LogLevel::kInfo, "endpoint registrations restored", {{"count", std::to_string(loaded->size())},
+                                                              {"file", file.string()}});
+      update_gauges();
+    }
+  }
   std::lock_guard lock(mutex_);
   heartbeat_ = std::chrono::steady_clock::now();
   next_drift_check_ = heartbeat_ + config_.drift_interval;
@@ -196,6 +216,7 @@ void Agent::run() {
       std::unique_lock lock(mutex_);
       auto wake_at = next_drift_check_;
       for (const auto& p : pending_) wake_at = std::min(wake_at, p.deadline);
+      if (dirty_ && synced_once_) wake_at = std::min(wake_at, retry_at_);
       // Heartbeat at least every second so /healthz sees a live loop.
       wake_at = std::min(wake_at, std::chrono::steady_clock::now() + std::chrono::seconds(1));
       wake_.wait_until(lock, wake_at, [this] { return stopping_ || !tasks_.empty(); });
@@ -214,9 +235,11 @@ void Agent::run() {
 }
 
 // Rebuilds the model and hands it to the dataplane when something changed —
-// never before the first in-sync.
-void Agent::flush() {
+// never before the first in-sync, and after a refused write not before the
+// backoff expires (unless forced: a CNI ADD waits on it).
+void Agent::flush(bool force) {
   if (!dirty_ || !synced_once_) return;
+  if (!force && std::chrono::steady_clock::now() < retry_at_) return;
   const auto started = std::chrono::steady_clock::now();
   engine::Model model = build_model(store_, config_.node, local_);
   const auto built = std::chrono::steady_clock::now();
@@ -225,14 +248,46 @@ void Agent::flush() {
   metrics_.add("rampart_agent_dataplane_apply_seconds_total",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - built).count());
   metrics_.add("rampart_agent_dataplane_applies_total", 1, applied ? "result=\"ok\"" : "result=\"error\"");
-  if (!applied) log(LogLevel::kError, "dataplane apply failed", {{"error", applied.error().str()}});
+  if (applied) {
+    const std::size_t ops = dataplane_.last_write_ops();
+    metrics_.add("rampart_agent_dataplane_ops_total", static_cast<double>(ops));
+    log(first_write_ ? LogLevel::kInfo : LogLevel::kDebug, first_write_ ? "first dataplane write after start" : "dataplane write",
+        {{"ops", std::to_string(ops)}, {"seconds", std::to_string(std::chrono::duration<double>(
+                                                                   std::chrono::steady_clock::now() - built).count())}});
+    first_write_ = false;
+    retry_delay_ = std::chrono::milliseconds(0);
+    retry_at_ = {};
+    metrics_.set("rampart_agent_dataplane_retry_seconds", 0);
+  } else {
+    dataplane_failed("set_model", applied.error());
+  }
   {
     std::lock_guard lock(mutex_);
     dataplane_ok_ = applied.has_value();
     model_ = std::move(model);
   }
-  dirty_ = !applied;  // a failed write is retried on the next turn
+  dirty_ = !applied;  // a failed write is retried after the backoff
   update_gauges();
+}
+
+// The kernel refused a batch: nothing of it was applied, so the previous
+// state is still enforced. Count it and back off before the next try.
+void Agent::dataplane_failed(const char* what, const Error& error) {
+  metrics_.add("rampart_agent_dataplane_errors_total", 1, std::string("op=") + quoted(what));
+  retry_delay_ = retry_delay_.count() == 0 ? config_.retry_min : std::min(retry_delay_ * 2, config_.retry_max);
+  retry_at_ = std::chrono::steady_clock::now() + retry_delay_;
+  metrics_.set("rampart_agent_dataplane_retry_seconds", std::chrono::duration<double>(retry_delay_).count());
+  log(LogLevel::kError, "dataplane write refused; previous state kept, retrying",
+      {{"op", what}, {"error", error.str()}, {"retry_in_ms", std::to_string(retry_delay_.count())}});
+}
+
+void Agent::persist() {
+  if (config_.state_dir.empty()) return;
+  std::vector<LocalEndpoint> all;
+  for (const auto& [id, ep] : local_) all.push_back(ep);
+  if (auto saved = save_endpoints(config_.state_dir / "endpoints.json", all); !saved) {
+    log(LogLevel::kError, "cannot persist endpoint registrations", {{"error", saved.error().str()}});
+  }
 }
 
 bool Agent::pod_known(const std::string& ns, const std::string& name) const {
@@ -256,9 +311,8 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
     case Operation::kDelete: {
       const LocalEndpoint ep = local_endpoint(request);
       if (local_.erase(ep.id()) > 0) {
-        if (auto removed = dataplane_.remove_endpoint(ep.id()); !removed) {
-          log(LogLevel::kError, "remove endpoint", {{"endpoint", ep.id()}, {"error", removed.error().str()}});
-        }
+        persist();
+        if (auto removed = dataplane_.remove_endpoint(ep.id()); !removed) dataplane_failed("remove_endpoint", removed.error());
         dirty_ = true;
         log(LogLevel::kInfo, "endpoint removed", {{"endpoint", ep.id()}, {"pod", ep.pod()}});
       }
@@ -299,6 +353,7 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
           ++it;
         }
       }
+      persist();
       update_gauges();
       return reply(ok());
     }
@@ -324,13 +379,15 @@ std::optional<Reply> Agent::try_add(const Request& request) {
     }
   }
   local_[ep.id()] = ep;
+  persist();  // before the reply: a restarted agent must know every pod it said yes to
   dirty_ = true;
-  flush();  // the model now carries what the plugin knows about the pod
+  flush(true);  // the model now carries what the plugin knows about the pod
   if (dirty_) return failure("the dataplane refused the model; see the agent's log", true);
   auto added = dataplane_.add_endpoint(ep);
   update_gauges();
   if (!added) {
-    log(LogLevel::kError, "add endpoint", {{"endpoint", ep.id()}, {"error", added.error().str()}});
+    dataplane_failed("add_endpoint", added.error());
+    dirty_ = true;  // retried with the next write
     return failure("programming the endpoint failed: " + added.error().message, true);
   }
   log(LogLevel::kInfo, "endpoint added", {{"endpoint", ep.id()}, {"pod", ep.pod()}});
@@ -360,7 +417,7 @@ void Agent::retry_pending(bool expire_all) {
 }
 
 void Agent::check_drift() {
-  if (!synced_once_) return;
+  if (!synced_once_ || dirty_) return;  // a refused write is being retried anyway
   auto drift = dataplane_.read_back();
   if (!drift) {
     log(LogLevel::kWarning, "read-back failed", {{"error", drift.error().str()}});
@@ -370,7 +427,12 @@ void Agent::check_drift() {
   log(LogLevel::kWarning, "kernel state drifted; repairing", {{"difference", *drift}});
   metrics_.add("rampart_agent_dataplane_drift_repairs_total");
   auto repaired = dataplane_.repair();
-  if (!repaired) log(LogLevel::kError, "repair failed", {{"error", repaired.error().str()}});
+  if (!repaired) {
+    dataplane_failed("repair", repaired.error());
+    dirty_ = true;  // the next write reads the kernel back and patches it
+  } else {
+    metrics_.add("rampart_agent_dataplane_ops_total", static_cast<double>(dataplane_.last_write_ops()));
+  }
   std::lock_guard lock(mutex_);
   dataplane_ok_ = repaired.has_value();
 }

@@ -1,5 +1,5 @@
 // rampart-agent --node NAME --mode vcn-native|overlay --datastore dir:PATH|etcd:URL[,URL…]
-//               [--socket PATH] [--listen ADDR] [--log-level debug|info|warning|error]
+//               [--socket PATH] [--listen ADDR] [--state-dir DIR] [--log-level debug|info|warning|error]
 //
 // Wiring only: datastore → Agent → NftDataplane; the CNI socket and the HTTP
 // endpoints in front. SIGTERM/SIGINT stop it cleanly; the kernel rules stay
@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"rampart-agent — enforces Calico-style network policy on this node with nftables"};
   std::string node, mode = "vcn-native", datastore_spec, socket_path(agent_protocol::kDefaultSocketPath);
-  std::string listen = "127.0.0.1:9099", level = "info", netns;
+  std::string listen = "127.0.0.1:9099", level = "info", netns, state_dir = "/run/rampart";
   app.add_option("--node", node, "this node's name (pods with spec.nodeName = NAME are enforced)")->required();
   app.add_option("--mode", mode, "the cluster's CNI mode")
       ->check(CLI::IsMember({"vcn-native", "overlay"}))
@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   app.add_option("--datastore", datastore_spec, "dir:PATH or etcd:URL[,URL…]")->required();
   app.add_option("--socket", socket_path, "unix socket for rampart-cni")->capture_default_str();
   app.add_option("--listen", listen, "HOST:PORT for /metrics /healthz /readyz")->capture_default_str();
+  app.add_option("--state-dir", state_dir, "where CNI registrations survive an agent restart")->capture_default_str();
   app.add_option("--log-level", level, "")->check(CLI::IsMember({"debug", "info", "warning", "error"}));
   CLI11_PARSE(app, argc, argv);
   set_log_level(level == "debug"     ? LogLevel::kDebug
@@ -69,13 +70,16 @@ int main(int argc, char** argv) {
   node_config.mode = *parsed_mode;
   NftDataplane dataplane(node, node_config);
   Metrics metrics;
-  Agent agent(AgentConfig{node}, dataplane, metrics);
+  AgentConfig agent_config{.node = node};
+  agent_config.state_dir = state_dir;
+  Agent agent(agent_config, dataplane, metrics);
   CniServer cni(socket_path, [&](const agent_protocol::Request& request) { return agent.handle(request); });
   HttpServer http(metrics, HealthSource{[&] { return agent.alive(std::chrono::seconds(10)); },
                                         [&] { return agent.ready(); }});
 
   log(LogLevel::kInfo, "starting", {{"node", node}, {"mode", mode}, {"datastore", (*datastore)->describe()},
-                                    {"socket", socket_path}, {"listen", listen}});
+                                    {"socket", socket_path}, {"listen", listen},
+                                    {"state_dir", state_dir}});
   agent.start();
   if (auto started = http.start(listen); !started) {
     log(LogLevel::kError, "http", {{"error", started.error().str()}});

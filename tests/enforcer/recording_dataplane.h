@@ -41,6 +41,13 @@ class RecordingDataplane final : public enforcer::Dataplane {
     endpoints_.erase(id);
     return {};
   }
+  void restore_endpoints(const std::vector<enforcer::LocalEndpoint>& endpoints) override {
+    std::lock_guard lock(mutex_);
+    for (const auto& ep : endpoints) {
+      calls_.push_back("restore " + ep.pod());
+      endpoints_[ep.id()] = ep;
+    }
+  }
   Result<std::string> read_back() override {
     std::lock_guard lock(mutex_);
     calls_.push_back("read_back");

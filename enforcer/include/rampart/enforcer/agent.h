@@ -6,6 +6,12 @@
 //   CniServer ──request/reply────────┘                                  ▼  only when in sync)
 //                                                          Dataplane::set_model / add_endpoint
 //
+// A restarted agent first loads the registrations the previous one persisted
+// (endpoint_file.h), then writes nothing until the datastore is in sync; the
+// dataplane then reconciles against what the kernel holds in one incremental
+// batch (nft_dataplane.h). A refused write keeps the previous kernel state and
+// is retried with backoff, counted in rampart_agent_dataplane_errors_total.
+//
 // One thread does all the work, in arrival order, so the model, the
 // registered endpoints and the dataplane never race. Nothing is written to
 // the dataplane before the datastore's first in-sync (Felix's rule: a fresh
@@ -15,6 +21,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -38,6 +45,13 @@ struct AgentConfig {
   std::chrono::milliseconds pod_wait{20'000};
   // How often the kernel is read back and repaired when it drifted.
   std::chrono::milliseconds drift_interval{60'000};
+  // Where CNI registrations are kept across restarts (endpoint_file.h);
+  // empty: not persisted (unit tests).
+  std::filesystem::path state_dir;
+  // A refused dataplane write is retried after retry_min, doubling up to
+  // retry_max (Felix: transient failures leave the work dirty and retry).
+  std::chrono::milliseconds retry_min{100};
+  std::chrono::milliseconds retry_max{10'000};
 };
 
 // The model for one node: every resource, plus what only the CNI plugin
@@ -79,12 +93,14 @@ class Agent final : public DatastoreListener {
 
   void post(std::function<void()> task);
   void run();
-  void flush();
+  void flush(bool force = false);
   void serve(const agent_protocol::Request& request, std::function<void(agent_protocol::Reply)> reply);
   std::optional<agent_protocol::Reply> try_add(const agent_protocol::Request& request);
   void retry_pending(bool expire_all);
   void check_drift();
   void update_gauges();
+  void persist();
+  void dataplane_failed(const char* what, const Error& error);
   [[nodiscard]] bool pod_known(const std::string& ns, const std::string& name) const;
 
   AgentConfig config_;
@@ -97,7 +113,10 @@ class Agent final : public DatastoreListener {
   std::vector<PendingAdd> pending_;
   bool synced_once_ = false;
   bool dirty_ = false;
+  bool first_write_ = true;
   std::chrono::steady_clock::time_point next_drift_check_;
+  std::chrono::steady_clock::time_point retry_at_;  // a failed write is not retried before this
+  std::chrono::milliseconds retry_delay_{0};
 
   mutable std::mutex mutex_;  // guards the fields below
   std::condition_variable wake_;

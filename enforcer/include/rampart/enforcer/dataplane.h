@@ -5,6 +5,7 @@
 // use a recording fake (tests/enforcer/recording_dataplane.h).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -41,11 +42,17 @@ class Dataplane {
   virtual Result<void> add_endpoint(const LocalEndpoint& endpoint) = 0;
   // Forgets an endpoint; unknown ids are success.
   virtual Result<void> remove_endpoint(const std::string& id) = 0;
+  // Endpoints registered before a restart (persisted by the agent): known
+  // from now on, programmed with the next set_model. No kernel write.
+  virtual void restore_endpoints(const std::vector<LocalEndpoint>& endpoints) = 0;
   // Reads the kernel back: "" when it holds exactly the desired state, else
   // the first difference (drift).
   virtual Result<std::string> read_back() = 0;
-  // Rewrites the desired state wholesale (after drift or a failed apply).
+  // Makes the kernel match the desired state again (after drift).
   virtual Result<void> repair() = 0;
+  // Operations the last successful write sent to the kernel (0: it already
+  // held the desired state). For metrics and logs.
+  [[nodiscard]] virtual std::size_t last_write_ops() const { return 0; }
 };
 
 }  // namespace rampart::enforcer
