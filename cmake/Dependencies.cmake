@@ -11,6 +11,7 @@ find_package(OpenSSL REQUIRED)   # SHA-224 for Calico's selector unique ids
 pkg_check_modules(Z3 REQUIRED IMPORTED_TARGET z3)
 pkg_check_modules(NFTNL REQUIRED IMPORTED_TARGET libnftnl)
 pkg_check_modules(MNL REQUIRED IMPORTED_TARGET libmnl)
+pkg_check_modules(LIBYAML REQUIRED IMPORTED_TARGET yaml-0.1)  # the loader's YAML/JSON parser
 
 # ANTLR4: Debian ships the tool (antlr4, 4.7.2) and the C++ runtime (4.9).
 find_program(ANTLR4_TOOL antlr4 REQUIRED)

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache clang-19 libclang-rt-19-dev clang-format clang-tidy
-  antlr4 libantlr4-runtime-dev libyaml-cpp-dev libnftnl-dev libmnl-dev libz3-dev z3
+  antlr4 libantlr4-runtime-dev libyaml-cpp-dev libyaml-dev libnftnl-dev libmnl-dev libz3-dev z3
   catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev libssl-dev libcpp-httplib-dev
   nftables iptables iproute2 containernetworking-plugins etcd-server etcd-client graphviz
 )

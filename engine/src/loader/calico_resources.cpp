@@ -47,7 +47,7 @@ void read_network_set(const MapView& doc, Model& model, bool global) {
   const int errors = sink.errors();
   Metadata meta = read_metadata(doc, NameRule::kSubdomain, !global);
   MapView metadata(sink, doc.get("metadata"), "metadata");
-  if (const YAML::Node* key = nullptr; meta.labels.contains("projectcalico.org/namespace")) {
+  if (const Node* key = nullptr; meta.labels.contains("projectcalico.org/namespace")) {
     MapView labels(sink, metadata.get("labels"), "metadata.labels");
     key = labels.key_node("projectcalico.org/namespace");
     sink.report_at("RP1008", "projectcalico.org/namespace is not a valid label name on a network set",

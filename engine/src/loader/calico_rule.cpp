@@ -68,11 +68,11 @@ std::vector<PortSpec> read_ports(Sink& sink, const MapView& e, std::string_view 
     sink.report_at("RP3014", e.path(key) + " has " + std::to_string(items.size()) + " entries (at most 50)",
                    e.where(key));
   for (const auto& item : items) {
-    if (!item.IsScalar()) {
+    if (!item.is_scalar()) {
       sink.report("RP0012", "items of " + e.path(key) + " must be numbers or strings, not " + describe(item), item);
       continue;
     }
-    auto parsed = checks::calico_port(item.Scalar());
+    auto parsed = checks::calico_port(item.scalar());
     if (parsed.error) {
       sink.report("RP3006", e.path(key) + ": " + *parsed.error, item);
       continue;
@@ -102,7 +102,7 @@ struct EntityRead {
   bool present = false;
 };
 
-EntityRead read_entity(Sink& sink, const YAML::Node& node, const std::string& path, const SourceLocation& rule_where) {
+EntityRead read_entity(Sink& sink, const Node& node, const std::string& path, const SourceLocation& rule_where) {
   EntityRead out;
   out.rule.where = rule_where;
   if (is_null(node)) return out;
@@ -209,7 +209,7 @@ void read_http(Sink& sink, const MapView& r, const std::string& path) {
 
 }  // namespace
 
-Rule read_calico_rule(Sink& sink, const YAML::Node& node, const std::string& path, const RuleContext& context) {
+Rule read_calico_rule(Sink& sink, const Node& node, const std::string& path, const RuleContext& context) {
   Rule rule;
   rule.where = sink.at(node);
   MapView r(sink, node, path,
@@ -320,11 +320,11 @@ Rule read_calico_rule(Sink& sink, const YAML::Node& node, const std::string& pat
   }
   if (r.has("metadata")) {
     MapView meta(sink, r.get("metadata"), path + ".metadata", {"annotations"});
-    const YAML::Node annotations = meta.get("annotations");
-    if (!is_null(annotations) && annotations.IsMap())
-      for (const auto& entry : annotations) {
-        if (!entry.first.IsScalar()) continue;
-        std::string key = entry.first.Scalar();
+    const Node annotations = meta.get("annotations");
+    if (!is_null(annotations) && annotations.is_map())
+      for (const auto& entry : annotations.entries()) {
+        if (!entry.first.is_scalar()) continue;
+        std::string key = entry.first.scalar();
         for (char& c : key) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
         if (auto problem = checks::qualified_name(key)) sink.report("RP1006", "rule annotation " + *problem, entry.first);
       }

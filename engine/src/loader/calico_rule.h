@@ -14,7 +14,7 @@ struct RuleContext {
 };
 
 // Returns the rule; errors are counted in the sink (the caller refuses the policy).
-[[nodiscard]] Rule read_calico_rule(Sink& sink, const YAML::Node& node, const std::string& path,
+[[nodiscard]] Rule read_calico_rule(Sink& sink, const Node& node, const std::string& path,
                                     const RuleContext& context);
 
 }  // namespace rampart::engine::loader

@@ -17,7 +17,7 @@ constexpr std::string_view kOrchestratorClause = "projectcalico.org/orchestrator
 enum class SelectorType { kPod, kNamespace };
 
 // metav1.LabelSelector → Calico selector text (k8sSelectorToCalico).
-std::optional<std::string> convert_selector(Sink& sink, const YAML::Node& node, const std::string& path,
+std::optional<std::string> convert_selector(Sink& sink, const Node& node, const std::string& path,
                                             SelectorType type) {
   std::vector<std::string> terms;
   if (type == SelectorType::kPod) terms.emplace_back(kOrchestratorClause);
@@ -76,7 +76,7 @@ struct Peer {
   EntityRule fields;  // selector / namespaceSelector / nets / notNets
 };
 
-std::optional<Peer> convert_peer(Sink& sink, const YAML::Node& node, const std::string& path) {
+std::optional<Peer> convert_peer(Sink& sink, const Node& node, const std::string& path) {
   MapView p(sink, node, path, {"podSelector", "namespaceSelector", "ipBlock"});
   if (!p.is_map()) return std::nullopt;
   Peer peer;
@@ -128,7 +128,7 @@ std::optional<Peer> convert_peer(Sink& sink, const YAML::Node& node, const std::
   auto pod = convert_selector(sink, p.get("podSelector"), path + ".podSelector", SelectorType::kPod);
   std::optional<std::string> ns = std::string();
   if (has_ns) {
-    YAML::Node ns_node = p.get("namespaceSelector");
+    Node ns_node = p.get("namespaceSelector");
     // "namespaceSelector: {}" and a bare "namespaceSelector:" both select every namespace.
     ns = is_null(ns_node) ? std::optional<std::string>("all()")
                           : convert_selector(sink, ns_node, path + ".namespaceSelector", SelectorType::kNamespace);
@@ -166,7 +166,7 @@ std::vector<PortSpec> simplify_ports(std::vector<PortSpec> ports) {
 }
 
 // ports → protocol name → group; nullopt on a validation error.
-std::optional<std::map<std::string, PortGroup>> convert_ports(Sink& sink, const std::vector<YAML::Node>& items,
+std::optional<std::map<std::string, PortGroup>> convert_ports(Sink& sink, const std::vector<Node>& items,
                                                               const std::string& path) {
   std::map<std::string, PortGroup> groups;  // sorted by protocol name, as Calico orders them
   const int errors = sink.errors();
@@ -180,19 +180,19 @@ std::optional<std::map<std::string, PortGroup>> convert_ports(Sink& sink, const 
       continue;
     }
     PortGroup& group = groups[protocol];
-    const YAML::Node port_node = p.get("port");
+    const Node port_node = p.get("port");
     const auto end_port = p.integer("endPort");
     if (is_null(port_node)) {
       if (p.has("endPort")) sink.report_at("RP5003", ppath + ": endPort requires port", p.where("endPort"));
       group.all_ports = true;
       continue;
     }
-    if (!port_node.IsScalar()) {
+    if (!port_node.is_scalar()) {
       sink.report("RP0012", ppath + ".port must be a number or a name, not " + describe(port_node), port_node);
       continue;
     }
-    const std::string& text = port_node.Scalar();
-    const bool quoted = port_node.Tag() == "!";
+    const std::string& text = port_node.scalar();
+    const bool quoted = port_node.quoted();
     const auto number = quoted ? std::nullopt : parse_integer(text);
     if (!number) {
       if (auto problem = checks::iana_port_name(text)) {
@@ -230,7 +230,7 @@ std::optional<std::map<std::string, PortGroup>> convert_ports(Sink& sink, const 
 }
 
 // One k8s rule → Calico rules appended to `out`.
-bool convert_rule(Sink& sink, const YAML::Node& node, const std::string& path, Direction direction,
+bool convert_rule(Sink& sink, const Node& node, const std::string& path, Direction direction,
                   std::vector<Rule>& out) {
   const bool ingress = direction == Direction::kIngress;
   const char* peers_key = ingress ? "from" : "to";

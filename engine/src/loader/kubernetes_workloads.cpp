@@ -11,7 +11,7 @@ namespace rampart::engine::loader {
 namespace {
 
 // Reads a pod spec's service account, node and named container ports.
-void read_pod_spec(Sink& sink, const YAML::Node& node, const std::string& path, Endpoint& ep) {
+void read_pod_spec(Sink& sink, const Node& node, const std::string& path, Endpoint& ep) {
   MapView spec(sink, node, path);
   if (!spec.is_map()) return;
   if (auto sa = spec.str("serviceAccountName"); sa && !sa->empty()) ep.service_account = *sa;
@@ -52,10 +52,10 @@ void read_pod_spec(Sink& sink, const YAML::Node& node, const std::string& path, 
   }
 }
 
-void read_pod_status(Sink& sink, const YAML::Node& node, Endpoint& ep) {
+void read_pod_status(Sink& sink, const Node& node, Endpoint& ep) {
   MapView status(sink, node, "status");
   if (!status.is_map()) return;
-  auto add = [&](const std::string& text, const YAML::Node& where) {
+  auto add = [&](const std::string& text, const Node& where) {
     if (text.empty()) return;
     auto ip = IpAddress::parse(text);
     if (!ip) {
@@ -71,14 +71,14 @@ void read_pod_status(Sink& sink, const YAML::Node& node, Endpoint& ep) {
   if (auto ip = status.str("podIP")) add(*ip, status.get("podIP"));
 }
 
-Workload owner_of(Sink& sink, const YAML::Node& refs, const std::string& pod_name) {
+Workload owner_of(Sink& sink, const Node& refs, const std::string& pod_name) {
   Workload owner{"Pod", pod_name};
-  if (is_null(refs) || !refs.IsSequence() || refs.size() == 0) return owner;
-  YAML::Node chosen;  // reset(), not operator=: assigning to a bound node writes through
-  for (const YAML::Node& ref : refs) {
-    if (is_null(chosen)) chosen.reset(ref);
-    if (const YAML::Node c = child(ref, "controller"); c.IsDefined() && c.IsScalar() && c.Scalar() == "true") {
-      chosen.reset(ref);
+  if (is_null(refs) || !refs.is_sequence() || refs.size() == 0) return owner;
+  Node chosen;
+  for (const Node ref : refs.items()) {
+    if (is_null(chosen)) chosen = ref;
+    if (const Node c = child(ref, "controller"); c.defined() && c.is_scalar() && c.scalar() == "true") {
+      chosen = ref;
       break;
     }
   }
@@ -133,15 +133,15 @@ void read_workload(const MapView& doc, const std::string& kind, Model& model) {
   const int errors = sink.errors();
   Metadata meta = read_metadata(doc, NameRule::kKubernetes, true);
   MapView spec(sink, doc.get("spec"), "spec");
-  YAML::Node template_node;
+  Node template_node;
   std::string template_path;
   if (kind == "CronJob") {
     MapView job(sink, spec.get("jobTemplate"), "spec.jobTemplate");
     MapView job_spec(sink, job.get("spec"), "spec.jobTemplate.spec");
-    template_node.reset(job_spec.get("template"));
+    template_node = job_spec.get("template");
     template_path = "spec.jobTemplate.spec.template";
   } else {
-    template_node.reset(spec.get("template"));
+    template_node = spec.get("template");
     template_path = "spec.template";
   }
   MapView tmpl(sink, template_node, template_path);

@@ -1,6 +1,7 @@
 // Files → documents → readers. Every document is bounded (size, nesting)
-// before yaml-cpp parses it, parsed on its own (a syntax error costs one
-// document, not the file), and every yaml-cpp exception is caught here.
+// before libyaml parses it (yaml_document.h bounds nesting and aliases again,
+// exactly), and parsed on its own: a syntax error costs one document, not the
+// file. Nothing here throws.
 #include "rampart/engine/loader.h"
 
 #include <algorithm>
@@ -19,7 +20,7 @@ namespace fs = std::filesystem;
 namespace loader {
 namespace {
 
-void read_document(Sink& sink, const YAML::Node& node, Model& model, std::string_view list_kind, int list_depth);
+void read_document(Sink& sink, const Node& node, Model& model, std::string_view list_kind, int list_depth);
 
 void dispatch(const MapView& doc, const std::string& api_version, const std::string& kind, Model& model) {
   Sink& sink = doc.sink();
@@ -54,7 +55,7 @@ void dispatch(const MapView& doc, const std::string& api_version, const std::str
   sink.report("RP0011", "kind " + kind + " (" + api_version + ") is not analysed; skipped", doc.node());
 }
 
-void read_list(Sink& sink, const YAML::Node& node, Model& model, const std::string& kind, int list_depth) {
+void read_list(Sink& sink, const Node& node, Model& model, const std::string& kind, int list_depth) {
   MapView list(sink, node, "", {"apiVersion", "kind", "metadata", "items"});
   if (list_depth > 4) {
     sink.report("RP0004", "lists nested more than 4 deep", node);
@@ -64,16 +65,16 @@ void read_list(Sink& sink, const YAML::Node& node, Model& model, const std::stri
   for (const auto& item : list.list("items")) read_document(sink, item, model, item_kind, list_depth + 1);
 }
 
-void read_document(Sink& sink, const YAML::Node& node, Model& model, std::string_view list_kind, int list_depth) {
+void read_document(Sink& sink, const Node& node, Model& model, std::string_view list_kind, int list_depth) {
   if (is_null(node)) return;
-  if (!node.IsMap()) {
+  if (!node.is_map()) {
     sink.report("RP0010", "a document must be a mapping with apiVersion and kind, not " + describe(node), node);
     return;
   }
-  const YAML::Node kind_node = child(node, "kind");
-  const YAML::Node api_node = child(node, "apiVersion");
-  std::string kind = kind_node.IsScalar() ? kind_node.Scalar() : std::string(list_kind);
-  std::string api_version = api_node.IsScalar() ? api_node.Scalar() : std::string();
+  const Node kind_node = child(node, "kind");
+  const Node api_node = child(node, "apiVersion");
+  std::string kind = kind_node.is_scalar() ? kind_node.scalar() : std::string(list_kind);
+  std::string api_version = api_node.is_scalar() ? api_node.scalar() : std::string();
   if (kind.empty() || (api_version.empty() && list_kind.empty())) {
     sink.report("RP0010", std::string("a document needs ") + (kind.empty() ? "kind" : "apiVersion") +
                               " (a string)", node);
@@ -123,20 +124,19 @@ void Loader::add_text(std::string_view text, std::string_view file_name) {
                      SourceLocation{file, chunk.first_line + deep->line - 1, deep->column});
       continue;
     }
-    YAML::Node node;
-    try {
-      node = YAML::Load(std::string(chunk.text));
-    } catch (const YAML::Exception& e) {
-      const int line = e.mark.is_null() ? chunk.first_line : chunk.first_line + e.mark.line;
-      const int column = e.mark.is_null() ? 1 : e.mark.column + 1;
-      sink.report_at("RP0001", "YAML syntax error: " + e.msg, SourceLocation{file, line, column});
-      continue;
-    }
-    try {
-      loader::read_document(sink, node, state_->model, {}, 0);
-    } catch (const YAML::Exception& e) {
-      // Readers check node types first; this is a last line of defence.
-      sink.report_at("RP0012", std::string("unexpected structure: ") + e.msg, SourceLocation{file, chunk.first_line, 1});
+    const loader::YamlDocument parsed = loader::YamlDocument::parse(
+        chunk.text, loader::YamlLimits{state_->options.max_depth, state_->options.max_alias_nodes});
+    // Documents before an error in the same chunk are still read (a chunk is
+    // one document unless its markers hid from the splitter).
+    for (const loader::Node& node : parsed.documents()) loader::read_document(sink, node, state_->model, {}, 0);
+    if (const auto& error = parsed.error()) {
+      std::vector<RelatedLocation> related;
+      if (error->related)
+        related.push_back(RelatedLocation{
+            SourceLocation{file, chunk.first_line + error->related->first, error->related->second + 1},
+            "first set here"});
+      sink.report_at(error->rule_id, error->message,
+                     SourceLocation{file, chunk.first_line + error->line, error->column + 1}, std::move(related));
     }
   }
 }

@@ -5,20 +5,20 @@
 
 namespace rampart::engine::loader {
 
-Labels read_labels(Sink& sink, const YAML::Node& node, const std::string& path) {
+Labels read_labels(Sink& sink, const Node& node, const std::string& path) {
   Labels out;
   if (is_null(node)) return out;
-  if (!node.IsMap()) {
+  if (!node.is_map()) {
     sink.report("RP0012", path + " must be a mapping of strings, not " + describe(node), node);
     return out;
   }
-  for (const auto& entry : node) {
-    if (!entry.first.IsScalar() || !(entry.second.IsScalar() || entry.second.IsNull())) {
+  for (const auto& entry : node.entries()) {
+    if (!entry.first.is_scalar() || !(entry.second.is_scalar() || entry.second.is_null())) {
       sink.report("RP0012", "entries of " + path + " must map strings to strings", entry.first);
       continue;
     }
-    const std::string& key = entry.first.Scalar();
-    const std::string value = entry.second.IsNull() ? std::string() : entry.second.Scalar();
+    const std::string& key = entry.first.scalar();
+    const std::string value = entry.second.is_null() ? std::string() : entry.second.scalar();
     if (auto problem = checks::qualified_name(key)) sink.report("RP1007", "label " + *problem, entry.first);
     else if (auto bad = checks::label_value(value)) sink.report("RP1007", "label \"" + key + "\": " + *bad, entry.second);
     out[key] = value;
@@ -28,20 +28,20 @@ Labels read_labels(Sink& sink, const YAML::Node& node, const std::string& path) 
 
 namespace {
 
-void check_annotations(Sink& sink, const YAML::Node& node) {
+void check_annotations(Sink& sink, const Node& node) {
   if (is_null(node)) return;
-  if (!node.IsMap()) {
+  if (!node.is_map()) {
     sink.report("RP0012", "metadata.annotations must be a mapping of strings, not " + describe(node), node);
     return;
   }
   std::size_t total = 0;
-  for (const auto& entry : node) {
-    if (!entry.first.IsScalar() || !(entry.second.IsScalar() || entry.second.IsNull())) {
+  for (const auto& entry : node.entries()) {
+    if (!entry.first.is_scalar() || !(entry.second.is_scalar() || entry.second.is_null())) {
       sink.report("RP0012", "entries of metadata.annotations must map strings to strings", entry.first);
       continue;
     }
-    std::string key = entry.first.Scalar();
-    total += key.size() + (entry.second.IsNull() ? 0 : entry.second.Scalar().size());
+    std::string key = entry.first.scalar();
+    total += key.size() + (entry.second.is_null() ? 0 : entry.second.scalar().size());
     for (char& c : key) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
     if (auto problem = checks::qualified_name(key)) sink.report("RP1006", "annotation " + *problem, entry.first);
   }
@@ -83,7 +83,7 @@ Metadata read_metadata(const MapView& doc, NameRule rule, bool namespaced) {
   }
   meta.labels = read_labels(sink, m.get("labels"), "metadata.labels");
   check_annotations(sink, m.get("annotations"));
-  meta.owner_references.reset(m.get("ownerReferences"));
+  meta.owner_references = m.get("ownerReferences");
   return meta;
 }
 

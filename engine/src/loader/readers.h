@@ -14,7 +14,7 @@ struct Metadata {
   std::string name;
   std::string ns;  // "" for cluster-scoped kinds
   Labels labels;
-  YAML::Node owner_references;
+  Node owner_references;
   SourceLocation where;       // the document
   SourceLocation name_where;  // metadata.name
 };
@@ -26,7 +26,7 @@ enum class NameRule { kNetworkPolicy, kGlobalPolicy, kTier, kSubdomain, kNamespa
 // Reads and checks metadata. `namespaced`: a missing namespace becomes "default".
 [[nodiscard]] Metadata read_metadata(const MapView& doc, NameRule rule, bool namespaced);
 // Labels with every key and value checked (RP1007), from a labels mapping node.
-[[nodiscard]] Labels read_labels(Sink& sink, const YAML::Node& node, const std::string& path);
+[[nodiscard]] Labels read_labels(Sink& sink, const Node& node, const std::string& path);
 
 // Kubernetes.
 void read_kubernetes_network_policy(const MapView& doc, Model& model, PolicyKind kind);

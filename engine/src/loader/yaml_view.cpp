@@ -8,14 +8,12 @@
 
 namespace rampart::engine::loader {
 
-SourceLocation Sink::at(const YAML::Node& node) const {
-  if (!node.IsDefined()) return fallback_;
-  const YAML::Mark mark = node.Mark();
-  if (mark.is_null() || mark.line < 0) return fallback_;
-  return SourceLocation{file_, line_offset_ + mark.line + 1, mark.column + 1};
+SourceLocation Sink::at(const Node& node) const {
+  if (!node.defined() || node.line() < 0) return fallback_;
+  return SourceLocation{file_, line_offset_ + node.line() + 1, node.column() + 1};
 }
 
-void Sink::report(std::string_view rule_id, std::string message, const YAML::Node& node,
+void Sink::report(std::string_view rule_id, std::string message, const Node& node,
                   std::vector<RelatedLocation> related) {
   report_at(rule_id, std::move(message), at(node), std::move(related));
 }
@@ -29,20 +27,20 @@ void Sink::report_at(std::string_view rule_id, std::string message, SourceLocati
   out_->push_back(std::move(d));
 }
 
-bool is_null(const YAML::Node& node) { return !node.IsDefined() || node.IsNull(); }
+bool is_null(const Node& node) { return !node.defined() || node.is_null(); }
 
-YAML::Node child(const YAML::Node& map, std::string_view key) {
-  if (!map.IsDefined() || !map.IsMap()) return YAML::Node();
-  for (const auto& entry : map)
-    if (entry.first.IsScalar() && entry.first.Scalar() == key) return entry.second;
-  return YAML::Node();
+Node child(const Node& map, std::string_view key) {
+  if (!map.defined() || !map.is_map()) return Node();
+  for (const auto& entry : map.entries())
+    if (entry.first.is_scalar() && entry.first.scalar() == key) return entry.second;
+  return Node();
 }
 
-std::string describe(const YAML::Node& node) {
+std::string describe(const Node& node) {
   if (is_null(node)) return "null";
-  if (node.IsMap()) return "a mapping";
-  if (node.IsSequence()) return "a list";
-  std::string text = node.Scalar();
+  if (node.is_map()) return "a mapping";
+  if (node.is_sequence()) return "a list";
+  std::string text = node.scalar();
   if (text.size() > 40) text = text.substr(0, 40) + "…";
   return "\"" + text + "\"";
 }
@@ -66,31 +64,31 @@ std::optional<double> parse_number(std::string_view text) {
   return value;
 }
 
-MapView::MapView(Sink& sink, const YAML::Node& node, std::string path,
+MapView::MapView(Sink& sink, const Node& node, std::string path,
                  std::initializer_list<std::string_view> known)
     : sink_(&sink), node_(node), path_(std::move(path)) {
   read(known, true);
 }
 
-MapView::MapView(Sink& sink, const YAML::Node& node, std::string path)
+MapView::MapView(Sink& sink, const Node& node, std::string path)
     : sink_(&sink), node_(node), path_(std::move(path)) {
   read({}, false);
 }
 
 void MapView::read(std::initializer_list<std::string_view> known, bool check) {
   if (is_null(node_)) return;
-  if (!node_.IsMap()) {
+  if (!node_.is_map()) {
     sink_->report("RP0012", (path_.empty() ? std::string("document") : path_) + " must be a mapping, not " +
                                 describe(node_), node_);
     return;
   }
   is_map_ = true;
-  for (const auto& entry : node_) {
-    if (!entry.first.IsScalar()) {
+  for (const auto& entry : node_.entries()) {
+    if (!entry.first.is_scalar()) {
       sink_->report("RP0012", "a key in " + path_ + " must be a string, not " + describe(entry.first), entry.first);
       continue;
     }
-    const std::string& key = entry.first.Scalar();
+    const std::string& key = entry.first.scalar();
     if (check && std::find(known.begin(), known.end(), key) == known.end()) {
       sink_->report("RP0013", "unknown field \"" + path(key) + "\"", entry.first);
       continue;
@@ -102,20 +100,20 @@ void MapView::read(std::initializer_list<std::string_view> known, bool check) {
 
 bool MapView::has(std::string_view key) const { return !is_null(get(key)); }
 
-YAML::Node MapView::get(std::string_view key) const {
+Node MapView::get(std::string_view key) const {
   for (const auto& [k, v] : entries_)
     if (k == key) return v;
-  return YAML::Node();
+  return Node();
 }
 
-const YAML::Node* MapView::key_node(std::string_view key) const {
+const Node* MapView::key_node(std::string_view key) const {
   for (std::size_t i = 0; i < entries_.size(); ++i)
     if (entries_[i].first == key) return &keys_[i];
   return nullptr;
 }
 
 SourceLocation MapView::where(std::string_view key) const {
-  const YAML::Node value = get(key);
+  const Node value = get(key);
   if (!is_null(value)) return sink_->at(value);
   if (const auto* k = key_node(key)) return sink_->at(*k);
   return sink_->at(node_);
@@ -131,20 +129,20 @@ std::string MapView::path(std::string_view key) const {
 }
 
 std::optional<std::string> MapView::str(std::string_view key) const {
-  const YAML::Node value = get(key);
+  const Node value = get(key);
   if (is_null(value)) return std::nullopt;
-  if (!value.IsScalar()) {
+  if (!value.is_scalar()) {
     sink_->report("RP0012", path(key) + " must be a string, not " + describe(value), value);
     return std::nullopt;
   }
-  return value.Scalar();
+  return value.scalar();
 }
 
 std::optional<bool> MapView::boolean(std::string_view key) const {
-  const YAML::Node value = get(key);
+  const Node value = get(key);
   if (is_null(value)) return std::nullopt;
-  if (value.IsScalar()) {
-    const std::string& s = value.Scalar();
+  if (value.is_scalar()) {
+    const std::string& s = value.scalar();
     if (s == "true" || s == "True" || s == "TRUE") return true;
     if (s == "false" || s == "False" || s == "FALSE") return false;
   }
@@ -153,62 +151,62 @@ std::optional<bool> MapView::boolean(std::string_view key) const {
 }
 
 std::optional<long long> MapView::integer(std::string_view key) const {
-  const YAML::Node value = get(key);
+  const Node value = get(key);
   if (is_null(value)) return std::nullopt;
-  if (value.IsScalar())
-    if (auto i = parse_integer(value.Scalar())) return i;
+  if (value.is_scalar())
+    if (auto i = parse_integer(value.scalar())) return i;
   sink_->report("RP0012", path(key) + " must be an integer, not " + describe(value), value);
   return std::nullopt;
 }
 
 std::optional<double> MapView::number(std::string_view key) const {
-  const YAML::Node value = get(key);
+  const Node value = get(key);
   if (is_null(value)) return std::nullopt;
-  if (value.IsScalar())
-    if (auto d = parse_number(value.Scalar())) return d;
+  if (value.is_scalar())
+    if (auto d = parse_number(value.scalar())) return d;
   sink_->report("RP0012", path(key) + " must be a number, not " + describe(value), value);
   return std::nullopt;
 }
 
-std::vector<YAML::Node> MapView::list(std::string_view key) const {
-  std::vector<YAML::Node> items;
-  const YAML::Node value = get(key);
+std::vector<Node> MapView::list(std::string_view key) const {
+  std::vector<Node> items;
+  const Node value = get(key);
   if (is_null(value)) return items;
-  if (!value.IsSequence()) {
+  if (!value.is_sequence()) {
     sink_->report("RP0012", path(key) + " must be a list, not " + describe(value), value);
     return items;
   }
   items.reserve(value.size());
-  for (const auto& item : value) items.push_back(item);
+  for (const auto item : value.items()) items.push_back(item);
   return items;
 }
 
-std::vector<std::pair<std::string, YAML::Node>> MapView::string_list(std::string_view key) const {
-  std::vector<std::pair<std::string, YAML::Node>> out;
+std::vector<std::pair<std::string, Node>> MapView::string_list(std::string_view key) const {
+  std::vector<std::pair<std::string, Node>> out;
   for (const auto& item : list(key)) {
-    if (!item.IsScalar()) {
+    if (!item.is_scalar()) {
       sink_->report("RP0012", "items of " + path(key) + " must be strings, not " + describe(item), item);
       continue;
     }
-    out.emplace_back(item.Scalar(), item);
+    out.emplace_back(item.scalar(), item);
   }
   return out;
 }
 
 Labels MapView::string_map(std::string_view key) const {
   Labels out;
-  const YAML::Node value = get(key);
+  const Node value = get(key);
   if (is_null(value)) return out;
-  if (!value.IsMap()) {
+  if (!value.is_map()) {
     sink_->report("RP0012", path(key) + " must be a mapping of strings, not " + describe(value), value);
     return out;
   }
-  for (const auto& entry : value) {
-    if (!entry.first.IsScalar() || !(entry.second.IsScalar() || entry.second.IsNull())) {
+  for (const auto& entry : value.entries()) {
+    if (!entry.first.is_scalar() || !(entry.second.is_scalar() || entry.second.is_null())) {
       sink_->report("RP0012", "entries of " + path(key) + " must map strings to strings", entry.first);
       continue;
     }
-    out[entry.first.Scalar()] = entry.second.IsNull() ? std::string() : entry.second.Scalar();
+    out[entry.first.scalar()] = entry.second.is_null() ? std::string() : entry.second.scalar();
   }
   return out;
 }

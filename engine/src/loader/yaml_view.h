@@ -1,9 +1,7 @@
-// Typed, located access to yaml-cpp nodes for the loader: every wrong type,
+// Typed, located access to the loader's YAML nodes (yaml_document.h): every wrong type,
 // unknown field or bad value becomes a Diagnostic at the node's file:line:col
 // instead of an exception. Private to engine/src/loader.
 #pragma once
-
-#include <yaml-cpp/yaml.h>
 
 #include <initializer_list>
 #include <optional>
@@ -14,6 +12,7 @@
 
 #include "rampart/engine/diagnostic.h"
 #include "rampart/engine/labels.h"
+#include "yaml_document.h"
 
 namespace rampart::engine::loader {
 
@@ -23,13 +22,13 @@ class Sink {
  public:
   Sink(std::string file, std::vector<Diagnostic>& out) : file_(std::move(file)), out_(&out) {}
 
-  [[nodiscard]] SourceLocation at(const YAML::Node& node) const;
+  [[nodiscard]] SourceLocation at(const Node& node) const;
   [[nodiscard]] const std::string& file() const { return file_; }
   void set_fallback(SourceLocation where) { fallback_ = std::move(where); }
   // The document's first line in the file (documents are parsed one by one).
   void set_line_offset(int offset) { line_offset_ = offset; }
 
-  void report(std::string_view rule_id, std::string message, const YAML::Node& node,
+  void report(std::string_view rule_id, std::string message, const Node& node,
               std::vector<RelatedLocation> related = {});
   void report_at(std::string_view rule_id, std::string message, SourceLocation where,
                  std::vector<RelatedLocation> related = {});
@@ -48,20 +47,20 @@ class Sink {
 // reported as warnings (RP0013), a node that is not a mapping as RP0012.
 class MapView {
  public:
-  MapView(Sink& sink, const YAML::Node& node, std::string path, std::initializer_list<std::string_view> known);
+  MapView(Sink& sink, const Node& node, std::string path, std::initializer_list<std::string_view> known);
   // No unknown-field check (open schemas such as a pod spec).
-  MapView(Sink& sink, const YAML::Node& node, std::string path);
+  MapView(Sink& sink, const Node& node, std::string path);
 
   [[nodiscard]] bool is_map() const { return is_map_; }
   [[nodiscard]] bool has(std::string_view key) const;
   // The value, or an undefined-looking null node when absent or null.
-  [[nodiscard]] YAML::Node get(std::string_view key) const;
+  [[nodiscard]] Node get(std::string_view key) const;
   [[nodiscard]] SourceLocation where(std::string_view key) const;  // value, else the map
   [[nodiscard]] SourceLocation key_where(std::string_view key) const;
   [[nodiscard]] std::string path(std::string_view key) const;
-  [[nodiscard]] const YAML::Node& node() const { return node_; }
-  [[nodiscard]] const std::vector<std::pair<std::string, YAML::Node>>& entries() const { return entries_; }
-  [[nodiscard]] const YAML::Node* key_node(std::string_view key) const;
+  [[nodiscard]] const Node& node() const { return node_; }
+  [[nodiscard]] const std::vector<std::pair<std::string, Node>>& entries() const { return entries_; }
+  [[nodiscard]] const Node* key_node(std::string_view key) const;
 
   // Typed getters: nullopt when absent; a wrong type is reported (RP0012).
   [[nodiscard]] std::optional<std::string> str(std::string_view key) const;
@@ -69,8 +68,8 @@ class MapView {
   [[nodiscard]] std::optional<long long> integer(std::string_view key) const;
   [[nodiscard]] std::optional<double> number(std::string_view key) const;
   // A sequence's items (empty when absent); a non-sequence is reported.
-  [[nodiscard]] std::vector<YAML::Node> list(std::string_view key) const;
-  [[nodiscard]] std::vector<std::pair<std::string, YAML::Node>> string_list(std::string_view key) const;
+  [[nodiscard]] std::vector<Node> list(std::string_view key) const;
+  [[nodiscard]] std::vector<std::pair<std::string, Node>> string_list(std::string_view key) const;
   // A string→string map (labels, annotations). Scalars of any style are read
   // as their text; null values as "".
   [[nodiscard]] Labels string_map(std::string_view key) const;
@@ -81,18 +80,17 @@ class MapView {
   void read(std::initializer_list<std::string_view> known, bool check);
 
   Sink* sink_;
-  YAML::Node node_;
+  Node node_;
   std::string path_;
   bool is_map_ = false;
-  std::vector<std::pair<std::string, YAML::Node>> entries_;
-  std::vector<YAML::Node> keys_;
+  std::vector<std::pair<std::string, Node>> entries_;
+  std::vector<Node> keys_;
 };
 
-[[nodiscard]] bool is_null(const YAML::Node& node);
-// The value under `key` of a mapping, or a null node: never an invalid node
-// (yaml-cpp throws on most calls to those).
-[[nodiscard]] YAML::Node child(const YAML::Node& map, std::string_view key);
-[[nodiscard]] std::string describe(const YAML::Node& node);  // "a mapping", "a list", "\"x\"", …
+[[nodiscard]] bool is_null(const Node& node);
+// The value under `key` of a mapping, or an undefined (null) node.
+[[nodiscard]] Node child(const Node& map, std::string_view key);
+[[nodiscard]] std::string describe(const Node& node);  // "a mapping", "a list", "\"x\"", …
 // Parses an integer scalar (decimal, optional sign); nullopt if not one.
 [[nodiscard]] std::optional<long long> parse_integer(std::string_view text);
 [[nodiscard]] std::optional<double> parse_number(std::string_view text);

@@ -11,7 +11,7 @@
 // A resource with an error-severity finding is left out of the model, as the
 // API server would have refused it; callers that must not act on a partial
 // model check LoadResult::has_errors(). Bad input never throws, crashes or
-// hangs: sizes and YAML nesting are bounded before yaml-cpp sees the text.
+// hangs: sizes and YAML nesting are bounded before libyaml sees the text.
 #pragma once
 
 #include <cstddef>
@@ -29,6 +29,7 @@ struct LoadOptions {
   std::size_t max_file_bytes = 64u << 20;  // larger files are refused (RP0003)
   int max_depth = 100;                     // YAML nesting bound (RP0004)
   bool normalize = true;                   // run normalize() on the result
+  std::size_t max_alias_nodes = 1u << 20;  // nodes that aliases may add by expansion (RP0003)
 };
 
 struct LoadResult {
