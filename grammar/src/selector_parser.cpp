@@ -357,10 +357,15 @@ std::vector<TokenSpan> scan(std::string_view text) {
 }
 
 std::vector<TokenSpan> scan_with_grammar_lexer(std::string_view text) {
-  ByteStream input;
-  input.load_bytes(text);
-  Lexer lexer(&input);
-  lexer.removeErrorListeners();
+  struct LexerKit {
+    ByteStream input;
+    Lexer lexer{&input};
+    LexerKit() { lexer.removeErrorListeners(); }
+  };
+  thread_local LexerKit kit;
+  kit.input.load_bytes(text);
+  kit.lexer.setInputStream(&kit.input);  // resets the lexer, including its mode stack
+  Lexer& lexer = kit.lexer;
   std::vector<TokenSpan> spans;
   for (;;) {
     auto token = lexer.nextToken();
