@@ -2,6 +2,9 @@
 // by tier (a program, shared by classes with the same one), and per program
 // the tier walk over ConnectionSets once per distinct pattern of matching
 // peer rules (see reach_impl.h).
+#include <algorithm>
+#include <bit>
+
 #include "reach_impl.h"
 
 namespace rampart::engine {
@@ -18,17 +21,53 @@ std::string key_of(const std::vector<std::uint32_t>& v, std::uint32_t extra) {
 
 }  // namespace
 
+void Reachability::Impl::build_programs() {
+  // Policies by the selector that selects their subjects, so that a class
+  // visits only the policies selecting it, not every policy.
+  policies_by_selector.assign(selectors.size(), {});
+  for (std::uint32_t t = 0; t < tiers.size(); ++t)
+    for (std::uint32_t i = 0; i < tiers[t].size(); ++i)
+      if (tiers[t][i].selector >= 0) policies_by_selector[static_cast<std::size_t>(tiers[t][i].selector)].push_back({t, i});
+  ingress_program.assign(classes.size(), UINT32_MAX);
+  egress_program.assign(classes.size(), UINT32_MAX);
+  for (std::size_t c = 0; c < classes.size(); ++c) {
+    if (classes[c].kind == 2) continue;
+    ingress_program[c] = build_program(classes[c], Direction::kIngress);
+  }
+  const std::size_t first_egress = programs.size();
+  for (std::size_t c = 0; c < classes.size(); ++c) {
+    if (classes[c].kind == 2) continue;
+    egress_program[c] = build_program(classes[c], Direction::kEgress);
+  }
+  // A program is shared by both directions only when it has no policy (rule
+  // ids differ by direction), and then its row does not depend on it.
+  rows.assign(programs.size(), {});
+  stats.ingress_programs = first_egress;
+  stats.egress_programs = programs.size() - first_egress;
+}
+
 std::uint32_t Reachability::Impl::build_program(const PeerClass& c, Direction d) {
   Program prog;
+  prog.direction = d;
   prog.profile_allows = c.profile_allows;
   prog.self_ports = d == Direction::kIngress ? c.ports : 0;
+  // The policies selecting the class, in tier order then policy order.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> selecting;
+  for (std::size_t w = 0; w < c.label_bits.size(); ++w)
+    for (std::uint64_t bits = c.label_bits[w]; bits != 0; bits &= bits - 1) {
+      const std::size_t s = w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
+      const auto& list = policies_by_selector[s];
+      selecting.insert(selecting.end(), list.begin(), list.end());
+    }
+  std::sort(selecting.begin(), selecting.end());
   std::string key;
-  for (std::size_t t = 0; t < tiers.size(); ++t) {
+  for (std::size_t k = 0; k < selecting.size();) {
+    const std::uint32_t t = selecting[k].first;
     ProgramTier tier;
     tier.default_action = ordered[t].default_action;
     bool governs = false;
-    for (const auto& pr : tiers[t]) {
-      if (pr.selector < 0 || !test(c.label_bits, static_cast<std::size_t>(pr.selector))) continue;
+    for (; k < selecting.size() && selecting[k].first == t; ++k) {
+      const auto& pr = tiers[t][selecting[k].second];
       if (!pr.policy->governs(d)) continue;
       governs = true;
       for (const auto id : d == Direction::kIngress ? pr.ingress : pr.egress) {
@@ -47,56 +86,138 @@ std::uint32_t Reachability::Impl::build_program(const PeerClass& c, Direction d)
   }
   key += "|" + std::to_string(prog.self_ports) + (prog.profile_allows ? "a" : "d");
   auto [it, inserted] = program_index.try_emplace(key, static_cast<std::uint32_t>(programs.size()));
-  if (inserted) programs.push_back(std::move(prog));
+  if (inserted) {
+    for (const auto& tier : prog.tiers)
+      for (auto id : tier.rules) prog.any_named = prog.any_named || rules[id].dst_named;
+    programs.push_back(std::move(prog));
+  }
   return it->second;
 }
 
-std::vector<std::uint32_t> Reachability::Impl::walk_rows(std::uint32_t program_id, Direction d) {
+void Reachability::Impl::index_peers() {
+  if (peers_indexed) return;
+  peers_indexed = true;
+  classes_by_selector.assign(selectors.size(), {});
+  classes_by_net.assign(nets.size(), {});
+  for (std::uint32_t c = 0; c < classes.size(); ++c) {
+    const auto& pc = classes[c];
+    for (std::size_t w = 0; w < pc.sel_bits.size(); ++w)
+      for (std::uint64_t bits = pc.sel_bits[w]; bits != 0; bits &= bits - 1)
+        classes_by_selector[w * 64 + static_cast<std::size_t>(std::countr_zero(bits))].push_back(c);
+    for (std::size_t w = 0; w < pc.net_bits.size(); ++w)
+      for (std::uint64_t bits = pc.net_bits[w]; bits != 0; bits &= bits - 1)
+        classes_by_net[w * 64 + static_cast<std::size_t>(std::countr_zero(bits))].push_back(c);
+  }
+}
+
+const std::vector<std::uint32_t>* Reachability::Impl::candidates(const CompiledEntity& e) const {
+  if (e.selector >= 0) return &classes_by_selector[static_cast<std::size_t>(e.selector)];
+  if (e.net >= 0) return &classes_by_net[static_cast<std::size_t>(e.net)];
+  return nullptr;
+}
+
+bool Reachability::Impl::peer_pattern(const Program& prog, std::uint32_t peer, std::vector<std::uint32_t>& matched) const {
+  matched.clear();
+  bool any = false;
+  for (const auto& tier : prog.tiers) {
+    for (auto id : tier.rules) {
+      const CompiledRule& r = rules[id];
+      if (entity_holds(prog.direction == Direction::kIngress ? r.src : r.dst, classes[peer])) {
+        matched.push_back(id);
+        any = true;
+      }
+    }
+    matched.push_back(UINT32_MAX);  // tier boundary
+  }
+  return any;
+}
+
+std::uint32_t Reachability::Impl::pattern_ports(const Program& prog, std::uint32_t peer) const {
+  if (prog.direction == Direction::kIngress) return prog.self_ports;
+  return prog.any_named ? classes[peer].ports : 0;
+}
+
+std::uint32_t Reachability::Impl::no_match_walk(std::uint32_t program_id) {
+  Program& prog = programs[program_id];
+  if (prog.no_match == UINT32_MAX) {
+    std::vector<std::uint32_t> boundaries(prog.tiers.size(), UINT32_MAX);
+    ++stats.walks;
+    prog.no_match = walk(prog, boundaries, 0);
+  }
+  return prog.no_match;
+}
+
+const std::vector<std::uint32_t>& Reachability::Impl::row_of(std::uint32_t program_id) {
+  auto& row = rows[program_id];
+  if (!row.empty()) return row;
   const Program& prog = programs[program_id];
-  std::vector<std::uint32_t> row(classes.size(), 0);
   if (!prog.isolated) {
-    std::fill(row.begin(), row.end(), prog.profile_allows ? 1u : 0u);
+    row.assign(classes.size(), prog.profile_allows ? 1u : 0u);
     return row;
   }
+  index_peers();
+  // Only peers that some rule's peer side can match need a pattern (most
+  // peers are in other namespaces and match none): the candidates of each
+  // rule come from the selector or net index; a rule with neither can match
+  // anything.
+  std::vector<std::uint32_t> touched;
+  bool everyone = false;
+  ++epoch;
+  if (stamp.size() != classes.size()) stamp.assign(classes.size(), 0);
+  for (const auto& tier : prog.tiers)
+    for (auto id : tier.rules) {
+      const auto* list = candidates(prog.direction == Direction::kIngress ? rules[id].src : rules[id].dst);
+      if (!list) {
+        everyone = true;
+        continue;
+      }
+      for (const auto c : *list)
+        if (stamp[c] != epoch) {
+          stamp[c] = epoch;
+          touched.push_back(c);
+        }
+    }
+  if (everyone) {
+    touched.resize(classes.size());
+    for (std::uint32_t c = 0; c < classes.size(); ++c) touched[c] = c;
+  }
+  std::sort(touched.begin(), touched.end());
+  std::vector<std::uint32_t> out(classes.size(), UINT32_MAX);
   std::unordered_map<std::string, std::uint32_t> memo;
   std::vector<std::uint32_t> matched;
-  bool any_named = false;
-  for (const auto& tier : prog.tiers)
-    for (auto id : tier.rules) any_named = any_named || rules[id].dst_named;
-  // Most peers match no rule of a program (other namespaces): one walk.
-  std::uint32_t no_match = UINT32_MAX;
-  for (std::size_t p = 0; p < classes.size(); ++p) {
-    const PeerClass& peer = classes[p];
-    matched.clear();
-    bool any = false;
-    for (std::size_t t = 0; t < prog.tiers.size(); ++t) {
-      for (auto id : prog.tiers[t].rules) {
-        const CompiledRule& r = rules[id];
-        if (entity_holds(d == Direction::kIngress ? r.src : r.dst, peer)) {
-          matched.push_back(id);
-          any = true;
-        }
-      }
-      matched.push_back(UINT32_MAX);  // tier boundary
-    }
-    if (!any) {
-      if (no_match == UINT32_MAX) {
-        ++stats.walks;
-        no_match = walk(prog, matched, 0);
-      }
-      row[p] = no_match;
-      continue;
-    }
-    const std::uint32_t dst_ports = d == Direction::kIngress ? prog.self_ports : (any_named ? peer.ports : 0);
-    const auto key = key_of(matched, dst_ports);
-    auto [it, inserted] = memo.try_emplace(key, 0);
+  for (const auto p : touched) {
+    if (!peer_pattern(prog, p, matched)) continue;
+    const std::uint32_t dst_ports = pattern_ports(prog, p);
+    auto [it, inserted] = memo.try_emplace(key_of(matched, dst_ports), 0);
     if (inserted) {
       ++stats.walks;
       it->second = walk(prog, matched, dst_ports);
     }
-    row[p] = it->second;
+    out[p] = it->second;
   }
+  for (auto& v : out)
+    if (v == UINT32_MAX) v = no_match_walk(program_id);
+  row = std::move(out);
   return row;
+}
+
+std::uint32_t Reachability::Impl::cell(std::uint32_t program_id, std::uint32_t peer) {
+  if (program_id == UINT32_MAX) return 1;  // externals are not policed
+  if (!rows[program_id].empty()) return rows[program_id][peer];
+  const Program& prog = programs[program_id];
+  if (!prog.isolated) return prog.profile_allows ? 1u : 0u;
+  const std::uint64_t key = (std::uint64_t{program_id} << 32) | peer;
+  if (auto it = cell_cache.find(key); it != cell_cache.end()) return it->second;
+  std::vector<std::uint32_t> matched;
+  std::uint32_t id = 0;
+  if (!peer_pattern(prog, peer, matched)) {
+    id = no_match_walk(program_id);
+  } else {
+    ++stats.walks;
+    id = walk(prog, matched, pattern_ports(prog, peer));
+  }
+  cell_cache.emplace(key, id);
+  return id;
 }
 
 std::uint32_t Reachability::Impl::walk(const Program& prog, const std::vector<std::uint32_t>& matched, std::uint32_t dst_ports) {
@@ -124,30 +245,11 @@ std::uint32_t Reachability::Impl::walk(const Program& prog, const std::vector<st
 }
 
 void Reachability::Impl::compute_rows() {
-  ingress_program.assign(classes.size(), UINT32_MAX);
-  egress_program.assign(classes.size(), UINT32_MAX);
   for (std::size_t c = 0; c < classes.size(); ++c) {
     if (classes[c].kind == 2) continue;
-    ingress_program[c] = build_program(classes[c], Direction::kIngress);
+    row_of(ingress_program[c]);
+    row_of(egress_program[c]);
   }
-  const std::size_t first_egress = programs.size();
-  for (std::size_t c = 0; c < classes.size(); ++c) {
-    if (classes[c].kind == 2) continue;
-    egress_program[c] = build_program(classes[c], Direction::kEgress);
-  }
-  std::vector<Direction> dir(programs.size(), Direction::kIngress);
-  for (std::size_t p = first_egress; p < programs.size(); ++p) dir[p] = Direction::kEgress;
-  // A program may be shared by both directions only if keys collide, which
-  // the key's content prevents (rule ids differ by direction) except for
-  // programs with no policy, whose rows do not depend on the direction.
-  rows.assign(programs.size(), {});
-  for (std::size_t c = 0; c < classes.size(); ++c) {
-    if (classes[c].kind == 2) continue;
-    for (auto [prog, d] : {std::pair{ingress_program[c], Direction::kIngress}, {egress_program[c], Direction::kEgress}})
-      if (rows[prog].empty()) rows[prog] = walk_rows(prog, d);
-  }
-  stats.ingress_programs = first_egress;
-  stats.egress_programs = programs.size() - first_egress;
 }
 
 }  // namespace rampart::engine

@@ -82,10 +82,13 @@ struct ProgramTier {
 };
 
 struct Program {
+  Direction direction = Direction::kIngress;  // of the class that built it (irrelevant when not isolated)
   std::vector<ProgramTier> tiers;
   bool profile_allows = true;
   std::uint32_t self_ports = 0;  // ingress: the subject's named ports
   bool isolated = false;
+  bool any_named = false;              // a rule has named destination ports
+  std::uint32_t no_match = UINT32_MAX;  // the walk for peers that match no rule, once computed
 };
 
 struct ConnPool {
@@ -170,8 +173,18 @@ struct Reachability::Impl {
   std::vector<std::uint32_t> endpoint_class;
   std::unordered_map<std::string, std::uint32_t> class_index;
   std::vector<Bits> netset_sel_bits;
+  struct AddressSignature {
+    Bits net_bits;         // net predicates the address satisfies
+    Bits netset_sel_bits;  // selectors matching a network set that contains it
+  };
+  std::vector<AddressSignature> address_signatures;
+  std::unordered_map<std::string, std::uint32_t> address_signature_index;
+  std::vector<std::uint32_t> segment_starts;     // IPv4: sorted segment starts (the first is 0)
+  std::vector<std::uint32_t> segment_signature;  // parallel: the segment's address signature
 
   std::uint32_t intern_class(PeerClass c);
+  std::uint32_t address_signature(const std::optional<IpAddress>& ip);
+  void build_ipv4_segments();
   void selector_bits_from_netsets(const std::optional<IpAddress>& ip, Bits& bits) const;
   void classify_endpoints();
 
@@ -184,13 +197,34 @@ struct Reachability::Impl {
   std::vector<reach_detail::Program> programs;
   std::map<std::string, std::uint32_t> program_index;
   std::vector<std::uint32_t> ingress_program, egress_program;  // per class (UINT32_MAX: none)
-  std::vector<std::vector<std::uint32_t>> rows;  // per program: peer class → connection-set id
-  mutable std::unordered_map<std::uint64_t, std::uint32_t> pair_cache;
+  // Per program: peer class → connection-set id; empty until computed (all
+  // at once with ReachOptions::all_pairs, else on demand).
+  std::vector<std::vector<std::uint32_t>> rows;
+  std::unordered_map<std::uint64_t, std::uint32_t> cell_cache;  // (program, peer) → set id, rows not computed
+  std::unordered_map<std::uint64_t, std::uint32_t> pair_cache;  // (egress id, ingress id) → intersection id
+  std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> policies_by_selector;  // (tier, index)
+  // Peer classes by selector (sel_bits) and by net predicate, built when a
+  // row is first computed.
+  bool peers_indexed = false;
+  std::vector<std::vector<std::uint32_t>> classes_by_selector, classes_by_net;
+  std::vector<std::uint32_t> stamp;  // scratch for row_of
+  std::uint32_t epoch = 0;
 
+  void build_programs();
   std::uint32_t build_program(const PeerClass& c, Direction d);
-  std::vector<std::uint32_t> walk_rows(std::uint32_t program_id, Direction d);
+  void index_peers();
+  // Classes that may satisfy the entity (a superset); nullptr: any class.
+  [[nodiscard]] const std::vector<std::uint32_t>* candidates(const reach_detail::CompiledEntity& e) const;
+  // The program's rules whose peer side `peer` satisfies, tier boundaries as
+  // UINT32_MAX; false when none does.
+  bool peer_pattern(const reach_detail::Program& prog, std::uint32_t peer, std::vector<std::uint32_t>& matched) const;
+  [[nodiscard]] std::uint32_t pattern_ports(const reach_detail::Program& prog, std::uint32_t peer) const;
+  std::uint32_t no_match_walk(std::uint32_t program_id);
+  const std::vector<std::uint32_t>& row_of(std::uint32_t program_id);
+  std::uint32_t cell(std::uint32_t program_id, std::uint32_t peer);  // one entry, without the row
   std::uint32_t walk(const reach_detail::Program& prog, const std::vector<std::uint32_t>& matched, std::uint32_t dst_ports);
   void compute_rows();
+  std::uint32_t intersect(std::uint32_t egress_id, std::uint32_t ingress_id);
 
   explicit Impl(const Model& m, ReachOptions o) : model(m), options(std::move(o)) {}
 };

@@ -3,7 +3,9 @@
 // notNets, named ports, ICMP, notProtocol, ipVersion, host endpoints), the
 // class-based Reachability engine, the flow Evaluator and the simple
 // reference evaluator must give the same verdict for every pair of peers and
-// every probe. RAMPART_RANDOM_CLUSTERS overrides the number of clusters.
+// every probe; and the targeted questions (one row, one column, single
+// entries, isolation), computed without the matrix, must equal the matrix.
+// RAMPART_RANDOM_CLUSTERS overrides the number of clusters.
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -290,4 +292,77 @@ TEST_CASE("class engine, flow evaluator and reference agree on generated cluster
   // Both verdicts occur often enough for the comparison to mean something.
   CHECK(allowed_count > flows / 10);
   CHECK(allowed_count < flows - flows / 10);
+}
+
+TEST_CASE("targeted rows, columns and isolation equal the all-pairs matrix on generated clusters", "[reach][random]") {
+#if defined(__SANITIZE_ADDRESS__)
+  int clusters = 100;
+#else
+  int clusters = 1000;
+#endif
+  if (const char* env = std::getenv("RAMPART_RANDOM_CLUSTERS")) clusters = std::atoi(env);
+  ReachOptions targeted;
+  targeted.all_pairs = false;
+  std::size_t cells = 0, nonempty = 0, isolated_count = 0, subjects = 0;
+  for (int seed = 1; seed <= clusters; ++seed) {
+    const Model model = random_model(static_cast<unsigned>(seed));
+    const auto full = Reachability::compute(model);
+    const auto n = static_cast<std::uint32_t>(full.peer_class_count());
+    // Single entries read one by one from a targeted object: every cell
+    // computed alone, no row ever built.
+    const auto cellwise = Reachability::compute(model, targeted);
+    REQUIRE(cellwise.peer_class_count() == n);
+    for (std::uint32_t s = 0; s < n; ++s)
+      for (std::uint32_t d = 0; d < n; ++d) {
+        ++cells;
+        nonempty += !full.allowed(s, d).empty();
+        if (!(cellwise.allowed(s, d) == full.allowed(s, d))) {
+          INFO("seed " << seed << " cell " << s << "->" << d << ": targeted " << cellwise.allowed(s, d).str()
+                       << ", matrix " << full.allowed(s, d).str() << "\n" << dump(model));
+          CHECK(false);
+          return;
+        }
+      }
+    // A column and a row per class, each from a fresh object so that no
+    // earlier question has filled its caches.
+    for (std::uint32_t subject = 0; subject < n; ++subject) {
+      ++subjects;
+      const auto for_column = Reachability::compute(model, targeted);
+      const auto column = for_column.column(subject);
+      const auto for_row = Reachability::compute(model, targeted);
+      const auto row = for_row.row(subject);
+      REQUIRE(column.size() == n);
+      REQUIRE(row.size() == n);
+      for (std::uint32_t other = 0; other < n; ++other) {
+        if (!(*column[other] == full.allowed(other, subject)) || !(*row[other] == full.allowed(subject, other))) {
+          INFO("seed " << seed << " subject class " << subject << ", other " << other << ": column "
+                       << column[other]->str() << " vs " << full.allowed(other, subject).str() << ", row "
+                       << row[other]->str() << " vs " << full.allowed(subject, other).str() << "\n"
+                       << dump(model));
+          CHECK(false);
+          return;
+        }
+      }
+    }
+    // Isolation: from the targeted object's programs, against the reference.
+    const auto lazy = Reachability::compute(model, targeted);
+    for (std::size_t i = 0; i < model.endpoints.size(); ++i)
+      for (const auto d : {Direction::kIngress, Direction::kEgress}) {
+        const bool want = reference::isolated(model, model.endpoints[i], d);
+        isolated_count += want;
+        if (lazy.isolated(lazy.class_of_endpoint(i), d) != want ||
+            full.isolated(full.class_of_endpoint(i), d) != want) {
+          INFO("seed " << seed << " endpoint " << model.endpoints[i].name << " direction " << static_cast<int>(d)
+                       << ": reference " << want << "\n" << dump(model));
+          CHECK(false);
+          return;
+        }
+      }
+  }
+  INFO(cells << " cells, " << nonempty << " non-empty, " << subjects << " rows and columns, " << isolated_count
+             << " isolated endpoint directions");
+  CHECK(cells > 0);
+  CHECK(nonempty > cells / 10);
+  CHECK(nonempty < cells - cells / 10);
+  CHECK(isolated_count > 0);
 }

@@ -34,6 +34,10 @@ struct ReachOptions {
   // the other's boundaries too, so that lines compare block by block).
   std::vector<IntervalSet> extra_source_blocks;
   std::vector<IntervalSet> extra_destination_blocks;
+  // Compute every row of the class matrix up front (list, diff). When false,
+  // entries are computed when first read, so that a per-pod question costs
+  // one row or column (row() / column()) and isolation costs no walk at all.
+  bool all_pairs = true;
 };
 
 // A block of external IPv4 addresses that every relevant rule treats alike.
@@ -71,6 +75,18 @@ class Reachability {
   [[nodiscard]] const ConnectionSet& egress(std::uint32_t subject, std::uint32_t peer) const;
   // Whether any policy applies to the class in that direction.
   [[nodiscard]] bool isolated(std::uint32_t subject, Direction direction) const;
+
+  // Targeted questions: one column of the matrix ("who can reach dst": what
+  // each peer class, indexed by class, may open to it) and one row ("whom
+  // can src reach", indexed by destination class). Each computes the
+  // subject's own row and, per program of the other side, the single cell
+  // towards the subject; never the whole matrix. Pointers stay valid for
+  // the object's life.
+  [[nodiscard]] std::vector<const ConnectionSet*> column(std::uint32_t dst_class) const;
+  [[nodiscard]] std::vector<const ConnectionSet*> row(std::uint32_t src_class) const;
+
+  // Entries not computed yet are computed (and cached) by the const
+  // accessors, so one object must not be read from two threads at once.
 
   // Figures for benchmarks and --stats.
   struct Stats {

@@ -164,6 +164,14 @@ inline bool direction_allows(const Model& m, const Endpoint& e, Direction d, con
   return std::find(e.profiles.begin(), e.profiles.end(), "projectcalico-default-allow") != e.profiles.end();
 }
 
+// Whether some enforced policy selects the endpoint and governs the direction
+// (its traffic in that direction is no longer allowed by default).
+inline bool isolated(const Model& m, const Endpoint& e, Direction d) {
+  for (const auto& p : m.policies)
+    if (!p.staged() && selects(p, e) && p.governs(d)) return true;
+  return false;
+}
+
 inline bool allowed(const Model& m, const Flow& f) {
   if (f.src.endpoint && !direction_allows(m, *f.src.endpoint, Direction::kEgress, f)) return false;
   if (f.dst.endpoint && !direction_allows(m, *f.dst.endpoint, Direction::kIngress, f)) return false;
