@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 
+#include "netlink.h"
 #include "rampart/compiler/render.h"
 
 namespace rampart::compiler {
@@ -106,7 +107,30 @@ Result<Kernel::Output> Kernel::nft(const std::vector<std::string>& args, const s
   return run(argv, input);
 }
 
+Result<std::uint32_t> Kernel::generation() const { return netlink::generation(netns_); }
+
 Result<void> Kernel::apply(const Transaction& tx) const {
+  if (backend_ == KernelBackend::kNftText) return apply_text(tx);
+  auto r = netlink::apply(netns_, tx, std::nullopt);
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+Result<void> Kernel::apply(const Transaction& tx, std::uint32_t generation) const {
+  if (backend_ == KernelBackend::kNftText) {
+    auto now = this->generation();
+    if (!now) return std::unexpected(now.error());
+    if (*now != generation)
+      return fail(ErrorCode::kKernel, std::string(netlink::kGenerationChanged) + " (generation " + std::to_string(generation) +
+                                          ", now " + std::to_string(*now) + "); nothing changed, read back and retry");
+    return apply_text(tx);
+  }
+  auto r = netlink::apply(netns_, tx, generation);
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+Result<void> Kernel::apply_text(const Transaction& tx) const {
   if (auto e = tx.error(); !e) return e;
   if (tx.empty()) return {};
   // One op per line (render() drops none: builders skip empty element

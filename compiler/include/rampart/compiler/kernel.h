@@ -1,12 +1,14 @@
 // The kernel side: applies transactions to nftables in one network namespace
 // and reads our tables back for drift detection.
 //
-// Today a transaction goes to the kernel as ONE `nft -f` script (nft sends it
-// as one netlink batch: all or nothing); errors are mapped back to the op
-// that caused them through the script's line numbers (one op per line). The
-// libnftnl/libmnl batch writer is not written yet (see README.md).
+// A transaction goes to the kernel as ONE nfnetlink batch (all or nothing):
+// by default built with libnftnl and sent with libmnl (netlink.cpp), bound to
+// the ruleset's generation id; or, as the baseline and a fallback, as one
+// `nft -f` script. Either way a refusal names the op that caused it.
+// Read-back (list, drift) uses `nft` in both cases.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "rampart/common/error.h"
@@ -15,14 +17,29 @@
 
 namespace rampart::compiler {
 
+enum class KernelBackend {
+  kNetlink,  // libnftnl/libmnl batch, generation-checked (default)
+  kNftText,  // render(tx) through `nft -f -` (baseline, fallback)
+};
+
 class Kernel {
  public:
   // netns: a name from `ip netns` (/run/netns/NAME), or "" for the caller's.
-  explicit Kernel(std::string netns = "") : netns_(std::move(netns)) {}
+  explicit Kernel(std::string netns = "", KernelBackend backend = KernelBackend::kNetlink)
+      : netns_(std::move(netns)), backend_(backend) {}
 
   // All or nothing. On a kernel refusal the error names the failing op:
-  // "op N (add rule inet rampart …): <nft's message>".
+  // "op N (add rule inet rampart …): <reason>".
   [[nodiscard]] Result<void> apply(const Transaction& tx) const;
+  // The same, refused as a whole (nothing changed, error text contains
+  // "ruleset changed since it was read") when the ruleset's generation is no
+  // longer `generation` — e.g. another program committed between a read-back
+  // and this apply. Atomic with the netlink backend; the text backend can only
+  // check just before running nft.
+  [[nodiscard]] Result<void> apply(const Transaction& tx, std::uint32_t generation) const;
+  // The ruleset generation id (NFT_MSG_GETGEN); every commit increments it.
+  [[nodiscard]] Result<std::uint32_t> generation() const;
+  [[nodiscard]] KernelBackend backend() const { return backend_; }
 
   // `nft list table` text (terse: without set elements).
   [[nodiscard]] Result<std::string> list(Family family, const std::string& table, bool terse = false) const;
@@ -41,7 +58,9 @@ class Kernel {
   [[nodiscard]] Result<Output> nft(const std::vector<std::string>& args, const std::string& input = "") const;
 
  private:
+  [[nodiscard]] Result<void> apply_text(const Transaction& tx) const;
   std::string netns_;
+  KernelBackend backend_ = KernelBackend::kNetlink;
 };
 
 // The listing with the table's top-level blocks (sets, chains) sorted by name,
