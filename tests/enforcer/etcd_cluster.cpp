@@ -125,6 +125,12 @@ void EtcdCluster::restart_member(int index) {
   wait_ready(index);
 }
 
+void EtcdCluster::restart_members(const std::vector<int>& indices) {
+  for (int i : indices) kill_member(i);
+  for (int i : indices) launch(i);
+  for (int i : indices) wait_ready(i);
+}
+
 void EtcdCluster::wait_ready(int index, std::chrono::milliseconds limit) {
   enforcer::EtcdClientOptions options;
   options.connect_timeout = std::chrono::milliseconds(200);

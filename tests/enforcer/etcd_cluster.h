@@ -28,6 +28,9 @@ class EtcdCluster {
 
   void kill_member(int index);     // SIGKILL, as a crash or a power cut
   void restart_member(int index);  // same name, ports and data
+  // Several at once (after the whole cluster was down: no member is ready
+  // alone, it needs a quorum back).
+  void restart_members(const std::vector<int>& indices);
   void wait_ready(int index, std::chrono::milliseconds limit = std::chrono::seconds(20));
   [[nodiscard]] std::string logs() const;
 
