@@ -17,6 +17,7 @@
 #include "manifests.h"
 #include "rampart/enforcer/agent.h"
 #include "rampart/enforcer/dir_datastore.h"
+#include "rampart/enforcer/endpoint_file.h"
 #include "rampart/enforcer/servers.h"
 #include "recording_dataplane.h"
 
@@ -297,4 +298,84 @@ TEST_CASE("agent: /metrics, /healthz and /readyz over HTTP", "[unit]") {
   rig.agent->stop();
   CHECK(client.Get("/healthz")->status == 503);
   http.stop();
+}
+
+TEST_CASE("agent: CNI registrations survive a restart; nothing is written before the new agent is in sync", "[unit]") {
+  TempDir shared;
+  const fs::path state = shared.path / "state";
+  AgentConfig config{"node-1", 3s, 60s};
+  config.state_dir = state;
+  const std::string docs = calico_policy("prod", "web", 80) + "---\n" + pod_doc("prod", "web-1", "10.244.1.5");
+  ap::Request add = add_request("prod", "web-1", "c0ffee0001", "10.244.1.5/24");
+  {
+    Rig rig(config);
+    write_file(rig.dir.path / "store/app.yaml", docs);
+    rig.start();
+    REQUIRE(eventually([&] { return rig.agent->ready(); }));
+    REQUIRE(ask(rig.socket(), add).ok);
+    // Persisted before the reply.
+    auto saved = load_endpoints(state / "endpoints.json");
+    REQUIRE(saved);
+    REQUIRE(saved->size() == 1);
+    CHECK(saved->front().host_interface == "vethc0ffee00");
+    CHECK(saved->front().addresses == std::vector<std::string>{"10.244.1.5/24"});
+  }
+  Rig rig(config);  // a new agent; its datastore directory does not exist yet: not in sync
+  rig.start();
+  std::this_thread::sleep_for(300ms);
+  CHECK(rig.dataplane.calls() == std::vector<std::string>{"restore prod/web-1"});
+  CHECK(rig.agent->endpoints().size() == 1);
+  write_file(rig.dir.path / "store/app.yaml", docs);
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  // The first model carries the restored pod's interface: no derived name.
+  const auto model = rig.dataplane.model();
+  REQUIRE_FALSE(model.endpoints.empty());
+  CHECK(model.endpoints.at(0).interface == "vethc0ffee00");
+  ap::Request check = add;
+  check.op = ap::Operation::kCheck;
+  CHECK(ask(rig.socket(), check).ok);
+  ap::Request del = add;
+  del.op = ap::Operation::kDelete;
+  CHECK(ask(rig.socket(), del).ok);
+  auto saved = load_endpoints(state / "endpoints.json");
+  REQUIRE(saved);
+  CHECK(saved->empty());
+  CHECK(rig.dataplane.violations().empty());
+}
+
+TEST_CASE("agent: an unreadable registration file is reported, not fatal", "[unit]") {
+  TempDir shared;
+  fs::create_directories(shared.path / "state");
+  std::ofstream(shared.path / "state/endpoints.json") << "{\"version\": 1, \"endpoints\": [";
+  auto loaded = load_endpoints(shared.path / "state/endpoints.json");
+  REQUIRE_FALSE(loaded);
+  CHECK(loaded.error().str().find("endpoints.json") != std::string::npos);
+  AgentConfig config{"node-1", 3s, 60s};
+  config.state_dir = shared.path / "state";
+  Rig rig(config);
+  write_file(rig.dir.path / "store/app.yaml", calico_policy("prod", "web", 80));
+  rig.start();
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  CHECK(rig.agent->endpoints().empty());
+}
+
+TEST_CASE("agent: a refused write keeps the previous state, is retried with backoff and counted", "[unit]") {
+  Rig rig;
+  write_file(rig.dir.path / "store/app.yaml", calico_policy("prod", "web", 80));
+  rig.start();
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  const auto before = rig.dataplane.model();
+
+  rig.dataplane.fail_next_set_model(3);
+  const auto t0 = std::chrono::steady_clock::now();
+  write_file(rig.dir.path / "store/more.yaml", calico_policy("prod", "api", 81));
+  REQUIRE(eventually([&] { return rig.metrics.value("rampart_agent_dataplane_errors_total", R"(op="set_model")") >= 1; }));
+  CHECK_FALSE(rig.agent->ready());
+  CHECK(rig.dataplane.model().policies.size() == before.policies.size());  // the refused model never took effect
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(rig.metrics.value("rampart_agent_dataplane_errors_total", R"(op="set_model")") == 3);
+  CHECK(elapsed >= 0.1 + 0.2 + 0.4 - 0.05);  // retried after 100, 200, 400 ms: a backoff, not a hot loop
+  CHECK(rig.dataplane.model().policies.size() == before.policies.size() + 1);
+  CHECK(rig.metrics.value("rampart_agent_dataplane_retry_seconds") == 0);
 }
