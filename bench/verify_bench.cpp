@@ -74,6 +74,9 @@ void BM_Lint(benchmark::State& state) {
     unknown += t.unknown;
   }
   state.counters["unknown"] = unknown;
+  std::map<std::string, int> by_rule;
+  for (const auto& d : report.diagnostics) ++by_rule[d.rule_id];
+  for (const auto& [rule, n] : by_rule) state.counters["f_" + rule] = n;
 }
 BENCHMARK(BM_Lint)->Arg(5)->Arg(20)->Arg(100)->Unit(benchmark::kSecond)->Iterations(1);
 

@@ -110,6 +110,25 @@ std::vector<OrderedTier> order_policies(const Model& model, Direction direction)
   return out;
 }
 
+std::map<std::string, int> tier_ranks(const Model& model) {
+  std::set<std::string> names;
+  for (const auto& p : model.policies)
+    if (!p.staged()) names.insert(p.tier.empty() ? "default" : p.tier);
+  std::vector<std::pair<std::string, TierInfo>> tiers;
+  for (const auto& name : names) tiers.emplace_back(name, tier_info(model, name));
+  std::stable_sort(tiers.begin(), tiers.end(), [](const auto& a, const auto& b) {
+    const TierInfo& ia = a.second;
+    const TierInfo& ib = b.second;
+    if (ia.declared != ib.declared) return ia.declared;
+    if (ia.order.has_value() != ib.order.has_value()) return ia.order.has_value();
+    if (ia.order && *ia.order != *ib.order) return *ia.order < *ib.order;
+    return a.first < b.first;
+  });
+  std::map<std::string, int> out;
+  for (std::size_t i = 0; i < tiers.size(); ++i) out.emplace(tiers[i].first, static_cast<int>(i));
+  return out;
+}
+
 namespace {
 void add_entity(const engine::EntityRule& er, LabelUniverse& u) {
   if (er.effective_selector) u.add_selector(er.effective_selector->root());
@@ -131,6 +150,30 @@ void collect_selectors(const Model& model, LabelUniverse& u) {
     u.add_literal(kNamespaceKey, ns.name);
     for (const auto& [k, v] : ns.labels) u.add_literal(std::string(kNsPrefix) + k, v);
   }
+}
+
+void collect_selectors(const Model& model, const std::vector<const Policy*>& policies, LabelUniverse& u) {
+  for (const Policy* p : policies) {
+    if (p->effective_selector) u.add_selector(p->effective_selector->root());
+    for (const auto* rules : {&p->ingress, &p->egress})
+      for (const auto& r : *rules) {
+        add_entity(r.source, u);
+        add_entity(r.destination, u);
+      }
+  }
+  for (const auto& ns : model.namespaces) u.reserve(ns.name);
+}
+
+std::vector<std::string> collect_named_ports(const std::vector<const Policy*>& policies) {
+  std::set<std::string> names;
+  for (const Policy* p : policies)
+    for (const auto* rules : {&p->ingress, &p->egress})
+      for (const auto& r : *rules)
+        for (const auto* er : {&r.source, &r.destination})
+          for (const auto* list : {&er->ports, &er->not_ports})
+            for (const auto& spec : *list)
+              if (spec.is_named()) names.insert(spec.name);
+  return {names.begin(), names.end()};
 }
 
 std::vector<std::string> collect_named_ports(const Model& model) {
@@ -218,7 +261,9 @@ z3::expr FlowWorld::well_formed(const Model* inventory) const {
     parts.push_back(z3::implies(!ep->is_pod, z3::mk_and(none)));
     if (inventory) {
       std::map<std::string, int, std::less<>> unused;
+      const bool string_names = universe_->is_string(kNamespaceKey);
       for (const auto& ns : inventory->namespaces) {
+        if (!string_names && universe_->literal_index(ns.name) < 0) continue;
         z3::expr_vector same(c);
         for (const auto& key : universe_->keys()) {
           if (!key.starts_with(kNsPrefix) || key == kNsNameKey) continue;
@@ -321,8 +366,17 @@ z3::expr FlowWorld::entity_matches(const Model& model, const engine::EntityRule&
                                    const z3::expr& port) {
   (void)port;
   z3::context& c = *ctx_;
-  if (er.services) throw Unsupported("rule matches `services` (Kubernetes Service endpoints), which the verifier does not model");
   z3::expr_vector all(c);
+  if (er.services) {
+    auto it = std::find_if(service_matches_.begin(), service_matches_.end(),
+                           [&](const ServiceMatch& s) { return s.entity == &er; });
+    if (it == service_matches_.end()) {
+      const std::string name = "svc[" + std::to_string(service_matches_.size()) + "]";
+      service_matches_.push_back({c.bool_const(name.c_str()), &er});
+      it = std::prev(service_matches_.end());
+    }
+    all.push_back(it->var);
+  }
   if (!er.nets.empty()) {
     z3::expr_vector any(c);
     for (const auto& cidr : er.nets) any.push_back(in_cidr(cidr, ep));
@@ -383,17 +437,45 @@ z3::expr FlowWorld::rule_matches(const Model& model, const Rule& rule) {
 
 ChainTerm FlowWorld::chain(const Model& model, Direction direction, const Removal& removal,
                            const std::vector<const Policy*>* only) {
+  if (!only) return chain(model, direction, order_policies(model, direction), removal, nullptr);
+  const std::set<const Policy*> keep(only->begin(), only->end());
+  return chain(model, direction, order_policies(model, direction), removal, &keep);
+}
+
+bool FlowWorld::depends_on_services(z3::solver& solver, const z3::model& model, const z3::expr& formula) const {
+  if (service_matches_.empty()) return false;
+  z3::context& c = *ctx_;
+  std::set<unsigned> service_ids;
+  for (const auto& s : service_matches_) service_ids.insert(s.var.decl().id());
+  // Pin every other constant the model assigns, then look for service
+  // values that falsify the formula.
+  z3::expr_vector pins(c);
+  for (unsigned i = 0; i < model.size(); ++i) {
+    const z3::func_decl d = model[static_cast<int>(i)];
+    if (d.arity() != 0 || service_ids.contains(d.id())) continue;
+    pins.push_back(d() == model.get_const_interp(d));
+  }
+  solver.push();
+  solver.add(pins);
+  solver.add(!formula);
+  const CheckResult r = check(solver);
+  solver.pop();
+  return r.result != SatResult::kUnsat;
+}
+
+ChainTerm FlowWorld::chain(const Model& model, Direction direction, const std::vector<OrderedTier>& tiers,
+                           const Removal& removal, const std::set<const Policy*>* only) {
   z3::context& c = *ctx_;
   const SymEndpoint& self = direction == Direction::kIngress ? *dst_ : *src_;
   ChainTerm out{direction, {}, c.bool_val(false), c.bool_val(false)};
   z3::expr_vector allow_events(c);
   z3::expr reach = c.bool_val(true);
-  for (const auto& tier : order_policies(model, direction)) {
+  for (const auto& tier : tiers) {
     TierTerm tt{tier.name, tier.default_pass, {}, c.bool_val(false), c.bool_val(false)};
     z3::expr_vector any(c), pass_events(c);
     for (const Policy* policy : tier.policies) {
       if (policy == removal.policy) continue;
-      if (only && std::find(only->begin(), only->end(), policy) == only->end()) continue;
+      if (only && !only->contains(policy)) continue;
       PolicyTerm pt{policy, applies(*policy, self), reach, {}};
       any.push_back(pt.applies);
       z3::expr rr = reach && pt.applies;

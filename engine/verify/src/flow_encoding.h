@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -41,10 +42,17 @@ struct OrderedTier {
   std::vector<const engine::Policy*> policies;
 };
 std::vector<OrderedTier> order_policies(const engine::Model& model, engine::Direction direction);
+// Position of each tier with enforced policies in evaluation order (§4.2).
+std::map<std::string, int> tier_ranks(const engine::Model& model);
 
 // Every selector the encoding of `model` can meet, for the label universe.
 void collect_selectors(const engine::Model& model, LabelUniverse& universe);
 std::vector<std::string> collect_named_ports(const engine::Model& model);
+// The same for a subset of the policies (a lint cell): their selectors only;
+// every namespace of the model is reserved (never used as an "other" value).
+void collect_selectors(const engine::Model& model, const std::vector<const engine::Policy*>& policies,
+                       LabelUniverse& universe);
+std::vector<std::string> collect_named_ports(const std::vector<const engine::Policy*>& policies);
 
 struct SymEndpoint {
   z3::expr is_pod;
@@ -113,12 +121,31 @@ class FlowWorld {
   SymPacket& packet() { return packet_; }
 
   // Domains, pod well-formedness, same-namespace consistency, and the
-  // labels of namespaces that exist in `model` (when given).
+  // labels of namespaces that exist in `model` (when given). A namespace
+  // whose name is no literal of the universe is not pinned: no formula can
+  // tell it from a fresh namespace, so the answer is the same.
   z3::expr well_formed(const engine::Model* inventory) const;
 
   // The decision chain of `self` (src for egress, dst for ingress).
   ChainTerm chain(const engine::Model& model, engine::Direction direction, const Removal& removal = {},
                   const std::vector<const engine::Policy*>* only = nullptr);
+  // The same over policies already in evaluation order (order_policies),
+  // keeping only those in `only` when given.
+  ChainTerm chain(const engine::Model& model, engine::Direction direction, const std::vector<OrderedTier>& tiers,
+                  const Removal& removal, const std::set<const engine::Policy*>* only);
+
+  // `services` matches (Kubernetes Service endpoints) are not modelled: each
+  // entity rule that uses them matches through a free boolean, so an answer
+  // that holds for every value of those booleans holds for every Service.
+  struct ServiceMatch {
+    z3::expr var;
+    const engine::EntityRule* entity;
+  };
+  [[nodiscard]] const std::vector<ServiceMatch>& service_matches() const { return service_matches_; }
+  // After a sat answer to `formula` with `model`: does the answer rely on the
+  // free service booleans (some other value of them falsifies `formula` for
+  // the same endpoints and packet)? True also when the check cannot tell.
+  bool depends_on_services(z3::solver& solver, const z3::model& model, const z3::expr& formula) const;
   // Both directions: allowed iff the source's egress and the destination's
   // ingress allow (external sides are not policed).
   z3::expr allowed(const ChainTerm& egress, const ChainTerm& ingress) const;
@@ -159,6 +186,7 @@ class FlowWorld {
   std::map<const engine::Model*, std::vector<AddressSet>> address_sets_;
   std::map<std::tuple<const void*, const void*, const void*>, z3::expr> selector_cache_;
   std::map<std::pair<const void*, const void*>, z3::expr> rule_cache_;
+  std::vector<ServiceMatch> service_matches_;
 };
 
 }  // namespace rampart::verify::detail

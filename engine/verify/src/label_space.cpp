@@ -91,7 +91,7 @@ int LabelUniverse::literal_index(std::string_view value) const {
 
 std::string LabelUniverse::other_value(long long j) const {
   std::string candidate = "other" + std::to_string(j);
-  while (literal_set_.contains(candidate)) candidate += "_";
+  while (literal_set_.contains(candidate) || reserved_.contains(candidate)) candidate += "_";
   return candidate;
 }
 

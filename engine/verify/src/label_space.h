@@ -37,6 +37,9 @@ class LabelUniverse {
   void add_labels(const Labels& labels);  // keys only (values need no literal)
   void add_key(std::string_view key);
   void add_literal(std::string_view key, std::string_view value);
+  // A value "other" values must avoid (e.g. a namespace that exists) so that
+  // a witness never names it without its constraints.
+  void reserve(std::string_view value) { reserved_.emplace(value); }
   // Decides each key's sort. No key or literal may be added afterwards.
   void finalize();
 
@@ -58,6 +61,7 @@ class LabelUniverse {
   std::map<std::string, KeyInfo, std::less<>> keys_;
   std::set<std::string, std::less<>> key_names_;
   std::set<std::string, std::less<>> literal_set_;
+  std::set<std::string, std::less<>> reserved_;
   std::vector<std::string> literals_;
   std::map<std::string, int, std::less<>> literal_index_;
   bool finalized_ = false;

@@ -31,6 +31,7 @@ struct LintOptions {
   VerifyOptions verify;
   bool inventory_checks = true;  // RV002, RV003, RV104 (need endpoints in the model)
   bool pitfalls = true;          // RV101–RV105
+  int threads = 0;               // cells linted in parallel; 0: one thread per core
 };
 
 struct LintTiming {
