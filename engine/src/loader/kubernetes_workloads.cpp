@@ -5,6 +5,7 @@
 // peer); offline inputs carry no replica IPs anyway.
 #include <algorithm>
 
+#include "kubernetes_fields.h"
 #include "readers.h"
 
 namespace rampart::engine::loader {
@@ -12,7 +13,7 @@ namespace {
 
 // Reads a pod spec's service account, node and named container ports.
 void read_pod_spec(Sink& sink, const Node& node, const std::string& path, Endpoint& ep) {
-  MapView spec(sink, node, path);
+  MapView spec(sink, node, path, k8s_fields::kPodSpec);
   if (!spec.is_map()) return;
   if (auto sa = spec.str("serviceAccountName"); sa && !sa->empty()) ep.service_account = *sa;
   else if (auto legacy = spec.str("serviceAccount"); legacy && !legacy->empty()) ep.service_account = *legacy;
@@ -20,12 +21,12 @@ void read_pod_spec(Sink& sink, const Node& node, const std::string& path, Endpoi
   const auto containers = spec.list("containers");
   for (std::size_t c = 0; c < containers.size(); ++c) {
     const std::string cpath = path + ".containers[" + std::to_string(c) + "]";
-    MapView container(sink, containers[c], cpath);
+    MapView container(sink, containers[c], cpath, k8s_fields::kContainer);
     if (!container.is_map()) continue;
     const auto ports = container.list("ports");
     for (std::size_t p = 0; p < ports.size(); ++p) {
       const std::string ppath = cpath + ".ports[" + std::to_string(p) + "]";
-      MapView port(sink, ports[p], ppath);
+      MapView port(sink, ports[p], ppath, k8s_fields::kContainerPort);
       if (!port.is_map()) continue;
       const auto number = port.integer("containerPort");
       const auto name = port.str("name");
@@ -53,7 +54,7 @@ void read_pod_spec(Sink& sink, const Node& node, const std::string& path, Endpoi
 }
 
 void read_pod_status(Sink& sink, const Node& node, Endpoint& ep) {
-  MapView status(sink, node, "status");
+  MapView status(sink, node, "status", k8s_fields::kPodStatus);
   if (!status.is_map()) return;
   auto add = [&](const std::string& text, const Node& where) {
     if (text.empty()) return;
@@ -64,8 +65,9 @@ void read_pod_status(Sink& sink, const Node& node, Endpoint& ep) {
     }
     if (std::find(ep.ips.begin(), ep.ips.end(), *ip) == ep.ips.end()) ep.ips.push_back(*ip);
   };
-  for (const auto& item : status.list("podIPs")) {
-    MapView entry(sink, item, "status.podIPs[]");
+  const auto pod_ips = status.list("podIPs");
+  for (std::size_t i = 0; i < pod_ips.size(); ++i) {
+    MapView entry(sink, pod_ips[i], "status.podIPs[" + std::to_string(i) + "]", k8s_fields::kPodIP);
     if (auto ip = entry.str("ip")) add(*ip, entry.get("ip"));
   }
   if (auto ip = status.str("podIP")) add(*ip, status.get("podIP"));
@@ -74,15 +76,19 @@ void read_pod_status(Sink& sink, const Node& node, Endpoint& ep) {
 Workload owner_of(Sink& sink, const Node& refs, const std::string& pod_name) {
   Workload owner{"Pod", pod_name};
   if (is_null(refs) || !refs.is_sequence() || refs.size() == 0) return owner;
-  Node chosen;
-  for (const Node ref : refs.items()) {
-    if (is_null(chosen)) chosen = ref;
-    if (const Node c = child(ref, "controller"); c.defined() && c.is_scalar() && c.scalar() == "true") {
-      chosen = ref;
-      break;
+  // Every reference is checked; the controller (else the first) is the owner.
+  std::optional<MapView> chosen;
+  bool chosen_controller = false;
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    MapView view(sink, refs.item(i), "metadata.ownerReferences[" + std::to_string(i) + "]",
+                 k8s_fields::kOwnerReference);
+    const bool controller = view.is_map() && view.boolean("controller").value_or(false);
+    if (!chosen || (controller && !chosen_controller)) {
+      chosen = std::move(view);
+      chosen_controller = controller;
     }
   }
-  MapView ref(sink, chosen, "metadata.ownerReferences[]");
+  const MapView& ref = *chosen;
   if (!ref.is_map()) return owner;
   const auto name = ref.str("name");
   if (!name || name->empty()) return owner;
@@ -91,6 +97,15 @@ Workload owner_of(Sink& sink, const Node& refs, const std::string& pod_name) {
   if (owner.kind.empty()) owner.kind = "Pod";
   owner.name = *name;
   return owner;
+}
+
+std::span<const std::string_view> workload_spec_fields(const std::string& kind) {
+  if (kind == "Deployment") return k8s_fields::kDeploymentSpec;
+  if (kind == "ReplicaSet" || kind == "ReplicationController") return k8s_fields::kReplicaSetSpec;
+  if (kind == "StatefulSet") return k8s_fields::kStatefulSetSpec;
+  if (kind == "DaemonSet") return k8s_fields::kDaemonSetSpec;
+  if (kind == "Job") return k8s_fields::kJobSpec;
+  return k8s_fields::kCronJobSpec;
 }
 
 }  // namespace
@@ -132,20 +147,20 @@ void read_workload(const MapView& doc, const std::string& kind, Model& model) {
   Sink& sink = doc.sink();
   const int errors = sink.errors();
   Metadata meta = read_metadata(doc, NameRule::kKubernetes, true);
-  MapView spec(sink, doc.get("spec"), "spec");
+  MapView spec(sink, doc.get("spec"), "spec", workload_spec_fields(kind));
   Node template_node;
   std::string template_path;
   if (kind == "CronJob") {
-    MapView job(sink, spec.get("jobTemplate"), "spec.jobTemplate");
-    MapView job_spec(sink, job.get("spec"), "spec.jobTemplate.spec");
+    MapView job(sink, spec.get("jobTemplate"), "spec.jobTemplate", k8s_fields::kTemplate);
+    MapView job_spec(sink, job.get("spec"), "spec.jobTemplate.spec", k8s_fields::kJobSpec);
     template_node = job_spec.get("template");
     template_path = "spec.jobTemplate.spec.template";
   } else {
     template_node = spec.get("template");
     template_path = "spec.template";
   }
-  MapView tmpl(sink, template_node, template_path);
-  MapView tmeta(sink, tmpl.get("metadata"), template_path + ".metadata");
+  MapView tmpl(sink, template_node, template_path, k8s_fields::kTemplate);
+  MapView tmeta(sink, tmpl.get("metadata"), template_path + ".metadata", k8s_fields::kObjectMeta);
   Endpoint ep;
   ep.kind = EndpointKind::kPod;
   ep.name = meta.name;

@@ -1,6 +1,7 @@
 // metadata: name, namespace, labels, annotations, checked as Calico's
 // validateObjectMeta and Kubernetes do (calico-semantics.md §5.1).
 #include "../validate/checks.h"
+#include "kubernetes_fields.h"
 #include "readers.h"
 
 namespace rampart::engine::loader {
@@ -55,10 +56,7 @@ Metadata read_metadata(const MapView& doc, NameRule rule, bool namespaced) {
   Sink& sink = doc.sink();
   Metadata meta;
   meta.where = sink.at(doc.node());
-  MapView m(sink, doc.get("metadata"), "metadata",
-            {"name", "namespace", "labels", "annotations", "uid", "resourceVersion", "creationTimestamp", "generation",
-             "ownerReferences", "managedFields", "finalizers", "generateName", "deletionTimestamp",
-             "deletionGracePeriodSeconds", "selfLink", "clusterName"});
+  MapView m(sink, doc.get("metadata"), "metadata", k8s_fields::kObjectMeta);
   meta.name = m.str("name").value_or("");
   meta.name_where = m.has("name") ? m.where("name") : meta.where;
   if (meta.name.empty()) {

@@ -67,6 +67,11 @@ std::optional<double> parse_number(std::string_view text) {
 MapView::MapView(Sink& sink, const Node& node, std::string path,
                  std::initializer_list<std::string_view> known)
     : sink_(&sink), node_(node), path_(std::move(path)) {
+  read(std::span<const std::string_view>(known.begin(), known.size()), true);
+}
+
+MapView::MapView(Sink& sink, const Node& node, std::string path, std::span<const std::string_view> known)
+    : sink_(&sink), node_(node), path_(std::move(path)) {
   read(known, true);
 }
 
@@ -75,7 +80,7 @@ MapView::MapView(Sink& sink, const Node& node, std::string path)
   read({}, false);
 }
 
-void MapView::read(std::initializer_list<std::string_view> known, bool check) {
+void MapView::read(std::span<const std::string_view> known, bool check) {
   if (is_null(node_)) return;
   if (!node_.is_map()) {
     sink_->report("RP0012", (path_.empty() ? std::string("document") : path_) + " must be a mapping, not " +

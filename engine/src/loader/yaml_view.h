@@ -5,6 +5,7 @@
 
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,6 +49,7 @@ class Sink {
 class MapView {
  public:
   MapView(Sink& sink, const Node& node, std::string path, std::initializer_list<std::string_view> known);
+  MapView(Sink& sink, const Node& node, std::string path, std::span<const std::string_view> known);
   // No unknown-field check (open schemas such as a pod spec).
   MapView(Sink& sink, const Node& node, std::string path);
 
@@ -77,7 +79,7 @@ class MapView {
   [[nodiscard]] Sink& sink() const { return *sink_; }
 
  private:
-  void read(std::initializer_list<std::string_view> known, bool check);
+  void read(std::span<const std::string_view> known, bool check);
 
   Sink* sink_;
   Node node_;
