@@ -1,5 +1,7 @@
 #include "rampart/enforcer/nft_dataplane.h"
 
+#include <utility>
+
 #include "rampart/compiler/diff.h"
 #include "rampart/enforcer/kernel_state.h"
 #include "rampart/enforcer/log.h"
@@ -24,13 +26,19 @@ Result<void> NftDataplane::apply(const compiler::Transaction& tx) {
   if (gate_) {
     if (auto allowed = gate_(tx); !allowed) return allowed;
   }
-  return kernel_.apply(tx);
+  // A diff against a read-back is only right if nobody committed since the
+  // read: bind the batch to that generation (the kernel refuses it otherwise,
+  // and the next write reads again).
+  const auto generation = std::exchange(read_generation_, std::nullopt);
+  return generation ? kernel_.apply(tx, *generation) : kernel_.apply(tx);
 }
 
 // The transaction from what the kernel holds now (read back) to `wanted`;
 // a rebuild when the read-back cannot be turned into IR.
 Result<compiler::Transaction> NftDataplane::from_kernel(const compiler::Ruleset& wanted) {
   report_.read_kernel = true;
+  read_generation_.reset();
+  if (auto generation = kernel_.generation()) read_generation_ = *generation;
   // Both tables we may own, so a mode switch removes the one no longer wanted.
   auto state = read_kernel_state(kernel_, wanted,
                                  {{compiler::Family::kInet, config_.table}, {compiler::Family::kBridge, config_.table}});

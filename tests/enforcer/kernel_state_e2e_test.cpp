@@ -145,7 +145,9 @@ TEST_CASE("kernel state: a restarted dataplane reads our tables back and reconci
     for (const auto& c : table.chains)
       if (!c.base && c.rules.size() >= 2 && (!victim || c.rules.size() < victim->rules.size())) victim = &c;
     REQUIRE(victim);
-    REQUIRE(kernel.nft({"flush", "chain", "inet", config.table, victim->name}));
+    const std::string victim_name = victim->name;
+    const std::size_t victim_rules = victim->rules.size();
+    REQUIRE(kernel.nft({"flush", "chain", "inet", config.table, victim_name}));
     drift = third.read_back();
     REQUIRE(drift);
     CHECK_FALSE(drift->empty());
@@ -154,7 +156,7 @@ TEST_CASE("kernel state: a restarted dataplane reads our tables back and reconci
     CHECK(third.last_report().read_kernel);
     CHECK_FALSE(third.last_report().rebuilt);
     CHECK(third.last_report().chains_differing == 1);
-    CHECK(third.last_report().ops == victim->rules.size() + 1);  // flush + its rules
+    CHECK(third.last_report().ops == victim_rules + 1);  // flush + its rules
     REQUIRE(sent.size() == 1);
     CHECK_FALSE(touches_tables(sent.back()));
     drift = third.read_back();
@@ -178,5 +180,28 @@ TEST_CASE("kernel state: a restarted dataplane reads our tables back and reconci
     state = read_kernel_state(kernel, third.programmed());
     REQUIRE(state);
     CHECK(compiler::canonical(state->ruleset) == compiler::canonical(third.programmed()));
+
+    // Someone commits between our read-back and our batch: the batch is bound
+    // to the generation it read, so the kernel refuses it and nothing changes.
+    REQUIRE(third.repair());  // the next write starts from a read-back
+    REQUIRE(kernel.nft({"flush", "chain", "inet", config.table, victim_name}));
+    bool interfered = false;
+    third.set_apply_gate([&](const compiler::Transaction&) -> Result<void> {
+      if (!interfered) {
+        interfered = true;
+        if (auto r = kernel.nft({"add", "table", "inet", "rp-other"}); !r || r->status != 0) {
+          return fail(ErrorCode::kInternal, "could not commit the interfering change");
+        }
+      }
+      return {};
+    });
+    auto raced = third.repair();
+    REQUIRE_FALSE(raced);
+    CHECK(raced.error().message.find("changed since") != std::string::npos);
+    REQUIRE(third.repair());
+    drift = third.read_back();
+    REQUIRE(drift);
+    CHECK(drift->empty());
+    third.set_apply_gate({});
   }
 }

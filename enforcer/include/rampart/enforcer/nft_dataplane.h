@@ -10,6 +10,7 @@
 // be parsed or a declaration changed in place. Other tables are never touched.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -68,6 +69,7 @@ class NftDataplane final : public Dataplane {
   compiler::Ruleset programmed_;
   bool kernel_known_ = false;  // programmed_ is what the kernel holds
   ApplyReport report_;
+  std::optional<std::uint32_t> read_generation_;  // ruleset generation at the last read-back
   ApplyGate gate_;
 };
 
