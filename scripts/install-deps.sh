@@ -8,6 +8,7 @@ PACKAGES=(
   antlr4 libantlr4-runtime-dev libyaml-cpp-dev libyaml-dev libnftnl-dev libmnl-dev libz3-dev z3
   catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev libssl-dev libcpp-httplib-dev
   nftables iptables iproute2 containernetworking-plugins etcd-server etcd-client graphviz
+  iperf3  # bench/datapath_bench.sh
 )
 
 missing=()
