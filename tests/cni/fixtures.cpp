@@ -112,6 +112,7 @@ PluginRun ChainRuntime::exec(const std::string& command, const json& plugin,
   }
   std::vector<std::string> argv;
   if (node) argv = {"/usr/sbin/ip", "netns", "exec", node->name()};
+  else if (!node_netns.empty()) argv = {"/usr/sbin/ip", "netns", "exec", node_netns};
   argv.push_back(binary);
   run.process = run_process(argv, env, config.dump());
   return run;

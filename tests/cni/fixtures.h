@@ -73,6 +73,7 @@ struct ChainRuntime {
   nlohmann::json conflist;
   std::vector<std::string> plugin_dirs;  // CNI_PATH
   const Netns* node = nullptr;
+  std::string node_netns;  // used when `node` is null: a namespace made elsewhere (tests/support)
   std::string container_id;
   std::string netns_path;
   std::string ifname = "eth0";

@@ -1,5 +1,6 @@
 // Network namespaces for kernel tests: unique names, removed by RAII (also
-// when a test fails), and sockets opened inside them.
+// when a test fails), and sockets opened inside them. Shared by the compiler's
+// kernel tests and the end-to-end topology (topology.h).
 #pragma once
 
 #include <string>
@@ -33,5 +34,22 @@ bool tcp_connects(const std::string& client_ns, const std::string& server_ns, co
                   int timeout_ms = 400);
 bool udp_delivers(const std::string& client_ns, const std::string& server_ns, const std::string& addr, int port,
                   int timeout_ms = 400);
+
+// Many probes at once, for traffic matrices: one server socket per
+// (server namespace, address, port, protocol), every client started together,
+// one shared deadline — a matrix costs one timeout, not one per denied flow.
+// TCP: the handshake completes. UDP: the datagram (tagged with the probe's
+// index) arrives. `source`, when set, is bound with IP_TRANSPARENT so a probe
+// can claim an address its namespace does not have (spoofing tests).
+enum class Protocol { kTcp, kUdp };
+struct Probe {
+  std::string client_ns;
+  std::string server_ns;
+  std::string address;  // the server binds it; the client sends to it
+  int port = 0;
+  Protocol protocol = Protocol::kTcp;
+  std::string source;  // optional source address
+};
+std::vector<bool> probe_all(const std::vector<Probe>& probes, int timeout_ms = 2000);
 
 }  // namespace rampart::testing
