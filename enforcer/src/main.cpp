@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 
 #include "rampart/compiler/lower.h"
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"rampart-agent — enforces Calico-style network policy on this node with nftables"};
   std::string node, mode = "vcn-native", datastore_spec, socket_path(agent_protocol::kDefaultSocketPath);
-  std::string listen = "127.0.0.1:9099", level = "info", netns, state_dir = "/run/rampart";
+  std::string listen = "127.0.0.1:9099", level = "info", netns, state_dir;
   app.add_option("--node", node, "this node's name (pods with spec.nodeName = NAME are enforced)")->required();
   app.add_option("--mode", mode, "the cluster's CNI mode")
       ->check(CLI::IsMember({"vcn-native", "overlay"}))
@@ -52,7 +53,8 @@ int main(int argc, char** argv) {
   app.add_option("--datastore", datastore_spec, "dir:PATH or etcd:URL[,URL…]")->required();
   app.add_option("--socket", socket_path, "unix socket for rampart-cni")->capture_default_str();
   app.add_option("--listen", listen, "HOST:PORT for /metrics /healthz /readyz")->capture_default_str();
-  app.add_option("--state-dir", state_dir, "where CNI registrations survive an agent restart")->capture_default_str();
+  app.add_option("--state-dir", state_dir,
+                 "where CNI registrations survive an agent restart (default: the socket's directory)");
   app.add_option("--log-level", level, "")->check(CLI::IsMember({"debug", "info", "warning", "error"}));
   CLI11_PARSE(app, argc, argv);
   set_log_level(level == "debug"     ? LogLevel::kDebug
@@ -70,6 +72,9 @@ int main(int argc, char** argv) {
   node_config.mode = *parsed_mode;
   NftDataplane dataplane(node, node_config);
   Metrics metrics;
+  // Beside the socket by default: one agent per socket, so two agents (tests
+  // run one per node namespace) never share a registration file.
+  if (state_dir.empty()) state_dir = std::filesystem::path(socket_path).parent_path().string();
   AgentConfig agent_config{.node = node};
   agent_config.state_dir = state_dir;
   Agent agent(agent_config, dataplane, metrics);
