@@ -1,6 +1,7 @@
 // projectcalico.org/v3 resources other than policies: Tier, NetworkSet,
-// GlobalNetworkSet, HostEndpoint (calico-semantics.md §3.8–§3.10, §5.4).
+// GlobalNetworkSet, HostEndpoint, Profile (calico-semantics.md §3.8–§3.11, §5.4).
 #include "../validate/checks.h"
+#include "calico_rule.h"
 #include "readers.h"
 
 namespace rampart::engine::loader {
@@ -127,6 +128,32 @@ void read_host_endpoint(const MapView& doc, Model& model) {
   }
   if (sink.errors() != errors) return;
   model.endpoints.push_back(std::move(ep));
+}
+
+void read_profile(const MapView& doc, Model& model) {
+  Sink& sink = doc.sink();
+  const int errors = sink.errors();
+  Metadata meta = read_metadata(doc, NameRule::kSubdomain, false);
+  MapView spec(sink, doc.get("spec"), "spec", {"ingress", "egress", "labelsToApply"});
+  Profile profile;
+  profile.name = meta.name;
+  profile.where = meta.where;
+  profile.labels_to_apply = read_labels(sink, spec.get("labelsToApply"), "spec.labelsToApply");  // §5 PR1
+  const auto ingress = spec.list("ingress");
+  const auto egress = spec.list("egress");
+  for (auto [list, key] : {std::pair{&ingress, "ingress"}, std::pair{&egress, "egress"}})
+    if (list->size() > 1024)
+      sink.report_at("RP2009", "spec." + std::string(key) + " has " + std::to_string(list->size()) +
+                                   " rules (at most 1024)", spec.key_where(key));
+  // Profile rules are not scoped to a namespace, like a global policy's.
+  const RuleContext in{Direction::kIngress, true};
+  const RuleContext out{Direction::kEgress, true};
+  for (std::size_t i = 0; i < ingress.size(); ++i)
+    profile.ingress.push_back(read_calico_rule(sink, ingress[i], "spec.ingress[" + std::to_string(i) + "]", in));
+  for (std::size_t i = 0; i < egress.size(); ++i)
+    profile.egress.push_back(read_calico_rule(sink, egress[i], "spec.egress[" + std::to_string(i) + "]", out));
+  if (sink.errors() != errors) return;
+  model.profiles.push_back(std::move(profile));
 }
 
 }  // namespace rampart::engine::loader

@@ -46,6 +46,8 @@ void drop_duplicates(Model& model, std::vector<Diagnostic>& diagnostics) {
   if (!model.service_accounts.empty())
     keep_last(model.service_accounts, "ServiceAccount",
               [](const ServiceAccount& s) { return std::make_pair(s.ns, s.name); }, diagnostics);
+  if (!model.profiles.empty())
+    keep_last(model.profiles, "Profile", [](const Profile& p) { return p.name; }, diagnostics);
   if (!model.endpoints.empty())
     keep_last(model.endpoints, "endpoint",
               [](const Endpoint& e) { return std::make_tuple(static_cast<int>(e.kind), e.ns, e.name, e.owner.kind); },

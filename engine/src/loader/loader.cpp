@@ -45,6 +45,7 @@ void dispatch(const MapView& doc, const std::string& api_version, const std::str
     if (kind == "NetworkSet") return read_network_set(doc, model, false);
     if (kind == "GlobalNetworkSet") return read_network_set(doc, model, true);
     if (kind == "HostEndpoint") return read_host_endpoint(doc, model);
+    if (kind == "Profile") return read_profile(doc, model);
   }
   if (kind == "Namespace") return read_namespace(doc, model);
   if (kind == "ServiceAccount") return read_service_account(doc, model);

@@ -40,6 +40,7 @@ void read_calico_policy(const MapView& doc, Model& model, PolicyKind kind);
 void read_tier(const MapView& doc, Model& model);
 void read_network_set(const MapView& doc, Model& model, bool global);
 void read_host_endpoint(const MapView& doc, Model& model);
+void read_profile(const MapView& doc, Model& model);
 
 // Later documents replace earlier ones with the same kind, namespace and name
 // (as kubectl apply would); each replacement is reported (RP0015).

@@ -121,6 +121,9 @@ constexpr std::array kRules = {
     LintRule{"RP4002", E, "invalid network set address", "nets entries are CIDRs or IP addresses.", "§5.4 S1"},
     LintRule{"RP4003", E, "invalid HostEndpoint", "node is required, plus interfaceName or expectedIPs; see §3.10.",
              "§5.4 H1"},
+    LintRule{"RP4004", W, "profile not applied by the analysis",
+             "Verdicts for endpoints using this profile ignore its rules and labelsToApply; check them by hand.",
+             "§3.11, §4.3"},
     // Kubernetes NetworkPolicy (API validation).
     LintRule{"RP5001", E, "illegal port range", "endPort must be ≥ port, both within 1–65535.",
              "networking/v1 validation"},

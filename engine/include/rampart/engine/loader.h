@@ -2,7 +2,7 @@
 //
 // Reads Kubernetes (NetworkPolicy, Namespace, Pod, pod-owning workloads, the
 // *List kinds) and Calico projectcalico.org/v3 resources (NetworkPolicy,
-// GlobalNetworkPolicy, (Global)NetworkSet, Tier, HostEndpoint, Staged*), from
+// GlobalNetworkPolicy, (Global)NetworkSet, Tier, HostEndpoint, Profile, Staged*), from
 // files or directories (walked recursively: .yaml .yml .json), several
 // documents per file. Every finding — syntax, types, unknown fields and the
 // schema-level rules of calico-semantics.md §5 — is a Diagnostic with a

@@ -215,6 +215,23 @@ struct ServiceAccount {
   SourceLocation where;
 };
 
+// A Calico Profile resource as loaded (calico-semantics.md §3.11): rules
+// evaluated after every tier for the endpoints that list it, and labels those
+// endpoints inherit. Profiles belong to no tier and have no selector. In
+// Kubernetes mode Calico generates kns.<ns> (allow-all) and ksa.<ns>.<sa> (no
+// rules) from namespaces and service accounts; the evaluator builds those in.
+struct Profile {
+  std::string name;
+  std::vector<Rule> ingress;
+  std::vector<Rule> egress;
+  Labels labels_to_apply;
+  SourceLocation where;
+
+  [[nodiscard]] const std::vector<Rule>& rules(Direction d) const {
+    return d == Direction::kIngress ? ingress : egress;
+  }
+};
+
 struct Model {
   std::vector<Tier> tiers;          // declared tiers plus implicit ones named by policies
   std::vector<Policy> policies;     // every kind, staged included (evaluation skips staged)
@@ -222,6 +239,7 @@ struct Model {
   std::vector<NetworkSet> network_sets;
   std::vector<Namespace> namespaces;
   std::vector<ServiceAccount> service_accounts;
+  std::vector<Profile> profiles;    // Calico Profile resources (loaded and validated)
 
   [[nodiscard]] const Tier* find_tier(std::string_view name) const;
   [[nodiscard]] const Namespace* find_namespace(std::string_view name) const;
