@@ -276,8 +276,7 @@ class CachedSyncStrategy : public antlr4::DefaultErrorStrategy {
 // One scanner and parser per thread, reset for every selector: building them
 // is most of the cost of a short parse.
 struct ParserKit {
-  ScannedTokenStream tokens;
-  Parser parser{&tokens};
+  Parser parser{nullptr};
   FirstErrorListener listener;
 
   ParserKit() {
@@ -287,6 +286,21 @@ struct ParserKit {
     // The grammar is LL(1); SLL prediction is exact for it and much faster.
     parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
         antlr4::atn::PredictionMode::SLL);
+  }
+};
+
+// The generated lexer over a selector's bytes: the specification the scanner
+// is checked against, and the baseline of the parse benchmark.
+struct GrammarLexerKit {
+  ByteStream input;
+  Lexer lexer{&input};
+  antlr4::CommonTokenStream tokens{&lexer};
+
+  GrammarLexerKit() { lexer.removeErrorListeners(); }
+  void load(std::string_view text) {
+    input.load_bytes(text);
+    lexer.setInputStream(&input);  // resets the lexer, including its mode stack
+    tokens.setTokenSource(&lexer);
   }
 };
 
@@ -316,10 +330,10 @@ Result<Selector> Selector::parse(std::string_view text) {
   return parsed;
 }
 
-Result<Selector> Selector::parse_uncached(std::string_view text) {
-  thread_local ParserKit kit;
-  kit.tokens.load(text);
-  kit.parser.setTokenStream(&kit.tokens);
+namespace {
+
+Result<Selector> run_parser(ParserKit& kit, antlr4::TokenStream& tokens, std::string_view text) {
+  kit.parser.setTokenStream(&tokens);  // also frees the previous parse tree
   kit.listener.reset(text);
 
   Result<NodePtr> root = fail(ErrorCode::kInternal, "selector parser failed");
@@ -345,6 +359,15 @@ Result<Selector> Selector::parse_uncached(std::string_view text) {
   return Selector(std::move(*root));
 }
 
+}  // namespace
+
+Result<Selector> Selector::parse_uncached(std::string_view text) {
+  thread_local ParserKit kit;
+  thread_local ScannedTokenStream tokens;
+  tokens.load(text);
+  return run_parser(kit, tokens, text);
+}
+
 namespace detail {
 
 std::vector<TokenSpan> scan(std::string_view text) {
@@ -357,21 +380,21 @@ std::vector<TokenSpan> scan(std::string_view text) {
 }
 
 std::vector<TokenSpan> scan_with_grammar_lexer(std::string_view text) {
-  struct LexerKit {
-    ByteStream input;
-    Lexer lexer{&input};
-    LexerKit() { lexer.removeErrorListeners(); }
-  };
-  thread_local LexerKit kit;
-  kit.input.load_bytes(text);
-  kit.lexer.setInputStream(&kit.input);  // resets the lexer, including its mode stack
-  Lexer& lexer = kit.lexer;
+  thread_local GrammarLexerKit kit;
+  kit.load(text);
   std::vector<TokenSpan> spans;
   for (;;) {
-    auto token = lexer.nextToken();
+    auto token = kit.lexer.nextToken();
     spans.push_back({.type = token->getType(), .start = token->getStartIndex(), .stop = token->getStopIndex()});
     if (token->getType() == antlr4::Token::EOF) return spans;
   }
+}
+
+Result<Selector> parse_with_grammar_lexer(std::string_view text) {
+  thread_local ParserKit kit;
+  thread_local GrammarLexerKit lexer;
+  lexer.load(text);
+  return run_parser(kit, lexer.tokens, text);
 }
 
 }  // namespace detail

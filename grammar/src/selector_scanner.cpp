@@ -72,9 +72,18 @@ TokenSpan SelectorScanner::next_span() {
 TokenSpan SelectorScanner::scan_default() {
   // Functions are longer than the LABEL that shares their prefix ('(' is not
   // an ID_CHAR), so where one matches in full it wins.
-  if (std::size_t n = function_length(text_, pos_, "has(", true)) return emit(Lexer::HAS, n);
-  if (std::size_t n = function_length(text_, pos_, "all(", false)) return emit(Lexer::ALL, n);
-  if (std::size_t n = function_length(text_, pos_, "global(", false)) return emit(Lexer::GLOBAL, n);
+  switch (text_[pos_]) {
+    case 'h':
+      if (std::size_t n = function_length(text_, pos_, "has(", true)) return emit(Lexer::HAS, n);
+      break;
+    case 'a':
+      if (std::size_t n = function_length(text_, pos_, "all(", false)) return emit(Lexer::ALL, n);
+      break;
+    case 'g':
+      if (std::size_t n = function_length(text_, pos_, "global(", false)) return emit(Lexer::GLOBAL, n);
+      break;
+    default: break;
+  }
   if (std::size_t id_end = skip_id_chars(text_, pos_); id_end > pos_) {
     after_label_ = true;  // pushMode(AFTER_LABEL)
     return emit(Lexer::LABEL, id_end - pos_);

@@ -1,7 +1,8 @@
 // The parser reads tokens from a hand-written scanner (grammar/src/
 // selector_scanner.cpp); SelectorLexer.g4 is the specification. These tests
-// hold the two to the same token stream — types and byte spans — on Calico's
-// vectors, on hand-picked edges of the lexical rules, and on generated text.
+// hold the two to the same token stream — types and byte spans — and the
+// parser fed by each to the same tree or error, on Calico's vectors, on
+// hand-picked edges of the lexical rules, and on generated text.
 #include <yaml-cpp/yaml.h>
 
 #include <catch2/catch.hpp>
@@ -12,6 +13,8 @@
 
 #include "rampart/selector/tokens.h"
 
+using rampart::selector::Selector;
+using rampart::selector::detail::parse_with_grammar_lexer;
 using rampart::selector::detail::scan;
 using rampart::selector::detail::scan_with_grammar_lexer;
 using rampart::selector::detail::TokenSpan;
@@ -29,6 +32,17 @@ void require_same_tokens(const std::string& text) {
   const auto actual = scan(text);
   INFO("selector: " << text << "\ngrammar lexer: " << describe(expected) << "\nscanner:       " << describe(actual));
   REQUIRE(actual == expected);
+
+  // And the parser ends the same way on both: the same tree, or the same error.
+  const auto fast = Selector::parse_uncached(text);
+  const auto reference = parse_with_grammar_lexer(text);
+  REQUIRE(fast.has_value() == reference.has_value());
+  if (fast) {
+    REQUIRE(fast->canonical() == reference->canonical());
+  } else {
+    REQUIRE(fast.error().message == reference.error().message);
+    REQUIRE(fast.error().where.column == reference.error().where.column);
+  }
 }
 
 std::vector<std::string> conformance_selectors() {

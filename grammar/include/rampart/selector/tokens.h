@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "rampart/selector/selector.h"
+
 namespace rampart::selector::detail {
 
 struct TokenSpan {
@@ -20,5 +22,7 @@ struct TokenSpan {
 [[nodiscard]] std::vector<TokenSpan> scan(std::string_view text);
 // The same, produced by the ANTLR lexer generated from SelectorLexer.g4.
 [[nodiscard]] std::vector<TokenSpan> scan_with_grammar_lexer(std::string_view text);
+// Selector::parse_uncached with the generated lexer in place of the scanner.
+[[nodiscard]] Result<Selector> parse_with_grammar_lexer(std::string_view text);
 
 }  // namespace rampart::selector::detail
