@@ -1,29 +1,40 @@
 #!/usr/bin/env bash
 # Datapath benchmark (root): TCP throughput (iperf3) and new-connection rate
-# between two pod namespaces routed through a node namespace, with
-#   none     no ruleset in the node namespace,
-#   ct-only  one nft rule `ct state established,related accept`: the cost of
-#            conntrack itself, which any stateful ruleset pays per connection,
-#   rampart  Rampart's ruleset for 1,000 policies (rampart compile | nft -f;
-#            the netlink path leaves the same bytecode, tests/compiler
-#            kernel_test), and
-#   iptables the same policy as a linear iptables-nft FORWARD chain (baseline,
-#            expected to degrade: every new connection walks every rule).
-# Only namespaces this script creates are touched; they are removed on exit.
+# (bench/conn_rate, a compiled connect/close loop) between two pod namespaces
+# routed through a node namespace, with
+#   none       no ruleset in the node namespace,
+#   ct-only    one nft rule `ct state established,related accept`: the cost of
+#              conntrack itself, which any stateful ruleset pays per connection,
+#   rampart-0  Rampart's ruleset for the same pods with no policy at all (the
+#              same table, base chains, dispatch maps and conntrack fast path:
+#              what a node runs before anyone writes a policy) -- the baseline
+#              the issue's "1,000 policies vs. none" is measured against,
+#   rampart    Rampart's ruleset for the same pods and POLICIES policies
+#              (rampart compile | nft -f; the netlink path leaves the same
+#              bytecode, tests/compiler kernel_test), and
+#   iptables   the same policy as a linear iptables-nft FORWARD chain (baseline,
+#              expected to degrade: every new connection walks every rule).
+# Only namespaces this script creates are touched; they are removed on every
+# exit path (trap), with the servers it started.
 #
-#   bench/datapath_bench.sh BUILD_DIR [POLICIES=1000] [SECONDS=4] [ROUNDS=3]
+#   bench/datapath_bench.sh BUILD_DIR [POLICIES=1000] [SECONDS=4] [ROUNDS=5] [CONN_THREADS=1]
 #
-# The scenarios alternate for ROUNDS rounds (load on a shared machine drifts);
-# prints every probe, the median per scenario and its ratio to `none`.
+# Each round runs every scenario once, starting at a different scenario each
+# round (load on a shared machine drifts). Prints every probe, then per
+# scenario the median with min..max, its ratio to rampart-0 (the headline) and
+# to none (context).
 set -euo pipefail
 
-BUILD=${1:?usage: datapath_bench.sh BUILD_DIR [POLICIES] [SECONDS]}
+BUILD=${1:?usage: datapath_bench.sh BUILD_DIR [POLICIES] [SECONDS] [ROUNDS] [CONN_THREADS]}
 POLICIES=${2:-1000}
 SECS=${3:-4}
-ROUNDS=${4:-3}
+ROUNDS=${4:-5}
+CONN_THREADS=${5:-1}
 RAMPART="$BUILD/cli/rampart"
+CONN="$BUILD/bench/conn_rate"
 command -v iperf3 >/dev/null || { echo "iperf3 is missing (scripts/install-deps.sh)"; exit 1; }
 [ -x "$RAMPART" ] || { echo "no $RAMPART (build the rampart target)"; exit 1; }
+[ -x "$CONN" ] || { echo "no $CONN (build the conn_rate target)"; exit 1; }
 
 TAG=rpdb-$$
 NODE=$TAG-node A=$TAG-a B=$TAG-b
@@ -50,9 +61,11 @@ ip -n "$B" link set eth0 up
 ip -n "$A" route add default via 10.250.1.1
 ip -n "$B" route add default via 10.250.2.1
 
-# --- the policy: POLICIES NetworkPolicies selecting the server; policy i
-# allows TCP port 10000+i from pods app=other-i (one pod each, on another
-# node); the last one also allows the client on the benchmark ports. --------
+# --- the cluster: the client and the server on node-1, POLICIES pods
+# app=other-i on node-2; POLICIES NetworkPolicies selecting the server, policy
+# i allows TCP port 10000+i from other-i, and one more allows the client on the
+# benchmark ports. rampart-0 compiles the pods alone (no policy selects the
+# server, so everything is allowed). -----------------------------------------
 {
   cat <<EOF
 apiVersion: v1
@@ -75,6 +88,12 @@ kind: Pod
 metadata: {name: other-$i, namespace: bench, labels: {app: other-$i}}
 spec: {nodeName: node-2, containers: [{name: c, image: x}]}
 status: {podIP: 10.251.$((i / 250)).$((i % 250 + 1))}
+EOF
+  done
+} >"$WORK/pods.yaml"
+{
+  for ((i = 0; i < POLICIES; i++)); do
+    cat <<EOF
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -97,10 +116,14 @@ spec:
   - from: [{podSelector: {matchLabels: {app: client}}}]
     ports: [{protocol: TCP, port: 5201}, {protocol: TCP, port: 5301}]
 EOF
-} >"$WORK/cluster.yaml"
+} >"$WORK/policies.yaml"
 
-"$RAMPART" compile "$WORK/cluster.yaml" --node node-1 --mode vcn-native \
-  --interface bench/client=va --interface bench/server=vb -o nft >"$WORK/rampart.nft"
+compile() {  # compile FILE... > nft text, the same way for both rulesets
+  "$RAMPART" compile "$@" --node node-1 --mode vcn-native \
+    --interface bench/client=va --interface bench/server=vb -o nft
+}
+compile "$WORK/pods.yaml" "$WORK/policies.yaml" >"$WORK/rampart.nft"
+compile "$WORK/pods.yaml" >"$WORK/rampart-0.nft"
 
 {
   echo "*filter"
@@ -124,37 +147,8 @@ table inet ct-only {
 EOF
 
 # --- probes ---------------------------------------------------------------
-cat >"$WORK/conn.py" <<'EOF'
-# New TCP connections per second: connect, then close with RST (no TIME_WAIT).
-import socket, struct, sys, time
-mode, host, port, secs = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-if mode == "server":
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((host, port)); s.listen(4096)
-    print("ready", flush=True)
-    while True:
-        c, _ = s.accept(); c.close()
-linger = struct.pack("ii", 1, 0)
-n, end = 0, time.monotonic() + secs
-while time.monotonic() < end:
-    c = socket.socket(); c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger); c.settimeout(2)
-    c.connect((host, port)); c.close(); n += 1
-print(n / secs)
-EOF
-cat >"$WORK/blocked.py" <<'EOF'
-# Nothing listens there: a reset means the path is open, a timeout dropped.
-import socket, sys
-c = socket.socket(); c.settimeout(1)
-try:
-    c.connect((sys.argv[1], int(sys.argv[2]))); print("open")
-except ConnectionRefusedError:
-    print("reachable")
-except OSError:
-    print("dropped")
-EOF
-
 ip netns exec "$B" iperf3 -s -D -p 5201 -I "$WORK/iperf.pid" --logfile "$WORK/iperf.log"
-ip netns exec "$B" python3 "$WORK/conn.py" server 10.250.2.2 5301 0 >"$WORK/conn-server.log" 2>&1 &
+ip netns exec "$B" "$CONN" server 10.250.2.2 5301 >"$WORK/conn-server.log" 2>&1 &
 SERVER=$!
 stop_servers() {
   kill "$SERVER" 2>/dev/null || true
@@ -164,45 +158,66 @@ trap 'stop_servers; cleanup' EXIT
 for _ in $(seq 50); do [ -s "$WORK/iperf.pid" ] && break; sleep 0.1; done
 for _ in $(seq 50); do grep -q ready "$WORK/conn-server.log" && break; sleep 0.1; done
 
-measure() {  # prints "gbit/s conn/s"
-  local bps cps
+measure() {  # prints "bit/s conn/s connections failures client_cpu_s"
+  local bps
   bps=$(ip netns exec "$A" iperf3 -c 10.250.2.2 -p 5201 -t "$SECS" -J | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
-  cps=$(ip netns exec "$A" python3 "$WORK/conn.py" client 10.250.2.2 5301 "$SECS")
-  echo "$bps $cps"
+  echo "$bps $(ip netns exec "$A" "$CONN" client 10.250.2.2 5301 "$SECS" "$CONN_THREADS" || true)"
 }
 
 declare -A BPS CPS
 run() {
-  local name=$1 r blocked
-  r=$(measure)
-  BPS[$name]+="${r% *} "
-  CPS[$name]+="${r#* } "
+  local name=$1 r bps cps n failed cpu blocked tw
+  read -r bps cps n failed cpu <<<"$(measure)"
+  BPS[$name]+="$bps "
+  CPS[$name]+="$cps "
   # the ruleset must be in the path: a port no policy allows is dropped
-  blocked=$(ip netns exec "$A" python3 "$WORK/blocked.py" 10.250.2.2 5999)
-  awk -v n="$name" -v b="${r% *}" -v c="${r#* }" -v x="$blocked" \
-    'BEGIN { printf "%-9s %8.2f Gbit/s %10.0f conn/s   port 5999: %s\n", n, b / 1e9, c, x }'
+  # (rampart-0, none and ct-only allow it: "reachable")
+  blocked=$(ip netns exec "$A" "$CONN" probe 10.250.2.2 5999)
+  # RST close on both ends: no conn_rate socket should be left in TIME_WAIT
+  # (iperf3's own connections close with FIN and are not counted)
+  tw=$(( $(ip netns exec "$A" ss -Htan state time-wait '( dport = :5301 )' | wc -l) + $(ip netns exec "$B" ss -Htan state time-wait '( sport = :5301 )' | wc -l) ))
+  awk -v n="$name" -v b="$bps" -v c="$cps" -v k="$n" -v f="$failed" -v u="$cpu" -v x="$blocked" -v tw="$tw" \
+    'BEGIN { printf "%-9s %8.2f Gbit/s %8.0f conn/s (%d conns, %d failed, client %.1f us CPU/conn, %d in TIME_WAIT)  port 5999: %s\n", n, b / 1e9, c, k, f, k ? u * 1e6 / k : 0, tw, x }'
 }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+minmax() { tr ' ' '\n' | grep . | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo, hi }'; }
 
-echo "datapath_bench: $POLICIES policies, ${SECS}s per probe, $ROUNDS rounds ($(nproc) cores, shared)"
+load() {  # load SCENARIO into the bench's own node namespace
+  ip netns exec "$NODE" nft flush ruleset
+  case $1 in
+    none) ;;
+    ct-only) ip netns exec "$NODE" nft -f "$WORK/ct-only.nft" ;;
+    rampart-0) ip netns exec "$NODE" nft -f "$WORK/rampart-0.nft" ;;
+    rampart) ip netns exec "$NODE" nft -f "$WORK/rampart.nft" ;;
+    iptables) ip netns exec "$NODE" iptables-nft-restore <"$WORK/iptables.rules" ;;
+  esac
+}
+
+SCENARIOS=(none ct-only rampart-0 rampart iptables)
+K=${#SCENARIOS[@]}
+echo "datapath_bench: $POLICIES policies, ${SECS}s per probe, $ROUNDS rounds, $CONN_THREADS conn_rate thread(s)"
+echo "  $(nproc) cores, shared; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((round = 0; round < ROUNDS; round++)); do
-  ip netns exec "$NODE" nft flush ruleset  # the bench's own node namespace
-  run none
-  ip netns exec "$NODE" nft -f "$WORK/ct-only.nft"
-  run ct-only
-  ip netns exec "$NODE" nft flush ruleset
-  ip netns exec "$NODE" nft -f "$WORK/rampart.nft"
-  run rampart
-  ip netns exec "$NODE" nft flush ruleset
-  ip netns exec "$NODE" iptables-nft-restore <"$WORK/iptables.rules"
-  run iptables
+  for ((j = 0; j < K; j++)); do
+    s=${SCENARIOS[$(((round + j) % K))]}
+    load "$s"
+    run "$s"
+  done
 done
+ip netns exec "$NODE" nft flush ruleset
+echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A MB MC
-for s in none ct-only rampart iptables; do
+for s in "${SCENARIOS[@]}"; do
   MB[$s]=$(echo "${BPS[$s]}" | median)
   MC[$s]=$(echo "${CPS[$s]}" | median)
 done
-for s in none ct-only rampart iptables; do
-  awk -v n="$s" -v b="${MB[$s]}" -v b0="${MB[none]}" -v c="${MC[$s]}" -v c0="${MC[none]}" \
-    'BEGIN { printf "median %-9s %6.2f Gbit/s (%.3f x none) %8.0f conn/s (%.3f x none)\n", n, b / 1e9, b / b0, c, c / c0 }'
+echo "median (min..max) over $ROUNDS rounds; ratios of medians to rampart-0 (headline) and to none"
+printf '%-16s %-21s %-11s %-8s %-23s %-11s %-8s\n' "" Gbit/s x_rampart-0 x_none conn/s x_rampart-0 x_none
+for s in "${SCENARIOS[@]}"; do
+  read -r blo bhi <<<"$(echo "${BPS[$s]}" | minmax)"
+  read -r clo chi <<<"$(echo "${CPS[$s]}" | minmax)"
+  awk -v n="$s" -v b="${MB[$s]}" -v b0="${MB[rampart-0]}" -v bn="${MB[none]}" -v blo="$blo" -v bhi="$bhi" \
+    -v c="${MC[$s]}" -v c0="${MC[rampart-0]}" -v cn="${MC[none]}" -v clo="$clo" -v chi="$chi" \
+    'BEGIN { printf "median %-9s %6.2f (%5.2f..%5.2f)  %-11.3f %-8.3f %7.0f (%6.0f..%6.0f)  %-11.3f %-8.3f\n",
+             n, b / 1e9, blo / 1e9, bhi / 1e9, b / b0, b / bn, c, clo, chi, c / c0, c / cn }'
 done
