@@ -9,9 +9,15 @@
 #              same table, base chains, dispatch maps and conntrack fast path:
 #              what a node runs before anyone writes a policy) -- the baseline
 #              the issue's "1,000 policies vs. none" is measured against,
-#   rampart    Rampart's ruleset for the same pods and POLICIES policies
-#              (rampart compile | nft -f; the netlink path leaves the same
-#              bytecode, tests/compiler kernel_test), and
+#   rampart-first / rampart-last
+#              Rampart's ruleset for the same pods and POLICIES + 1 policies
+#              selecting the server (rampart compile | nft -f; the netlink path
+#              leaves the same bytecode, tests/compiler kernel_test). The
+#              server's ingress chain jumps to its policies in order (Calico
+#              order, then name) until one allows: in -first the policy that
+#              allows the client sorts first, in -last it sorts after all
+#              POLICIES others, so every new connection walks every policy
+#              chain (the worst case), and
 #   iptables   the same policy as a linear iptables-nft FORWARD chain (baseline,
 #              expected to degrade: every new connection walks every rule).
 # Only namespaces this script creates are touched; they are removed on every
@@ -64,8 +70,9 @@ ip -n "$B" route add default via 10.250.2.1
 # --- the cluster: the client and the server on node-1, POLICIES pods
 # app=other-i on node-2; POLICIES NetworkPolicies selecting the server, policy
 # i allows TCP port 10000+i from other-i, and one more allows the client on the
-# benchmark ports. rampart-0 compiles the pods alone (no policy selects the
-# server, so everything is allowed). -----------------------------------------
+# benchmark ports: "client-in" sorts before "p<i>", "zz-client-in" after.
+# rampart-0 compiles the pods alone (no policy selects the server, so
+# everything is allowed). ----------------------------------------------------
 {
   cat <<EOF
 apiVersion: v1
@@ -122,7 +129,13 @@ compile() {  # compile FILE... > nft text, the same way for both rulesets
   "$RAMPART" compile "$@" --node node-1 --mode vcn-native \
     --interface bench/client=va --interface bench/server=vb -o nft
 }
-compile "$WORK/pods.yaml" "$WORK/policies.yaml" >"$WORK/rampart.nft"
+sed 's/{name: client-in,/{name: zz-client-in,/' "$WORK/policies.yaml" >"$WORK/policies-last.yaml"
+compile "$WORK/pods.yaml" "$WORK/policies.yaml" >"$WORK/rampart-first.nft"
+compile "$WORK/pods.yaml" "$WORK/policies-last.yaml" >"$WORK/rampart-last.nft"
+# the worst case must really be one: the client's policy is the last jump
+grep 'jump pi\.' "$WORK/rampart-last.nft" | grep -q 'jump pi.knp.bench.p' &&
+  [ "$(grep -o 'jump pi\.[^ ]*' "$WORK/rampart-last.nft" | tail -1)" = "jump pi.knp.bench.zz-client-in" ] ||
+  { echo "rampart-last: the client's policy is not jumped to last"; exit 1; }
 compile "$WORK/pods.yaml" >"$WORK/rampart-0.nft"
 
 {
@@ -177,7 +190,7 @@ run() {
   # (iperf3's own connections close with FIN and are not counted)
   tw=$(( $(ip netns exec "$A" ss -Htan state time-wait '( dport = :5301 )' | wc -l) + $(ip netns exec "$B" ss -Htan state time-wait '( sport = :5301 )' | wc -l) ))
   awk -v n="$name" -v b="$bps" -v c="$cps" -v k="$n" -v f="$failed" -v u="$cpu" -v x="$blocked" -v tw="$tw" \
-    'BEGIN { printf "%-9s %8.2f Gbit/s %8.0f conn/s (%d conns, %d failed, client %.1f us CPU/conn, %d in TIME_WAIT)  port 5999: %s\n", n, b / 1e9, c, k, f, k ? u * 1e6 / k : 0, tw, x }'
+    'BEGIN { printf "%-13s %7.2f Gbit/s %8.0f conn/s (%d conns, %d failed, client %.1f us CPU/conn, %d in TIME_WAIT)  port 5999: %s\n", n, b / 1e9, c, k, f, k ? u * 1e6 / k : 0, tw, x }'
 }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 minmax() { tr ' ' '\n' | grep . | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo, hi }'; }
@@ -188,12 +201,13 @@ load() {  # load SCENARIO into the bench's own node namespace
     none) ;;
     ct-only) ip netns exec "$NODE" nft -f "$WORK/ct-only.nft" ;;
     rampart-0) ip netns exec "$NODE" nft -f "$WORK/rampart-0.nft" ;;
-    rampart) ip netns exec "$NODE" nft -f "$WORK/rampart.nft" ;;
+    rampart-first) ip netns exec "$NODE" nft -f "$WORK/rampart-first.nft" ;;
+    rampart-last) ip netns exec "$NODE" nft -f "$WORK/rampart-last.nft" ;;
     iptables) ip netns exec "$NODE" iptables-nft-restore <"$WORK/iptables.rules" ;;
   esac
 }
 
-SCENARIOS=(none ct-only rampart-0 rampart iptables)
+SCENARIOS=(none ct-only rampart-0 rampart-first rampart-last iptables)
 K=${#SCENARIOS[@]}
 echo "datapath_bench: $POLICIES policies, ${SECS}s per probe, $ROUNDS rounds, $CONN_THREADS conn_rate thread(s)"
 echo "  $(nproc) cores, shared; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -212,12 +226,12 @@ for s in "${SCENARIOS[@]}"; do
   MC[$s]=$(echo "${CPS[$s]}" | median)
 done
 echo "median (min..max) over $ROUNDS rounds; ratios of medians to rampart-0 (headline) and to none"
-printf '%-16s %-21s %-11s %-8s %-23s %-11s %-8s\n' "" Gbit/s x_rampart-0 x_none conn/s x_rampart-0 x_none
+printf '%-20s %-21s %-11s %-8s %-23s %-11s %-8s\n' "" Gbit/s x_rampart-0 x_none conn/s x_rampart-0 x_none
 for s in "${SCENARIOS[@]}"; do
   read -r blo bhi <<<"$(echo "${BPS[$s]}" | minmax)"
   read -r clo chi <<<"$(echo "${CPS[$s]}" | minmax)"
   awk -v n="$s" -v b="${MB[$s]}" -v b0="${MB[rampart-0]}" -v bn="${MB[none]}" -v blo="$blo" -v bhi="$bhi" \
     -v c="${MC[$s]}" -v c0="${MC[rampart-0]}" -v cn="${MC[none]}" -v clo="$clo" -v chi="$chi" \
-    'BEGIN { printf "median %-9s %6.2f (%5.2f..%5.2f)  %-11.3f %-8.3f %7.0f (%6.0f..%6.0f)  %-11.3f %-8.3f\n",
+    'BEGIN { printf "median %-13s %6.2f (%5.2f..%5.2f)  %-11.3f %-8.3f %7.0f (%6.0f..%6.0f)  %-11.3f %-8.3f\n",
              n, b / 1e9, blo / 1e9, bhi / 1e9, b / b0, b / bn, c, clo, chi, c / c0, c / cn }'
 done
