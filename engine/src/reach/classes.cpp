@@ -1,7 +1,9 @@
 // Peer classes of endpoints: endpoints that no selector, no net predicate
 // and no named port tells apart share a class (see reach_impl.h).
 #include <algorithm>
+#include <string_view>
 #include <tuple>
+#include <unordered_set>
 
 #include "reach_impl.h"
 
@@ -92,12 +94,13 @@ void Reachability::Impl::classify_endpoints() {
   std::vector<Bits> label_groups;
   std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t, int, bool>, std::uint32_t> by_signature;
   endpoint_class.resize(model.endpoints.size());
+  const std::unordered_set<std::string_view> read_keys(referenced_keys.begin(), referenced_keys.end());
   std::string lkey;
   for (std::size_t e = 0; e < model.endpoints.size(); ++e) {
     const Endpoint& ep = model.endpoints[e];
     lkey.clear();
     for (const auto& [k, v] : ep.effective_labels) {
-      if (!referenced_keys.contains(k)) continue;
+      if (!read_keys.contains(k)) continue;
       lkey += k;
       lkey += '\0';
       lkey += v;

@@ -29,14 +29,43 @@ std::string label_of(const std::string& id) {
   return slash == std::string::npos ? id : id.substr(slash + 1);
 }
 
-bool focus_matches(const std::vector<std::string>& focus, const std::string& id) {
-  if (focus.empty()) return true;
-  const auto bracket = id.find('[');
-  const std::string ns_name = id.substr(0, bracket);
-  const std::string name = label_of(ns_name);
-  for (const auto& f : focus)
-    if (f == ns_name || f == name || f == id) return true;
+}  // namespace
+
+bool workload_matches(const std::string& name, const std::string& id) {
+  const std::string ns_name = id.substr(0, id.find('['));
+  return name == ns_name || name == label_of(ns_name) || name == id;
+}
+
+namespace {
+
+// Whether the workload id is one of `names` (an empty list names none).
+bool focus_matches_any(const std::vector<std::string>& names, const std::string& id) {
+  for (const auto& f : names)
+    if (workload_matches(f, id)) return true;
   return false;
+}
+
+}  // namespace
+
+namespace {
+
+struct Workloads {
+  std::map<std::string, std::vector<std::uint32_t>> classes;  // workload id → its endpoint classes
+  std::map<std::string, std::string> ns;
+  std::map<std::string, std::vector<std::size_t>> endpoints;
+};
+
+Workloads group_workloads(const Model& model, const Reachability& reach) {
+  Workloads w;
+  for (std::size_t i = 0; i < model.endpoints.size(); ++i) {
+    const auto id = workload_id(model.endpoints[i]);
+    auto& classes = w.classes[id];
+    const auto c = reach.class_of_endpoint(i);
+    if (std::find(classes.begin(), classes.end(), c) == classes.end()) classes.push_back(c);
+    w.ns[id] = model.endpoints[i].ns.empty() ? model.endpoints[i].node_name : model.endpoints[i].ns;
+    w.endpoints[id].push_back(i);
+  }
+  return w;
 }
 
 }  // namespace
@@ -44,71 +73,150 @@ bool focus_matches(const std::vector<std::string>& focus, const std::string& id)
 ConnList build_connlist(const Model& model, const Reachability& reach, const ConnListOptions& options) {
   ConnList out;
   if (model.endpoints.empty()) return out;
-  // Workload → its endpoint classes.
-  std::map<std::string, std::vector<std::uint32_t>> workloads;
-  std::map<std::string, std::string> workload_ns;
-  for (std::size_t i = 0; i < model.endpoints.size(); ++i) {
-    const auto id = workload_id(model.endpoints[i]);
-    auto& classes = workloads[id];
-    const auto c = reach.class_of_endpoint(i);
-    if (std::find(classes.begin(), classes.end(), c) == classes.end()) classes.push_back(c);
-    workload_ns[id] = model.endpoints[i].ns.empty() ? model.endpoints[i].node_name : model.endpoints[i].ns;
-  }
+  const Workloads grouped = group_workloads(model, reach);
+  const auto& workloads = grouped.classes;
   for (const auto& [id, classes] : workloads) {
-    out.workloads.push_back(PeerNode{id, workload_ns[id], label_of(id), false});
+    out.workloads.push_back(PeerNode{id, grouped.ns.at(id), label_of(id), false});
     if (classes.size() > 1)
       out.warnings.push_back("pods of " + id +
                              " are told apart by policies; its connections are the union over its pods");
   }
-  auto union_over = [&](const std::vector<std::uint32_t>& srcs, const std::vector<std::uint32_t>& dsts) {
-    if (srcs.size() == 1 && dsts.size() == 1) return reach.allowed(srcs[0], dsts[0]);
-    ConnectionSet u;
-    for (auto s : srcs)
-      for (auto d : dsts) u = u.unite(reach.allowed(s, d));
-    return u;
-  };
   std::set<std::string> used_externals;
-  for (const auto& [src, src_classes] : workloads) {
-    const bool src_focus = focus_matches(options.focus_workloads, src);
-    for (const auto& [dst, dst_classes] : workloads) {
-      if (src == dst) continue;
-      if (!src_focus && !focus_matches(options.focus_workloads, dst)) continue;
-      auto conn = union_over(src_classes, dst_classes);
-      if (!conn.empty()) out.lines.push_back(ConnLine{src, dst, std::move(conn)});
+  if (!options.focused()) {
+    auto union_over = [&](const std::vector<std::uint32_t>& srcs, const std::vector<std::uint32_t>& dsts) {
+      if (srcs.size() == 1 && dsts.size() == 1) return reach.allowed(srcs[0], dsts[0]);
+      ConnectionSet u;
+      for (auto s : srcs)
+        for (auto d : dsts) u = u.unite(reach.allowed(s, d));
+      return u;
+    };
+    for (const auto& [src, src_classes] : workloads)
+      for (const auto& [dst, dst_classes] : workloads) {
+        if (src == dst) continue;
+        auto conn = union_over(src_classes, dst_classes);
+        if (!conn.empty()) out.lines.push_back(ConnLine{src, dst, std::move(conn)});
+      }
+    for (const auto& block : reach.source_blocks()) {
+      const std::string id = block.text() + "[External]";
+      for (const auto& [dst, dst_classes] : workloads) {
+        auto conn = union_over({block.peer}, dst_classes);
+        if (conn.empty()) continue;
+        used_externals.insert(id);
+        out.lines.push_back(ConnLine{id, dst, std::move(conn)});
+      }
     }
-  }
-  for (const auto& block : reach.source_blocks()) {
-    const std::string id = block.text() + "[External]";
-    for (const auto& [dst, dst_classes] : workloads) {
-      if (!focus_matches(options.focus_workloads, dst)) continue;
-      auto conn = union_over({block.peer}, dst_classes);
-      if (conn.empty()) continue;
-      used_externals.insert(id);
-      out.lines.push_back(ConnLine{id, dst, std::move(conn)});
+    for (const auto& block : reach.destination_blocks()) {
+      const std::string id = block.text() + "[External]";
+      for (const auto& [src, src_classes] : workloads) {
+        auto conn = union_over(src_classes, {block.peer});
+        if (conn.empty()) continue;
+        used_externals.insert(id);
+        out.lines.push_back(ConnLine{src, id, std::move(conn)});
+      }
     }
-  }
-  for (const auto& block : reach.destination_blocks()) {
-    const std::string id = block.text() + "[External]";
-    for (const auto& [src, src_classes] : workloads) {
-      if (!focus_matches(options.focus_workloads, src)) continue;
-      auto conn = union_over(src_classes, {block.peer});
-      if (conn.empty()) continue;
-      used_externals.insert(id);
-      out.lines.push_back(ConnLine{src, id, std::move(conn)});
+  } else {
+    // Targeted: per focused class one column (lines into it) or one row
+    // (lines out of it); never the all-pairs matrix.
+    std::map<std::pair<std::string, std::string>, ConnectionSet> lines;
+    auto add = [&](const std::string& src, const std::string& dst, const ConnectionSet& conn) {
+      if (conn.empty()) return;
+      auto [it, inserted] = lines.try_emplace({src, dst}, conn);
+      if (!inserted) it->second = it->second.unite(conn);
+    };
+    for (const auto& [w, w_classes] : workloads) {
+      const bool into = focus_matches_any(options.focus_workloads, w) || focus_matches_any(options.to_workloads, w);
+      const bool out_of = focus_matches_any(options.focus_workloads, w) || focus_matches_any(options.from_workloads, w);
+      for (const auto c : w_classes) {
+        if (into) {
+          const auto column = reach.column(c);
+          for (const auto& [src, src_classes] : workloads)
+            if (src != w)
+              for (const auto s : src_classes) add(src, w, *column[s]);
+          for (const auto& block : reach.source_blocks()) add(block.text() + "[External]", w, *column[block.peer]);
+        }
+        if (out_of) {
+          const auto row = reach.row(c);
+          for (const auto& [dst, dst_classes] : workloads)
+            if (dst != w)
+              for (const auto d : dst_classes) add(w, dst, *row[d]);
+          for (const auto& block : reach.destination_blocks()) add(w, block.text() + "[External]", *row[block.peer]);
+        }
+      }
+    }
+    for (auto& [key, conn] : lines) {
+      for (const auto* id : {&key.first, &key.second})
+        if (id->ends_with("[External]")) used_externals.insert(*id);
+      out.lines.push_back(ConnLine{key.first, key.second, std::move(conn)});
     }
   }
   for (const auto& id : used_externals) out.externals.push_back(PeerNode{id, "", id, true});
   std::sort(out.lines.begin(), out.lines.end(),
             [](const ConnLine& a, const ConnLine& b) { return std::tie(a.src, a.dst) < std::tie(b.src, b.dst); });
-  if (!options.focus_workloads.empty()) {
+  if (options.focused()) {
+    std::set<std::string> in_lines;
+    for (const auto& l : out.lines) {
+      in_lines.insert(l.src);
+      in_lines.insert(l.dst);
+    }
     std::erase_if(out.workloads, [&](const PeerNode& n) {
-      if (focus_matches(options.focus_workloads, n.id)) return false;
-      for (const auto& l : out.lines)
-        if (l.src == n.id || l.dst == n.id) return false;
-      return true;
+      return !focus_matches_any(options.focus_workloads, n.id) && !focus_matches_any(options.to_workloads, n.id) &&
+             !focus_matches_any(options.from_workloads, n.id) && !in_lines.contains(n.id);
     });
   }
   return out;
+}
+
+IsolationList isolated_workloads(const Model& model, const Reachability& reach) {
+  IsolationList out;
+  const Workloads grouped = group_workloads(model, reach);
+  for (const auto& [id, endpoints] : grouped.endpoints) {
+    IsolationLine line{id, true, true};
+    bool some_ingress = false, some_egress = false;
+    for (const auto e : endpoints) {
+      const auto c = reach.class_of_endpoint(e);
+      const bool in = reach.isolated(c, Direction::kIngress), eg = reach.isolated(c, Direction::kEgress);
+      line.ingress = line.ingress && in;
+      line.egress = line.egress && eg;
+      some_ingress = some_ingress || in;
+      some_egress = some_egress || eg;
+    }
+    if (some_ingress != line.ingress || some_egress != line.egress)
+      out.warnings.push_back("only some pods of " + id + " are isolated for " +
+                             (some_ingress != line.ingress ? std::string("ingress") : std::string("egress")) +
+                             (some_ingress != line.ingress && some_egress != line.egress ? " and egress" : "") +
+                             "; the workload is not listed as isolated there");
+    if (line.ingress || line.egress) out.lines.push_back(std::move(line));
+  }
+  return out;
+}
+
+Result<std::string> format_isolation(const IsolationList& list, std::string_view format) {
+  std::ostringstream out;
+  auto directions = [](const IsolationLine& l) {
+    return std::string(l.ingress ? "ingress" : "") + (l.ingress && l.egress ? ", " : "") + (l.egress ? "egress" : "");
+  };
+  if (format == "txt" || format == "text") {
+    for (const auto& l : list.lines) out << l.workload << " : " << directions(l) << "\n";
+    return out.str();
+  }
+  if (format == "csv") {
+    out << "workload,ingress,egress\n";
+    for (const auto& l : list.lines) out << l.workload << "," << (l.ingress ? "true" : "false") << "," << (l.egress ? "true" : "false") << "\n";
+    return out.str();
+  }
+  if (format == "md") {
+    out << "| workload | ingress | egress |\n|----------|---------|--------|\n";
+    for (const auto& l : list.lines)
+      out << "| " << l.workload << " | " << (l.ingress ? "isolated" : "") << " | " << (l.egress ? "isolated" : "") << " |\n";
+    return out.str();
+  }
+  if (format == "json") {
+    auto array = nlohmann::ordered_json::array();
+    for (const auto& l : list.lines)
+      array.push_back(nlohmann::ordered_json{{"workload", l.workload}, {"ingress", l.ingress}, {"egress", l.egress}});
+    return array.dump(2) + "\n";
+  }
+  return fail(ErrorCode::kInvalidArgument, "isolation has no '" + std::string(format) + "' format (txt, json, csv, md)");
 }
 
 namespace {

@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 
+#include "rampart/engine/connlist.h"
 #include "rampart/engine/evaluator.h"
 #include "rampart/engine/reachability.h"
 #include "support/reference_evaluator.h"
@@ -365,4 +366,50 @@ TEST_CASE("targeted rows, columns and isolation equal the all-pairs matrix on ge
   CHECK(nonempty > cells / 10);
   CHECK(nonempty < cells - cells / 10);
   CHECK(isolated_count > 0);
+}
+
+TEST_CASE("focused lists (--focus-workload, --to, --from) equal the full list filtered, on generated clusters",
+          "[reach][random]") {
+#if defined(__SANITIZE_ADDRESS__)
+  int clusters = 50;
+#else
+  int clusters = 300;
+#endif
+  if (const char* env = std::getenv("RAMPART_RANDOM_CLUSTERS")) clusters = std::min(clusters, std::atoi(env));
+  ReachOptions targeted;
+  targeted.all_pairs = false;
+  std::size_t compared = 0, lines_seen = 0;
+  auto text = [](const ConnLine& l) { return l.src + " => " + l.dst + " : " + l.conn.str(); };
+  for (int seed = 1; seed <= clusters; ++seed) {
+    const Model model = random_model(static_cast<unsigned>(seed));
+    const auto full_reach = Reachability::compute(model);
+    const auto full = build_connlist(model, full_reach);
+    for (const auto& w : full.workloads) {
+      for (int mode = 0; mode < 3; ++mode) {
+        ConnListOptions options;
+        (mode == 0 ? options.focus_workloads : mode == 1 ? options.to_workloads : options.from_workloads).push_back(w.id);
+        std::vector<std::string> want;
+        for (const auto& l : full.lines)
+          if ((mode != 2 && l.dst == w.id) || (mode != 1 && l.src == w.id)) want.push_back(text(l));
+        const auto reach = Reachability::compute(model, targeted);
+        const auto list = build_connlist(model, reach, options);
+        std::vector<std::string> got;
+        for (const auto& l : list.lines) got.push_back(text(l));
+        ++compared;
+        lines_seen += got.size();
+        if (got != want) {
+          std::string g, x;
+          for (const auto& l : got) g += l + "\n";
+          for (const auto& l : want) x += l + "\n";
+          INFO("seed " << seed << " workload " << w.id << " mode " << mode << "\ntargeted:\n" << g << "full, filtered:\n"
+                       << x << dump(model));
+          CHECK(false);
+          return;
+        }
+      }
+    }
+  }
+  INFO(compared << " focused lists, " << lines_seen << " lines");
+  CHECK(compared > 0);
+  CHECK(lines_seen > compared);
 }
