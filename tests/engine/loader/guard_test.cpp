@@ -16,7 +16,7 @@ bool has(const LoadResult& r, std::string_view id) {
 
 }  // namespace
 
-TEST_CASE("guard: deep flow and block nesting is refused before yaml-cpp", "[loader][guard]") {
+TEST_CASE("guard: deep flow and block nesting is refused before parsing", "[loader][guard]") {
   const std::string flow = "a: " + std::string(100000, '[') + "\n";
   CHECK(has(load_text(flow, "flow.yaml"), "RP0004"));
   std::string block;

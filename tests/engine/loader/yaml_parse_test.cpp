@@ -250,3 +250,28 @@ TEST_CASE("yaml: JSON input, with tabs and no spaces after colons, reads like YA
   REQUIRE(unknown);
   CHECK(unknown->where.str() == "p.json:5:57");
 }
+
+TEST_CASE("yaml: one-line JSON lists load; keys past YAML's 1024-character limit are a located error", "[loader][yaml]") {
+  std::string json = R"({"apiVersion":"v1","kind":"PodList","items":[)";
+  for (int i = 0; i < 50; ++i)
+    json += std::string(i ? "," : "") + R"({"metadata":{"name":"p)" + std::to_string(i) +
+            R"(","labels":{"app":"a"},"annotations":{"note":")" + std::string(3000, 'x') +
+            R"("}},"spec":{"containers":[{"name":"c","ports":[{"name":"http","containerPort":80}]}]}})";
+  json += "]}";
+  const LoadResult r = load_text(json, "one.json");
+  INFO(dump(r.diagnostics));
+  CHECK(r.diagnostics.empty());
+  CHECK(r.model.endpoints.size() == 50);
+  // libyaml, like the Go YAML decoder kubectl uses, refuses an implicit key
+  // longer than 1024 characters (no Kubernetes key can be that long).
+  const LoadResult long_key = load_text(
+      "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"n\", \"annotations\": {\"" +
+          std::string(1100, 'k') + "\": \"v\"}}}",
+      "key.json");
+  INFO(dump(long_key.diagnostics));
+  const Diagnostic* d = first(long_key, "RP0001");
+  REQUIRE(d);
+  CHECK(d->where.line == 1);
+  CHECK(d->where.column > 1100);
+  CHECK(long_key.model.namespaces.empty());
+}
