@@ -180,12 +180,16 @@ measure() {  # prints "bit/s conn/s connections failures client_cpu_s"
   echo "$bps $(ip netns exec "$A" "$CONN" client 10.250.2.2 5301 "$SECS" "$CONN_THREADS" || true)"
 }
 
-declare -A BPS CPS
+declare -A BPS CPS UPC
 run() {
   local name=$1 r bps cps n failed cpu blocked tw
   read -r bps cps n failed cpu <<<"$(measure)"
   BPS[$name]+="$bps "
   CPS[$name]+="$cps "
+  # the client's CPU per connection: the SYN's forward path (veth xmit, node
+  # namespace, rules) mostly runs in the sending process's softirq, so this
+  # counts the per-connection rule walk and is less sensitive to load
+  UPC[$name]+="$(awk -v u="$cpu" -v k="$n" 'BEGIN { print k ? u * 1e6 / k : 0 }') "
   # the ruleset must be in the path: a port no policy allows is dropped
   # (rampart-0, none and ct-only allow it: "reachable")
   blocked=$(ip netns exec "$A" "$CONN" probe 10.250.2.2 5999)
@@ -228,13 +232,16 @@ for s in "${SCENARIOS[@]}"; do
   MB[$s]=$(echo "${BPS[$s]}" | median)
   MC[$s]=$(echo "${CPS[$s]}" | median)
 done
-echo "median (min..max) over $ROUNDS rounds; ratios of medians to rampart-0 (headline) and to none"
-printf '%-20s %-21s %-11s %-8s %-23s %-11s %-8s\n' "" Gbit/s x_rampart-0 x_none conn/s x_rampart-0 x_none
+echo "median (min..max) over $ROUNDS rounds; ratios of medians to rampart-0 (headline) and to none;"
+echo "client CPU per connection (us), median (min..max) and ratio to rampart-0 (lower is better)"
+printf '%-20s %-21s %-11s %-8s %-23s %-11s %-8s %-19s %s\n' "" Gbit/s x_rampart-0 x_none conn/s x_rampart-0 x_none cpu_us/conn x_rampart-0
 for s in "${SCENARIOS[@]}"; do
   read -r blo bhi <<<"$(echo "${BPS[$s]}" | minmax)"
   read -r clo chi <<<"$(echo "${CPS[$s]}" | minmax)"
+  read -r ulo uhi <<<"$(echo "${UPC[$s]}" | minmax)"
   awk -v n="$s" -v b="${MB[$s]}" -v b0="${MB[rampart-0]}" -v bn="${MB[none]}" -v blo="$blo" -v bhi="$bhi" \
     -v c="${MC[$s]}" -v c0="${MC[rampart-0]}" -v cn="${MC[none]}" -v clo="$clo" -v chi="$chi" \
-    'BEGIN { printf "median %-13s %6.2f (%5.2f..%5.2f)  %-11.3f %-8.3f %7.0f (%6.0f..%6.0f)  %-11.3f %-8.3f\n",
-             n, b / 1e9, blo / 1e9, bhi / 1e9, b / b0, b / bn, c, clo, chi, c / c0, c / cn }'
+    -v u="$(echo "${UPC[$s]}" | median)" -v u0="$(echo "${UPC[rampart-0]}" | median)" -v ulo="$ulo" -v uhi="$uhi" \
+    'BEGIN { printf "median %-13s %6.2f (%5.2f..%5.2f)  %-11.3f %-8.3f %7.0f (%6.0f..%6.0f)  %-11.3f %-8.3f %5.0f (%4.0f..%4.0f)   %.2f\n",
+             n, b / 1e9, blo / 1e9, bhi / 1e9, b / b0, b / bn, c, clo, chi, c / c0, c / cn, u, ulo, uhi, u / u0 }'
 done
