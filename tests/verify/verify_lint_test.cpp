@@ -283,3 +283,50 @@ TEST_CASE("RV105: Kubernetes policy overridden by an earlier Calico Deny", "[ver
   m.policies[1].ingress[0] = rule(Action::kDeny, peer("app == \"api\"", ""));
   CHECK(with_rule(lint(m), kRuleK8sOverridden).empty());
 }
+
+TEST_CASE("services rules: only the answers that depend on them are unknown", "[verify][lint][services]") {
+  auto m = base_model();
+  // The RV004 case, untouched by services.
+  m.policies.push_back(policy("deny-web", "prod", "app == \"db\"", 10));
+  m.policies.back().ingress.push_back(rule(Action::kDeny, peer("app == \"web\"")));
+  m.policies.push_back(policy("allow-web", "prod", "app == \"db\"", 20));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, peer("app == \"web\""), 5432));
+  // A policy whose first rule matches a Service's endpoints.
+  m.policies.push_back(policy("cache", "prod", "app == \"cache\"", 30));
+  engine::EntityRule service;
+  service.services = engine::ServiceMatch{"frontend", "prod"};
+  service.where = at();
+  m.policies.back().ingress.push_back(rule(Action::kAllow, service, 6379));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, peer("app == \"web\""), 6379));
+  const auto all = semantic_lint(m);
+  std::string listing;
+  for (const auto& d : all) listing += d.rule_id + " " + d.where.str() + " " + d.message + "\n";
+  INFO(listing);
+
+  const auto shadowed = with_rule(all, kRuleShadowed);
+  REQUIRE(shadowed.size() == 1);
+  CHECK(shadowed[0].where == m.policies[1].ingress[0].where);
+  for (const auto& d : all) CHECK(d.message.find("semantic checks skipped") == std::string::npos);
+
+  const auto unknown = with_rule(all, "RV000");
+  const auto at_rule = [&](const engine::Rule& r) {
+    std::vector<Diagnostic> out;
+    for (const auto& d : unknown)
+      if (d.where == r.where) out.push_back(d);
+    return out;
+  };
+  // The services rule itself, by name.
+  const auto own = at_rule(m.policies[2].ingress[0]);
+  REQUIRE(own.size() == 1);
+  CHECK(own[0].message.find("prod/cache ingress rule 0") != std::string::npos);
+  CHECK(own[0].message.find("services") != std::string::npos);
+  // The next rule is redundant exactly when the Service covers every web
+  // pod: not known, so unknown — neither "redundant" nor silently fine.
+  const auto next = at_rule(m.policies[2].ingress[1]);
+  REQUIRE(next.size() == 1);
+  CHECK(next[0].message.find("depends on which pods a `services` rule matches") != std::string::npos);
+  // Nothing about the policies that do not meet the Service is unknown.
+  for (const auto& d : unknown) CHECK(d.message.find("prod/cache") != std::string::npos);
+  for (const auto& d : with_rule(all, kRuleRedundantPolicy)) CHECK(d.where != m.policies[2].where);
+  CHECK(with_rule(all, kRuleRedundantRule).empty());
+}

@@ -443,24 +443,27 @@ ChainTerm FlowWorld::chain(const Model& model, Direction direction, const Remova
 }
 
 bool FlowWorld::depends_on_services(z3::solver& solver, const z3::model& model, const z3::expr& formula) const {
+  (void)solver;
+  (void)model;
   if (service_matches_.empty()) return false;
-  z3::context& c = *ctx_;
-  std::set<unsigned> service_ids;
-  for (const auto& s : service_matches_) service_ids.insert(s.var.decl().id());
-  // Pin every other constant the model assigns, then look for service
-  // values that falsify the formula.
-  z3::expr_vector pins(c);
-  for (unsigned i = 0; i < model.size(); ++i) {
-    const z3::func_decl d = model[static_cast<int>(i)];
-    if (d.arity() != 0 || service_ids.contains(d.id())) continue;
-    pins.push_back(d() == model.get_const_interp(d));
+  // Conservative: any answer whose formula mentions a service boolean is
+  // taken to depend on it (an unsat answer never does: it holds for every
+  // value).
+  std::set<std::string> names;
+  for (const auto& s : service_matches_) names.insert(s.var.decl().name().str());
+  std::set<unsigned> seen;
+  std::vector<z3::expr> todo{formula};
+  while (!todo.empty()) {
+    const z3::expr e = todo.back();
+    todo.pop_back();
+    if (!e.is_app() || !seen.insert(e.id()).second) continue;
+    if (e.num_args() == 0) {
+      if (e.is_const() && names.contains(e.decl().name().str())) return true;
+      continue;
+    }
+    for (unsigned i = 0; i < e.num_args(); ++i) todo.push_back(e.arg(i));
   }
-  solver.push();
-  solver.add(pins);
-  solver.add(!formula);
-  const CheckResult r = check(solver);
-  solver.pop();
-  return r.result != SatResult::kUnsat;
+  return false;
 }
 
 ChainTerm FlowWorld::chain(const Model& model, Direction direction, const std::vector<OrderedTier>& tiers,

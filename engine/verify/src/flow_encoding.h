@@ -142,9 +142,9 @@ class FlowWorld {
     const engine::EntityRule* entity;
   };
   [[nodiscard]] const std::vector<ServiceMatch>& service_matches() const { return service_matches_; }
-  // After a sat answer to `formula` with `model`: does the answer rely on the
-  // free service booleans (some other value of them falsifies `formula` for
-  // the same endpoints and packet)? True also when the check cannot tell.
+  // After a sat answer to `formula` with `model`: may the answer rely on the
+  // free service booleans? (Conservative: true whenever `formula` mentions
+  // one.)
   bool depends_on_services(z3::solver& solver, const z3::model& model, const z3::expr& formula) const;
   // Both directions: allowed iff the source's egress and the destination's
   // ingress allow (external sides are not policed).

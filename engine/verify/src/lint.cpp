@@ -421,12 +421,12 @@ class Cell {
     std::set<const Policy*> out;
     const Restriction& rp = shared_.restrictions.at(&p);
     const auto& tiers = tiers_[d];
-    bool reached = full;
+    bool reached = full || !shared_.options.slicing;
     for (const auto& tier : tiers) {
       if (!reached && std::find(tier.policies.begin(), tier.policies.end(), &p) != tier.policies.end()) reached = true;
       if (!reached) continue;
       for (const auto* q : tier.policies)
-        if (q == &p || compatible(rp, shared_.restrictions.at(q))) out.insert(q);
+        if (q == &p || !shared_.options.slicing || compatible(rp, shared_.restrictions.at(q))) out.insert(q);
     }
     return out;
   }
@@ -464,7 +464,8 @@ class Linter {
     for (const auto& p : model.policies) {
       Restriction& r = shared_.restrictions[&p];
       if (p.effective_selector) restrict(p.effective_selector->root(), r);
-      if (const auto it = r.find(kNamespaceKey); it != r.end()) names.insert(it->second.begin(), it->second.end());
+      if (const auto it = r.find(kNamespaceKey); it != r.end() && options.slicing)
+        names.insert(it->second.begin(), it->second.end());
     }
     shared_.cell_names.assign(names.begin(), names.end());
     shared_.tier_rank = tier_ranks(model);
@@ -475,6 +476,10 @@ class Linter {
     for (const auto& name : shared_.cell_names) cells_.push_back(std::make_unique<Cell>(shared_, name, members(name)));
     for (const auto& p : model.policies) {
       std::vector<Cell*>& in = cells_of_[&p];
+      if (!options.slicing) {
+        in.push_back(cells_.front().get());
+        continue;
+      }
       const Restriction& r = shared_.restrictions[&p];
       const auto it = r.find(kNamespaceKey);
       for (auto& cell : cells_)
@@ -485,7 +490,7 @@ class Linter {
     }
     // Local cells: a namespace's policies without the global policies of
     // the tiers before its own (most questions never need those).
-    for (std::size_t i = 1; i < cells_.size(); ++i) {
+    for (std::size_t i = 1; i < cells_.size() && options.slicing; ++i) {
       Cell& cell = *cells_[i];
       const auto all = members(cell.ns());
       int first = std::numeric_limits<int>::max();
@@ -566,7 +571,8 @@ class Linter {
     for (const auto& p : shared_.model.policies) {
       const Restriction& r = shared_.restrictions.at(&p);
       const auto it = r.find(kNamespaceKey);
-      const bool in = it == r.end() || (ns.empty() ? it->second.empty() : it->second.contains(ns));
+      const bool in = !shared_.options.slicing || it == r.end() ||
+                      (ns.empty() ? it->second.empty() : it->second.contains(ns));
       if (in) out.push_back(&p);
     }
     return out;
@@ -626,7 +632,7 @@ class Linter {
       if (text.empty()) return;
       auto s = selector::Selector::parse(text);
       if (!s) return;  // the loader reports parse errors
-      if (surely_satisfiable(*s)) return;
+      if (shared_.options.slicing && surely_satisfiable(*s)) return;
       const SatResult r = cell.ask_labels(cell.world().src().labels.matches(s->root()), sink, "contradiction", where,
                                           field + " of " + owner_name);
       if (r == SatResult::kUnsat)
@@ -657,7 +663,7 @@ class Linter {
   // selects no pod (e.g. it requires another namespace) is reported too.
   bool is_live(const Policy& p, Cell& cell) {
     if (p.staged()) return false;
-    if (surely_selects_a_pod(shared_.model, p)) return true;
+    if (shared_.options.slicing && surely_selects_a_pod(shared_.model, p)) return true;
     Sink& sink = cell.sink_out;
     Timer timer{&sink, "contradiction"};
     const SatResult r = cell.ask(cell.world().applies(p, cell.world().dst()), sink, "contradiction", p.where,
@@ -929,7 +935,7 @@ class Linter {
             const Policy& b = *ps[j];
             if (a.order.value_or(inf) != b.order.value_or(inf)) break;  // sorted by order
             if (!live(a) || !live(b)) continue;
-            if (!compatible(shared_.restrictions.at(&a), shared_.restrictions.at(&b))) continue;
+            if (shared_.options.slicing && !compatible(shared_.restrictions.at(&a), shared_.restrictions.at(&b))) continue;
             // Only the name tie-break decides it: report it whether or not
             // a later rule shows the overlap's verdict.
             for (Cell* c : cells_of_.at(&a)) {
@@ -1005,7 +1011,7 @@ class Linter {
         const z3::expr m = c.world().entity_matches(shared_.model, peer, other, c.ctx().int_val(0));
         const std::string name = rule_name(p, d, static_cast<int>(i));
         const z3::expr v4 = !c.world().packet().v6;
-        const bool ipv4_escapes = some_external_ipv4_unmatched(c, m, other);
+        const bool ipv4_escapes = shared_.options.slicing && some_external_ipv4_unmatched(c, m, other);
         if (ipv4_escapes && bare_pod_unmatched(c, m, other)) continue;
         if (!ipv4_escapes && c.ask(v4 && !m, sink, "broad-allow", r.where, name) == SatResult::kUnsat) {
           sink.add(kRuleBroadAllow, Severity::kWarning,
@@ -1144,7 +1150,7 @@ class Linter {
             }
           }
           bool found = false;
-          std::size_t tried = 0;
+          std::size_t tried = shared_.options.slicing ? 0 : earlier.size();
           for (const Policy* g : earlier) {
             if (tried++ >= 8) break;
             std::vector<const Policy*> others;

@@ -32,6 +32,10 @@ struct LintOptions {
   bool inventory_checks = true;  // RV002, RV003, RV104 (need endpoints in the model)
   bool pitfalls = true;          // RV101–RV105
   int threads = 0;               // cells linted in parallel; 0: one thread per core
+  // Cells, slices, earlier tiers left out and concrete pre-checks (they
+  // change no finding). false: every question over the whole model in one
+  // solver — the reference path the differential tests compare against.
+  bool slicing = true;
 };
 
 struct LintTiming {
