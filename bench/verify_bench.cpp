@@ -1,5 +1,6 @@
 // Benchmarks of the Z3 verifier (not run as tests).
 //
+//   BM_LintUnsliced/N the same without cells, slices and pre-checks (baseline, same run).
 //   BM_Lint/N         semantic lint of N×20 generated policies (N=100: 2,000) (100 namespaces × 19 Kubernetes and
 //                     Calico policies + 100 GlobalNetworkPolicies), loaded through engine::load_text;
 //                     counters: seconds per check.
@@ -61,10 +62,12 @@ const engine::Model& generated(int namespaces) {
 }
 
 // state.range(0) namespaces × 20 policies (100 → 2,000 policies).
-void BM_Lint(benchmark::State& state) {
+void lint_bench(benchmark::State& state, bool slicing) {
   const engine::Model& model = generated(static_cast<int>(state.range(0)));
   verify::LintReport report;
-  for (auto _ : state) report = verify::semantic_lint_report(model);
+  verify::LintOptions options;
+  options.slicing = slicing;
+  for (auto _ : state) report = verify::semantic_lint_report(model, options);
   state.counters["policies"] = static_cast<double>(model.policies.size());
   state.counters["findings"] = static_cast<double>(report.diagnostics.size());
   int unknown = 0;
@@ -78,7 +81,13 @@ void BM_Lint(benchmark::State& state) {
   for (const auto& d : report.diagnostics) ++by_rule[d.rule_id];
   for (const auto& [rule, n] : by_rule) state.counters["f_" + rule] = n;
 }
-BENCHMARK(BM_Lint)->Arg(5)->Arg(20)->Arg(100)->Unit(benchmark::kSecond)->Iterations(1);
+void BM_Lint(benchmark::State& state) { lint_bench(state, true); }
+// Baseline in the same run: every question over the whole model in one
+// solver (LintOptions::slicing = false, the reference path).
+void BM_LintUnsliced(benchmark::State& state) { lint_bench(state, false); }
+// Process CPU time: cells run on several threads.
+BENCHMARK(BM_Lint)->Arg(5)->Arg(20)->Arg(100)->Unit(benchmark::kSecond)->Iterations(1)->MeasureProcessCPUTime();
+BENCHMARK(BM_LintUnsliced)->Arg(5)->Unit(benchmark::kSecond)->Iterations(1)->MeasureProcessCPUTime();
 
 std::filesystem::path demo_dir() {
   return std::filesystem::path(__FILE__).parent_path().parent_path() / "policies" / "demo";
