@@ -1,0 +1,340 @@
+// Agent benchmarks (bench/README.md). Root: a network namespace is made (and
+// removed) here; the cluster comes from bench/gen/gen_cluster.py — 10,000
+// pods, 2,000 policies — with 110 of its pods on the bench node.
+//
+//   agent_bench --benchmark_filter=KernelWrite   baseline: one set element in one netlink batch
+//   agent_bench --benchmark_filter=PodAdd        CNI ADD answered = the pod's rules in the kernel (p50/p99)
+//   agent_bench --benchmark_filter=PolicyChange  one policy changed → kernel updated, 110 local pods
+//   agent_bench --benchmark_filter=Memory        rampart-agent's RSS with that cluster, vs an empty datastore
+//
+// Iterations: AGENT_BENCH_POD_ADDS (default 20), AGENT_BENCH_POLICY_CHANGES (10).
+// model_ms / write_ms split the agent's time per change between building the
+// model and the dataplane write (lower + diff + kernel).
+//
+// Latency figures are wall time on a shared machine; cpu_ms is this process's
+// user + system CPU per operation (the kernel's netlink work included), and
+// x_baseline divides p50 by the baseline's p50 measured in the same run.
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "rampart/compiler/kernel.h"
+#include "rampart/enforcer/agent.h"
+#include "rampart/enforcer/dir_datastore.h"
+#include "rampart/enforcer/manifest.h"
+#include "rampart/enforcer/nft_dataplane.h"
+
+using namespace rampart;
+using namespace rampart::enforcer;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kLocalPods = 110;
+const std::string kNode = "node-00";
+
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+void run(const std::string& command) {
+  if (std::system(command.c_str()) != 0) throw std::runtime_error("failed: " + command);
+}
+
+// 10,000 pods and 2,000 policies; node-00 keeps 110 pods, the others go to node-16.
+fs::path generate_cluster(const fs::path& dir) {
+  run("python3 " + std::string(RAMPART_SOURCE_DIR) + "/bench/gen/gen_cluster.py --pods 10000 --policies 2000 --seed 1 --out " +
+      dir.string() + " >/dev/null");
+  int kept = 0;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string s = text.str(), out;
+    const std::string needle = "nodeName: " + kNode + "\n";
+    std::size_t pos = 0;
+    while (true) {
+      const auto hit = s.find(needle, pos);
+      out += s.substr(pos, hit == std::string::npos ? std::string::npos : hit - pos);
+      if (hit == std::string::npos) break;
+      out += kept++ < kLocalPods ? needle : "nodeName: node-16\n";
+      pos = hit + needle.size();
+    }
+    std::ofstream(file) << out;
+  }
+  return dir;
+}
+
+struct Netns {
+  std::string name;
+  explicit Netns(std::string n) : name(std::move(n)) { run("ip netns add " + name); }
+  ~Netns() { [[maybe_unused]] int rc = std::system(("ip netns delete " + name + " 2>/dev/null").c_str()); }
+};
+
+// One agent in this process over the bench namespace's kernel, in sync with the cluster.
+struct Rig {
+  fs::path dir;
+  Netns netns{"rp-agent-bench-" + std::to_string(::getpid())};
+  std::unique_ptr<NftDataplane> dataplane;
+  Metrics metrics;
+  std::unique_ptr<Agent> agent;
+  std::unique_ptr<DirDatastore> datastore;
+  std::vector<const engine::Endpoint*> local;
+  engine::Model model;
+  double kernel_write_p50_ms = 0;  // the baseline, once measured
+
+  Rig() {
+    char templ[] = "/tmp/rampart-agent-bench-XXXXXX";
+    if (!::mkdtemp(templ)) throw std::runtime_error("mkdtemp");
+    dir = templ;
+    generate_cluster(dir / "cluster");
+    dataplane = std::make_unique<NftDataplane>(kNode, compiler::NodeConfig{}, netns.name);
+    agent = std::make_unique<Agent>(AgentConfig{.node = kNode, .pod_wait = 10s, .drift_interval = 3600s}, *dataplane,
+                                    metrics);
+    datastore = std::make_unique<DirDatastore>(dir / "cluster");
+    agent->start();
+    if (!datastore->start(*agent)) throw std::runtime_error("datastore");
+    const auto deadline = std::chrono::steady_clock::now() + 300s;
+    while (!agent->ready() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    if (!agent->ready()) throw std::runtime_error("agent not ready");
+    model = agent->model();
+    for (const auto& ep : model.endpoints)
+      if (ep.kind == engine::EndpointKind::kPod && ep.node_name == kNode) local.push_back(&ep);
+  }
+  ~Rig() {
+    datastore->stop();
+    agent->stop();
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  static Rig& get() {
+    static Rig rig;
+    return rig;
+  }
+};
+
+agent_protocol::Request request(agent_protocol::Operation op, const engine::Endpoint& ep, int n) {
+  agent_protocol::Request r;
+  r.op = op;
+  r.network = "k8s-pod-network";
+  r.endpoint.container_id = "bench" + std::to_string(n);
+  r.endpoint.ifname = "eth0";
+  r.endpoint.host_interface = "vbench" + std::to_string(n);
+  r.endpoint.addresses = {ep.ips.empty() ? "10.99.0.1/32" : ep.ips.front().str() + "/32"};
+  r.endpoint.pod_namespace = ep.ns;
+  r.endpoint.pod_name = ep.name;
+  return r;
+}
+
+// Where the agent's time went per operation: building the model vs the dataplane write (lower, diff, kernel).
+struct Split {
+  double build = 0, apply = 0;
+  static Split now(const Metrics& m) {
+    return {m.value("rampart_agent_model_build_seconds_total"), m.value("rampart_agent_dataplane_apply_seconds_total")};
+  }
+};
+
+int iterations(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v ? std::atoi(v) : fallback;
+}
+
+void report(benchmark::State& state, const std::vector<double>& ms, double cpu) {
+  const double p50 = percentile(ms, 0.5);
+  state.counters["p50_ms"] = p50;
+  state.counters["p99_ms"] = percentile(ms, 0.99);
+  state.counters["max_ms"] = percentile(ms, 1.0);
+  state.counters["cpu_ms"] = 1e3 * cpu / static_cast<double>(std::max<std::size_t>(ms.size(), 1));
+  auto& rig = Rig::get();
+  if (rig.kernel_write_p50_ms > 0) state.counters["x_baseline"] = p50 / rig.kernel_write_p50_ms;
+}
+
+}  // namespace
+
+// Baseline: the smallest kernel write there is — one element into a set of a
+// bench table, one netlink batch — in the same namespace.
+static void BM_KernelWrite(benchmark::State& state) {
+  auto& rig = Rig::get();
+  const compiler::Kernel kernel(rig.netns.name);
+  const compiler::Set set{.name = "s", .key = {compiler::KeyType::kIpv4}};
+  compiler::Transaction create;
+  create.add_table(compiler::Family::kInet, "rpbench");
+  create.add_set(compiler::Family::kInet, "rpbench", set);
+  if (!kernel.apply(create)) return state.SkipWithError("cannot create the baseline table");
+  std::vector<double> ms;
+  const double cpu0 = cpu_seconds();
+  std::uint32_t n = 0;
+  for (auto _ : state) {
+    compiler::Transaction tx;
+    tx.add_elements(compiler::Family::kInet, "rpbench", set, {compiler::Element{.key = {IpAddress::v4(0x0a000000 + n++)}}});
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!kernel.apply(tx)) return state.SkipWithError("apply failed");
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  const double cpu = cpu_seconds() - cpu0;
+  compiler::Transaction drop;
+  drop.delete_table(compiler::Family::kInet, "rpbench");
+  (void)kernel.apply(drop);
+  rig.kernel_write_p50_ms = percentile(ms, 0.5);
+  report(state, ms, cpu);
+}
+BENCHMARK(BM_KernelWrite)->Iterations(200)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// CNI ADD of one of the node's pods until the reply, which the agent sends
+// only once the pod's rules are in the kernel. DEL (not timed) in between.
+static void BM_PodAdd(benchmark::State& state) {
+  auto& rig = Rig::get();
+  std::vector<double> ms;
+  double cpu = 0;
+  int n = 0;
+  const Split s0 = Split::now(rig.metrics);
+  for (auto _ : state) {
+    const auto& ep = *rig.local[static_cast<std::size_t>(n) % rig.local.size()];
+    const double c0 = cpu_seconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto reply = rig.agent->handle(request(agent_protocol::Operation::kAdd, ep, n));
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    cpu += cpu_seconds() - c0;
+    if (!reply.ok) return state.SkipWithError(("ADD refused: " + reply.message).c_str());
+    state.PauseTiming();
+    (void)rig.agent->handle(request(agent_protocol::Operation::kDelete, ep, n));
+    state.ResumeTiming();
+    ++n;
+  }
+  const Split s1 = Split::now(rig.metrics);
+  state.counters["model_ms"] = 1e3 * (s1.build - s0.build) / (2.0 * n);  // ADD and DEL both rebuild
+  state.counters["write_ms"] = 1e3 * (s1.apply - s0.apply) / (2.0 * n);
+  report(state, ms, cpu);
+  state.counters["local_pods"] = static_cast<double>(rig.local.size());
+  state.counters["cluster_pods"] = static_cast<double>(rig.model.endpoints.size());
+  state.counters["policies"] = static_cast<double>(rig.model.policies.size());
+}
+BENCHMARK(BM_PodAdd)->Iterations(iterations("AGENT_BENCH_POD_ADDS", 20))->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// One policy that selects pods on the node changes (its port); timed from
+// the datastore update to the kernel write's end.
+static void BM_PolicyChange(benchmark::State& state) {
+  auto& rig = Rig::get();
+  const std::string app = rig.local.front()->labels.count("app") ? rig.local.front()->labels.at("app") : "web";
+  const std::string ns = rig.local.front()->ns;
+  std::vector<double> ms;
+  double cpu = 0;
+  int n = 0;
+  const Split s0 = Split::now(rig.metrics);
+  for (auto _ : state) {
+    const std::string text = "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata:\n  name: bench-change\n"
+                             "  namespace: " + ns + "\nspec:\n  selector: app == '" + app + "'\n  types: [Ingress]\n"
+                             "  ingress:\n    - action: Allow\n      protocol: TCP\n      destination:\n        ports: [" +
+                             std::to_string(20000 + n % 1000) + "]\n";
+    const Manifest m = decode_manifest(text, "bench.yaml");
+    if (!m.ok() || m.resources.size() != 1) return state.SkipWithError("bench policy does not load");
+    const ResourceUpdate update{n == 0 ? UpdateType::kAdd : UpdateType::kModify, m.resources[0].key, m.resources[0], 0};
+    const double applies = rig.metrics.value("rampart_agent_dataplane_applies_total", R"(result="ok")");
+    const double c0 = cpu_seconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    rig.agent->on_updates({update});
+    while (rig.metrics.value("rampart_agent_dataplane_applies_total", R"(result="ok")") <= applies) {
+      std::this_thread::sleep_for(100us);
+    }
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    cpu += cpu_seconds() - c0;
+    ++n;
+  }
+  const Split s1 = Split::now(rig.metrics);
+  state.counters["model_ms"] = 1e3 * (s1.build - s0.build) / n;
+  state.counters["write_ms"] = 1e3 * (s1.apply - s0.apply) / n;
+  report(state, ms, cpu);
+  state.counters["ops"] = static_cast<double>(rig.dataplane->last_write_ops());
+}
+BENCHMARK(BM_PolicyChange)->Iterations(iterations("AGENT_BENCH_POLICY_CHANGES", 10))->Unit(benchmark::kMillisecond)->UseRealTime();
+
+namespace {
+
+// Starts rampart-agent in a namespace of its own on `datastore`, waits for its
+// first kernel write, returns (VmRSS, VmHWM) in MiB.
+std::pair<double, double> agent_memory(const fs::path& datastore, const std::string& tag) {
+  Netns ns("rp-agent-mem-" + tag + "-" + std::to_string(::getpid()));
+  char templ[] = "/tmp/rampart-agent-mem-XXXXXX";
+  if (!::mkdtemp(templ)) throw std::runtime_error("mkdtemp");
+  const fs::path state = templ;
+  const fs::path log = state / "agent.log";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 2);
+    const std::string ds = "dir:" + datastore.string(), sock = (state / "agent.sock").string(), dir = state.string();
+    ::execl("/usr/bin/ip", "ip", "netns", "exec", ns.name.c_str(), RAMPART_AGENT, "--node", kNode.c_str(),
+            "--datastore", ds.c_str(), "--socket", sock.c_str(), "--state-dir", dir.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 300s;
+  bool written = false;
+  while (!written && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+    std::ifstream in(log);
+    std::stringstream s;
+    s << in.rdbuf();
+    written = s.str().find("first dataplane write after start") != std::string::npos;
+  }
+  std::this_thread::sleep_for(500ms);  // settle
+  double rss = 0, hwm = 0;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmRSS:")) rss = std::stod(line.substr(6)) / 1024;
+    if (line.starts_with("VmHWM:")) hwm = std::stod(line.substr(6)) / 1024;
+  }
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+  std::error_code ec;
+  fs::remove_all(state, ec);
+  if (!written) return {0, 0};
+  return {rss, hwm};
+}
+
+}  // namespace
+
+// RSS of the real binary holding 10,000 pods and 2,000 policies (and 110 local
+// pods' rules programmed), against the same binary with an empty datastore.
+static void BM_AgentMemory(benchmark::State& state) {
+  auto& rig = Rig::get();
+  const fs::path empty = rig.dir / "empty";  // one namespace: the agent writes its (empty) tables
+  fs::create_directories(empty);
+  std::ofstream(empty / "ns.yaml") << "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: prod\n";
+  for (auto _ : state) {
+    const auto [base_rss, base_hwm] = agent_memory(empty, "e");
+    const auto [rss, hwm] = agent_memory(rig.dir / "cluster", "c");
+    if (rss == 0 || base_rss == 0) return state.SkipWithError("the agent never wrote its tables");
+    state.counters["rss_mib"] = rss;
+    state.counters["peak_rss_mib"] = hwm;
+    state.counters["empty_rss_mib"] = base_rss;
+    state.counters["x_empty"] = base_rss > 0 ? rss / base_rss : 0;
+  }
+}
+BENCHMARK(BM_AgentMemory)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+BENCHMARK_MAIN();
