@@ -455,6 +455,25 @@ void Lowerer::base_chains(const std::vector<NodeEndpoint>& endpoints) {
   } else {
     add_set(from_if);
     add_set(to_if);
+    // Anti-spoofing: a pod's veth may only carry its own source addresses;
+    // the interface dispatch below would otherwise judge a packet with a
+    // forged source as the sending pod's and the receiver would trust the
+    // forged address. (Overlay does the same on the bridge ports.) A pod
+    // whose addresses are not known yet can send nothing.
+    Set ifs{.name = "wl-ifs", .key = {KeyType::kIfname}};
+    Set a4{.name = "wl-addr-4", .key = {KeyType::kIfname, KeyType::kIpv4}};
+    Set a6{.name = "wl-addr-6", .key = {KeyType::kIfname, KeyType::kIpv6}};
+    for (const auto& ne : endpoints) {
+      if (ne.interface.empty()) continue;
+      ifs.elements.push_back(Element{.key = {ne.interface}});
+      for (const auto& ip : model_.endpoints[ne.index].ips)
+        (ip.family == 4 ? a4 : a6).elements.push_back(Element{.key = {ne.interface, ip}});
+    }
+    for (Set* set : {&ifs, &a4, &a6}) add_set(std::move(*set));
+    from_wl.rules.push_back(Rule{.matches = {in_set({Key::kIifname}, "wl-ifs"), in_set({Key::kIifname, Key::kIpSaddr}, "wl-addr-4", true)},
+                                 .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
+    from_wl.rules.push_back(Rule{.matches = {in_set({Key::kIifname}, "wl-ifs"), in_set({Key::kIifname, Key::kIp6Saddr}, "wl-addr-6", true)},
+                                 .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
     from_wl.rules.push_back(Rule{.vmap_keys = {Key::kIifname}, .vmap = "from-wl-if"});
     to_wl.rules.push_back(Rule{.vmap_keys = {Key::kOifname}, .vmap = "to-wl-if"});
     for (const auto& g : cfg_.pod_interface_globs) {

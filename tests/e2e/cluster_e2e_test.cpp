@@ -265,12 +265,10 @@ TEST_CASE("e2e vcn-native: two nodes, policy and pod changes, traffic equals the
   run_sequence(ClusterMode::kVcnNative, false);
 }
 
-// KNOWN GAP (found by this test): in vcn-native mode the compiler's from-wl
-// dispatch by interface does not check the source address, so a pod can send
-// with another pod's (or a foreign) address and its packets are judged as the
-// other pod's. Tagged [!mayfail] so the suite stays green while it is open;
-// remove the tag when compiler/ checks `ip saddr` per pod interface.
-TEST_CASE("e2e vcn-native: spoofed source addresses are dropped", "[e2e][!mayfail]") {
+// Found a hole when first written: the vcn-native dispatch by interface did not
+// check the source address. compiler/ now drops a pod veth's packets whose
+// source is not one of that pod's addresses.
+TEST_CASE("e2e vcn-native: spoofed source addresses are dropped", "[e2e]") {
   run_sequence(ClusterMode::kVcnNative, true);
 }
 

@@ -41,9 +41,10 @@ void observe(std::vector<MatrixFlow>& flows);
 [[nodiscard]] std::string differences(const std::vector<MatrixFlow>& flows);
 
 // Observes until the matrix equals the prediction (at most `attempts` rounds,
-// a second apart — the agents may still be applying the last change even
-// after their metrics moved); returns the last differences. The first round's
-// differences, when a later round agrees, go to `transient`.
+// a second apart, for probes lost on a loaded machine); returns the last
+// differences. A predicted-denied flow that gets through ends it at once:
+// that is never retried away. The first round's differences, when a later
+// round agrees, go to `transient`.
 [[nodiscard]] std::string observe_until_equal(std::vector<MatrixFlow>& flows, int attempts, std::string* transient);
 
 }  // namespace rampart::e2e
