@@ -32,12 +32,15 @@
 #include "rampart/enforcer/etcd_datastore.h"
 #include "rampart/enforcer/manifest.h"
 #include "rampart/enforcer/nft_dataplane.h"
+#include "temp_files.h"
 
 using namespace rampart;
 using namespace rampart::enforcer;
 using namespace rampart::test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+using rampart::testing::TempDir;
+using rampart::testing::write_file;
 
 namespace {
 
@@ -64,26 +67,6 @@ std::string web_policy(const std::vector<int>& ports) {
   return "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata:\n  name: web\n  namespace: prod\n"
          "spec:\n  selector: app == 'web'\n  types: [Ingress]\n  ingress:\n    - action: Allow\n"
          "      protocol: TCP\n      destination:\n        ports: [" + list + "]\n";
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char templ[] = "/tmp/rampart-faults-XXXXXX";
-    REQUIRE(::mkdtemp(templ));
-    path = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-// Replaces a file in one rename (the watcher never sees half a file).
-void write_file(const fs::path& file, const std::string& text) {
-  const fs::path tmp = file.parent_path() / ("." + file.filename().string() + ".tmp");
-  std::ofstream(tmp) << text;
-  fs::rename(tmp, file);
 }
 
 template <typename F>

@@ -15,12 +15,14 @@
 #include "rampart/enforcer/agent.h"
 #include "rampart/enforcer/dir_datastore.h"
 #include "rampart/enforcer/nft_dataplane.h"
+#include "temp_files.h"
 
 using namespace rampart;
 using namespace rampart::enforcer;
 using namespace rampart::test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+using rampart::testing::TempDir;
 
 namespace {
 
@@ -30,19 +32,6 @@ struct Netns {
   Netns() { ok = std::system(("ip netns add " + name + " 2>/dev/null").c_str()) == 0; }
   ~Netns() {
     if (ok) [[maybe_unused]] int rc = std::system(("ip netns delete " + name).c_str());
-  }
-};
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char templ[] = "/tmp/rampart-netns-XXXXXX";
-    REQUIRE(::mkdtemp(templ));
-    path = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
   }
 };
 

@@ -20,38 +20,18 @@
 #include "rampart/enforcer/endpoint_file.h"
 #include "rampart/enforcer/servers.h"
 #include "recording_dataplane.h"
+#include "temp_files.h"
 
 using namespace rampart;
 using namespace rampart::enforcer;
 using namespace rampart::test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+using rampart::testing::TempDir;
+using rampart::testing::write_file;
 namespace ap = rampart::agent_protocol;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char templ[] = "/tmp/rampart-agent-XXXXXX";
-    REQUIRE(::mkdtemp(templ));
-    path = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-void write_file(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  const fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
-  {
-    std::ofstream out(tmp);
-    out << text;
-  }
-  fs::rename(tmp, path);
-}
 
 // One request over the socket, as rampart-cni sends it.
 ap::Reply ask(const std::string& socket_path, const ap::Request& request) {

@@ -13,9 +13,11 @@
 
 #include "etcd_cluster.h"
 #include "manifests.h"
+#include "temp_files.h"
 
 using namespace rampart::test;
 namespace fs = std::filesystem;
+using rampart::testing::TempDir;
 
 namespace {
 
@@ -37,19 +39,6 @@ Run cli(const std::string& args) {
   run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return run;
 }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char templ[] = "/tmp/rampart-apply-XXXXXX";
-    REQUIRE(::mkdtemp(templ));
-    path = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 void write(const fs::path& path, const std::string& text) {
   std::ofstream out(path);

@@ -7,38 +7,16 @@
 #include "rampart/enforcer/dir_datastore.h"
 #include "rampart/enforcer/manifest.h"
 #include "recording_listener.h"
+#include "temp_files.h"
 
 using namespace rampart;
 using namespace rampart::enforcer;
 using namespace rampart::test;
 namespace fs = std::filesystem;
+using rampart::testing::TempDir;
+using rampart::testing::write_file;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char templ[] = "/tmp/rampart-dir-XXXXXX";
-    REQUIRE(::mkdtemp(templ));
-    path = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-// Writes as editors and `kubectl`-style tools do: a temporary file renamed
-// into place, so the watcher never sees half a file.
-void write_file(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  const fs::path temporary = path.parent_path() / ("." + path.filename().string() + ".swp");
-  {
-    std::ofstream out(temporary);
-    out << text;
-  }
-  fs::rename(temporary, path);
-}
 
 const ResourceKey kWeb{ResourceKind::kNetworkPolicy, "prod", "web"};
 const ResourceKey kDb{ResourceKind::kKubernetesNetworkPolicy, "prod", "db"};
