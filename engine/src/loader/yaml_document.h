@@ -18,6 +18,13 @@ namespace rampart::engine::loader {
 
 enum class NodeKind : std::uint8_t { kNull, kScalar, kSequence, kMap };
 
+class Node;
+struct NodeEntry;
+template <typename Element>
+class NodeRange;
+using NodeItems = NodeRange<Node>;
+using NodeEntries = NodeRange<NodeEntry>;
+
 // The storage of one parse. Heap-allocated by YamlDocument so that nodes stay
 // valid when the document is moved.
 struct YamlArena {
@@ -62,8 +69,8 @@ class Node {
   [[nodiscard]] Node value(std::size_t i) const;  // mapping value
 
   // Iteration: Node for sequences, NodeEntry for mappings.
-  [[nodiscard]] class NodeItems items() const;
-  [[nodiscard]] class NodeEntries entries() const;
+  [[nodiscard]] NodeItems items() const;
+  [[nodiscard]] NodeEntries entries() const;
 
  private:
   friend class YamlBuilder;
@@ -78,12 +85,15 @@ struct NodeEntry {
   Node second;  // value
 };
 
-class NodeItems {
+// The children of a node by index, read as Element: a sequence's items
+// (Node) or a mapping's key/value pairs (NodeEntry).
+template <typename Element>
+class NodeRange {
  public:
   class iterator {
    public:
     iterator(const Node* node, std::size_t i) : node_(node), i_(i) {}
-    Node operator*() const { return node_->item(i_); }
+    Element operator*() const;
     iterator& operator++() {
       ++i_;
       return *this;
@@ -94,40 +104,26 @@ class NodeItems {
     const Node* node_;
     std::size_t i_;
   };
-  explicit NodeItems(Node node) : node_(node) {}
+  NodeRange(Node node, std::size_t count) : node_(node), count_(count) {}
   [[nodiscard]] iterator begin() const { return {&node_, 0}; }
-  [[nodiscard]] iterator end() const { return {&node_, node_.is_sequence() ? node_.size() : 0}; }
+  [[nodiscard]] iterator end() const { return {&node_, count_}; }
 
  private:
   Node node_;
+  std::size_t count_;
 };
 
-class NodeEntries {
- public:
-  class iterator {
-   public:
-    iterator(const Node* node, std::size_t i) : node_(node), i_(i) {}
-    NodeEntry operator*() const { return {node_->key(i_), node_->value(i_)}; }
-    iterator& operator++() {
-      ++i_;
-      return *this;
-    }
-    bool operator!=(const iterator& other) const { return i_ != other.i_; }
+template <>
+inline Node NodeRange<Node>::iterator::operator*() const {
+  return node_->item(i_);
+}
+template <>
+inline NodeEntry NodeRange<NodeEntry>::iterator::operator*() const {
+  return {node_->key(i_), node_->value(i_)};
+}
 
-   private:
-    const Node* node_;
-    std::size_t i_;
-  };
-  explicit NodeEntries(Node node) : node_(node) {}
-  [[nodiscard]] iterator begin() const { return {&node_, 0}; }
-  [[nodiscard]] iterator end() const { return {&node_, node_.is_map() ? node_.size() : 0}; }
-
- private:
-  Node node_;
-};
-
-inline NodeItems Node::items() const { return NodeItems(*this); }
-inline NodeEntries Node::entries() const { return NodeEntries(*this); }
+inline NodeItems Node::items() const { return NodeItems(*this, is_sequence() ? size() : 0); }
+inline NodeEntries Node::entries() const { return NodeEntries(*this, is_map() ? size() : 0); }
 
 struct YamlLimits {
   int max_depth = 100;                    // nesting of collections
