@@ -1,0 +1,59 @@
+// RV002, RV003, RV104: concrete checks over the inventory (no solver).
+#include "linter.h"
+
+namespace rampart::verify::detail::lint {
+
+// ---- RV002, RV003, RV104 (concrete, over the inventory) ----------------
+void Linter::check_inventory() {
+  const Model& model = shared_.model;
+  Sink& sink = sink_;
+  Timer timer{&sink, "inventory"};
+  if (model.endpoints.empty()) return;
+  std::vector<const engine::Endpoint*> pods;
+  for (const auto& e : model.endpoints)
+    if (e.kind == engine::EndpointKind::kPod) pods.push_back(&e);
+  std::map<const Policy*, std::vector<const engine::Endpoint*>> selected;
+  for (const auto& p : model.policies) {
+    if (p.staged() || !p.effective_selector) continue;
+    const engine::SelectorMatcher m(*p.effective_selector);
+    for (const auto& e : model.endpoints)
+      if (m.matches(e.effective_labels)) selected[&p].push_back(&e);
+    if (selected[&p].empty())
+      sink.add(kRuleDanglingPolicy, Severity::kWarning,
+               "policy " + p.qualified_name() + " selects no workload of the inventory (" +
+                   std::to_string(model.endpoints.size()) + " endpoints)",
+               p.where);
+    for (Direction d : {Direction::kIngress, Direction::kEgress}) {
+      const auto& rules = p.rules(d);
+      for (std::size_t i = 0; i < rules.size(); ++i)
+        for (const auto* er : {&rules[i].source, &rules[i].destination}) {
+          if (!er->effective_selector) continue;
+          const engine::SelectorMatcher pm(*er->effective_selector);
+          bool any = false;
+          for (const auto& e : model.endpoints) any = any || pm.matches(e.effective_labels);
+          for (const auto& n : model.network_sets) any = any || pm.matches(n.effective_labels);
+          if (!any)
+            sink.add(kRuleDanglingPeer, Severity::kWarning,
+                     rule_name(p, d, static_cast<int>(i)) + ": the " +
+                         (er == &rules[i].source ? "source" : "destination") + " selector `" +
+                         er->effective_selector->canonical() + "` matches no workload or network set of the inventory",
+                     er->where.known() ? er->where : rules[i].where);
+        }
+    }
+  }
+  for (const auto* e : pods) {
+    bool in = false, out = false;
+    for (const auto& [p, eps] : selected)
+      if (std::find(eps.begin(), eps.end(), e) != eps.end()) {
+        in = in || p->types_ingress;
+        out = out || p->types_egress;
+      }
+    if (!in || !out)
+      sink.add(kRuleUnprotectedPod, Severity::kNote,
+               "pod " + e->ns + "/" + e->name + " is selected by no policy for " +
+                   (!in && !out ? "ingress or egress" : (!in ? "ingress" : "egress")) + ": all such traffic is allowed",
+               e->where);
+  }
+}
+
+}  // namespace rampart::verify::detail::lint

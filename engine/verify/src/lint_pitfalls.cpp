@@ -1,0 +1,221 @@
+// The common pitfalls: RV102 ignored directions, RV103 broad allows,
+// RV101 DNS blocked by egress isolation, RV105 Kubernetes policies
+// overridden by earlier Calico policies.
+#include "linter.h"
+
+namespace rampart::verify::detail::lint {
+
+// ---- RV102 ------------------------------------------------------------------
+void Linter::check_ignored_directions() {
+  Sink& sink = sink_;
+  Timer timer{&sink, "ignored-direction"};
+  for (const auto& p : shared_.model.policies)
+    for (Direction d : {Direction::kIngress, Direction::kEgress})
+      if (!p.rules(d).empty() && !p.governs(d))
+        sink.add(kRuleIgnoredDirection, Severity::kWarning,
+                 "policy " + p.qualified_name() + " has " + dir_name(d) + " rules but its types do not list " +
+                     (d == Direction::kIngress ? "Ingress" : "Egress") + ": the rules are ignored",
+                 p.rules(d).front().where.known() ? p.rules(d).front().where : p.where);
+}
+
+// ---- RV103 (only the rule itself: no chain) ---------------------------------
+// A documentation address outside the cluster that the peer does not
+// match, found by evaluating the peer's formula on it (exact: such an
+// external endpoint is a well-formed one).
+bool Linter::some_external_ipv4_unmatched(Cell& c, const z3::expr& m, const SymEndpoint& other) {
+  for (const char* text : {"192.0.2.1", "198.51.100.7", "203.0.113.9", "100.64.0.1"}) {
+    const auto ip = IpAddress::parse(text);
+    if (!ip) continue;
+    z3::expr_vector from(c.ctx()), to(c.ctx());
+    from.push_back(other.is_pod);
+    to.push_back(c.ctx().bool_val(false));
+    from.push_back(c.world().packet().v6);
+    to.push_back(c.ctx().bool_val(false));
+    from.push_back(other.ip4);
+    to.push_back(c.ctx().int_val(static_cast<std::int64_t>(ip->v4_value())));
+    if (z3::expr(m).substitute(from, to).simplify().is_false()) return true;
+  }
+  return false;
+}
+
+void Linter::check_broad_allow(const Policy& p, Cell& c, Sink& sink) {
+  Timer timer{&sink, "broad-allow"};
+  for (Direction d : {Direction::kIngress, Direction::kEgress}) {
+    if (!p.governs(d)) continue;
+    const auto& rules = p.rules(d);
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      const Rule& r = rules[i];
+      if (r.action != Action::kAllow || uses_services(r)) continue;
+      const engine::EntityRule& peer = d == Direction::kIngress ? r.source : r.destination;
+      const bool restricted_looking = !peer.nets.empty() || !peer.not_nets.empty() || !peer.selector.empty() ||
+                                      !peer.namespace_selector.empty() || !peer.not_selector.empty() ||
+                                      peer.effective_selector || peer.effective_not_selector;
+      if (!restricted_looking) continue;
+      SymEndpoint& other = d == Direction::kIngress ? c.world().src() : c.world().dst();
+      const z3::expr m = c.world().entity_matches(shared_.model, peer, other, c.ctx().int_val(0));
+      const std::string name = rule_name(p, d, static_cast<int>(i));
+      const z3::expr v4 = !c.world().packet().v6;
+      const bool ipv4_escapes = shared_.options.slicing && some_external_ipv4_unmatched(c, m, other);
+      if (ipv4_escapes && bare_pod_unmatched(c, m, other)) continue;
+      if (!ipv4_escapes && c.ask(v4 && !m, sink, "broad-allow", r.where, name) == SatResult::kUnsat) {
+        sink.add(kRuleBroadAllow, Severity::kWarning,
+                 name + " allows every IPv4 peer, inside and outside the cluster, although its " +
+                     (d == Direction::kIngress ? "source" : "destination") + " looks restricted",
+                 r.where);
+      } else if (c.ask(other.is_pod && !m, sink, "broad-allow", r.where, name) == SatResult::kUnsat) {
+        sink.add(kRuleBroadAllow, Severity::kNote,
+                 name + " allows every pod of every namespace, although its " +
+                     (d == Direction::kIngress ? "source" : "destination") + " looks restricted",
+                 r.where);
+      }
+    }
+  }
+}
+
+// A pod with no labels of its own in a namespace that does not exist yet,
+// that the peer does not match (evaluated on the formula, exact).
+bool Linter::bare_pod_unmatched(Cell& c, const z3::expr& m, const SymEndpoint& other) {
+  const LabelUniverse& u = c.universe();
+  z3::context& ctx = c.ctx();
+  z3::expr_vector from(ctx), to(ctx);
+  std::map<std::string, int, std::less<>> none;
+  const auto fresh = [&](std::string_view key, int j, const char* text) {
+    return u.is_string(key) ? string_literal(ctx, text) : ctx.int_val(u.literal_count() + j);
+  };
+  for (const auto& key : u.keys()) {
+    const SymLabel& l = other.labels.at(key);
+    from.push_back(l.present);
+    if (key == kNamespaceKey || key == kNsNameKey || key == kNsMetaNameKey) {
+      to.push_back(ctx.bool_val(true));
+      from.push_back(l.value);
+      to.push_back(fresh(key, 0, "rampart-fresh-namespace"));
+    } else if (key == kServiceAccountKey || key == kSaNameKey) {
+      to.push_back(ctx.bool_val(true));
+      from.push_back(l.value);
+      to.push_back(fresh(key, 1, "default"));
+    } else if (key == kOrchestratorKey) {
+      to.push_back(ctx.bool_val(true));
+      from.push_back(l.value);
+      to.push_back(other.labels.value_of(key, "k8s", none));
+    } else {
+      to.push_back(ctx.bool_val(false));
+    }
+  }
+  from.push_back(other.is_pod);
+  to.push_back(ctx.bool_val(true));
+  from.push_back(c.world().packet().v6);
+  to.push_back(ctx.bool_val(false));
+  from.push_back(other.ip4);
+  to.push_back(ctx.int_val(static_cast<std::int64_t>(IpAddress::parse("100.64.0.1")->v4_value())));
+  return z3::expr(m).substitute(from, to).simplify().is_false();
+}
+
+// ---- RV101 ------------------------------------------------------------------
+void Linter::check_dns(const Policy& p, const std::vector<Cell*>& cells, Sink& sink) {
+  if (!p.governs(Direction::kEgress)) return;
+  Timer timer{&sink, "dns-blocked"};
+  // Evaluation reaches this policy (an earlier tier did not already
+  // decide): the denial is this policy's isolation or comes after it.
+  const auto blocked = [&](Cell& x, bool full) {
+    FlowWorld& w = x.world();
+    const SymLabels& dl = w.dst().labels;
+    std::map<std::string, int, std::less<>> none;
+    const z3::expr to_dns = w.dst().is_pod &&
+                            dl.at(kNamespaceKey).value == dl.value_of(kNamespaceKey, "kube-system", none) &&
+                            dl.at("k8s-app").present && dl.at("k8s-app").value == dl.value_of("k8s-app", "kube-dns", none) &&
+                            w.packet().protocol == 17 && w.packet().dst_port == 53;
+    // The DNS pod as Kubernetes deploys it: no labels besides k8s-app.
+    z3::expr_vector plain(x.ctx());
+    for (const auto& key : x.universe().keys())
+      if (key != "k8s-app" && !key.starts_with(kNsPrefix) && !key.starts_with(kSaPrefix) &&
+          !key.starts_with("projectcalico.org/"))
+        plain.push_back(!dl.at(key).present);
+    const ChainTerm& chain = x.chain(p, Direction::kEgress, full);
+    z3::expr reached = x.ctx().bool_val(false);
+    for (const auto& tier : chain.tiers)
+      for (const auto& pt : tier.policies)
+        if (pt.policy == &p) reached = pt.reach;
+    return x.in_cell(Direction::kEgress) && w.applies(p, w.src()) && reached && to_dns && z3::mk_and(plain) &&
+           !chain.allowed;
+  };
+  for (Cell* c : cells) {
+    std::optional<z3::model> m;
+    Cell* in = c;
+    if (ask_reaching(*c, p, Direction::kEgress, blocked, sink, "dns-blocked", p.where,
+                     "DNS egress of " + p.qualified_name(), &m, &in) == SatResult::kSat) {
+      sink.add(kRuleDnsBlocked, Severity::kWarning,
+               "policy " + p.qualified_name() +
+                   " isolates egress of pods that then cannot reach DNS (UDP 53 to kube-system/k8s-app=kube-dns)",
+               p.where, in->witness_text(*m, &in->chain(p, Direction::kEgress)));
+      return;
+    }
+  }
+}
+
+// ---- RV105 ------------------------------------------------------------------
+// Some flow the rule matches is denied without reaching it. Tried first
+// without the earlier tiers (local cell, witness confirmed concretely),
+// then with one earlier policy at a time (the others pinned to not apply:
+// then the full chain decides that flow the same way), then in full.
+void Linter::check_k8s_overridden(const Policy& p, const std::vector<Cell*>& cells, Sink& sink) {
+  if (p.kind != engine::PolicyKind::kKubernetesNetworkPolicy) return;
+  Timer timer{&sink, "k8s-overridden"};
+  for (Direction d : {Direction::kIngress, Direction::kEgress}) {
+    if (!p.governs(d)) continue;
+    const auto& rules = p.rules(d);
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      const Rule& rule = rules[i];
+      if (rule.action != Action::kAllow || uses_services(rule)) continue;
+      const std::string name = rule_name(p, d, static_cast<int>(i));
+      const auto overridden = [&](Cell& x, const ChainTerm& chain) {
+        const RuleTerm* rt = find_rule(chain, &rule);
+        return x.in_cell(d) && x.world().applies(p, x.self(d)) && rt->match && !rt->reach && !chain.allowed;
+      };
+      const auto report = [&](Cell& x, const z3::model& m) {
+        sink.add(kRuleK8sOverridden, Severity::kNote,
+                 name + " (Kubernetes NetworkPolicy) is overridden: for some flows it allows, an earlier Calico " +
+                     "policy denies or passes first",
+                 rule.where, x.witness_text(m, &x.chain(p, d)));
+      };
+      for (Cell* c : cells) {
+        if (!find_rule(c->chain(p, d), &rule)) continue;
+        const auto earlier = c->earlier(p, d);
+        std::optional<z3::model> m;
+        if (c->local && c->local->has(p) && !earlier.empty()) {
+          Cell& l = *c->local;
+          if (l.ask(overridden(l, l.chain(p, d, false)), sink, "k8s-overridden", rule.where, name, &m, true) ==
+              SatResult::kSat) {
+            const EndpointWitness self = l.world().decode(*m, l.self(d));
+            if (std::none_of(earlier.begin(), earlier.end(),
+                             [&](const Policy* q) { return shared_.selects(*q, self.effective_labels); })) {
+              report(l, *m);
+              break;
+            }
+          }
+        }
+        bool found = false;
+        std::size_t tried = shared_.options.slicing ? 0 : earlier.size();
+        for (const Policy* g : earlier) {
+          if (tried++ >= 8) break;
+          std::vector<const Policy*> others;
+          for (const Policy* q : earlier)
+            if (q != g) others.push_back(q);
+          const ChainTerm chain = c->chain_except(p, d, others);
+          if (c->ask(overridden(*c, chain) && c->none_apply(others, d), sink, "k8s-overridden", rule.where, name, &m,
+                     true) == SatResult::kSat) {
+            report(*c, *m);
+            found = true;
+            break;
+          }
+        }
+        if (found) break;
+        if (c->ask(overridden(*c, c->chain(p, d)), sink, "k8s-overridden", rule.where, name, &m) == SatResult::kSat) {
+          report(*c, *m);
+          break;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace rampart::verify::detail::lint

@@ -1,0 +1,96 @@
+// The lint driver: cells, the parallel and sequential phases, and one
+// member per check. The checks live in one file per family:
+//   lint_selectors.cpp   RV001 (contradictions, policies that select no pod)
+//   lint_inventory.cpp   RV002, RV003, RV104 (concrete, over the inventory)
+//   lint_rules.cpp       RV004, RV005, RV008, RV006 (shadowed / redundant)
+//   lint_conflicts.cpp   RV007
+//   lint_pitfalls.cpp    RV101, RV102, RV103, RV105
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "lint_cell.h"
+
+namespace rampart::verify::detail::lint {
+
+class Linter {
+ public:
+  Linter(const Model& model, const LintOptions& options);
+  LintReport run();
+
+ private:
+  std::vector<const Policy*> members(const std::string& ns) const;
+
+  [[nodiscard]] bool live(const Policy& p) const { return live_.contains(&p); }
+
+  // The lightest cell that holds `p` (for questions about p alone).
+  static Cell& light_cell(Cell& cell, const Policy* p) {
+    return cell.local && (!p || cell.local->has(*p)) ? *cell.local : cell;
+  }
+
+  LintReport merge();
+
+  // Every check about one policy, over the cells it can apply in.
+  void lint_policy(const Policy& p, const std::vector<Cell*>& cells, Sink& sink);
+
+  // ---- lint_selectors.cpp
+  void check_contradictions(const Policy& p, Cell& cell);
+  // An enforced policy that selects at least one possible pod. A policy
+  // whose as-written selector is satisfiable but whose scoped selector
+  // selects no pod (e.g. it requires another namespace) is reported too.
+  bool is_live(const Policy& p, Cell& cell);
+
+  // ---- lint_inventory.cpp
+  void check_inventory();
+
+  // A question about flows that reach p's tier (`formula(full)` builds it
+  // over the chain with or without the earlier tiers). Asked first without
+  // the earlier tiers: "no" there is "no" in the full chain; a "yes" stands
+  // when no policy of the earlier tiers applies to the witness (then the
+  // earlier tiers do not change its verdict). Otherwise the full chain
+  // decides.
+  // `model_cell` tells which cell's world the model belongs to.
+  SatResult ask_reaching(Cell& c, const Policy& p, Direction d, const std::function<z3::expr(Cell&, bool)>& formula,
+                         Sink& sink, const std::string& check_name, const SourceLocation& where,
+                         const std::string& what, std::optional<z3::model>* model = nullptr,
+                         Cell** model_cell = nullptr);
+
+  // ---- lint_rules.cpp
+  void check_rule(const Policy& p, Direction d, int index, const std::vector<Cell*>& cells, Sink& sink);
+  void check_policy_redundant(const Policy& p, const std::vector<Cell*>& cells, Sink& sink);
+
+  // ---- lint_conflicts.cpp
+  static z3::expr decision(Cell& c, const Model& model, const Policy& p, Direction d);
+  void check_conflicts();
+
+  // ---- lint_pitfalls.cpp
+  void check_ignored_directions();
+  // A documentation address outside the cluster that the peer does not
+  // match, found by evaluating the peer's formula on it (exact: such an
+  // external endpoint is a well-formed one).
+  static bool some_external_ipv4_unmatched(Cell& c, const z3::expr& m, const SymEndpoint& other);
+  void check_broad_allow(const Policy& p, Cell& c, Sink& sink);
+  // A pod with no labels of its own in a namespace that does not exist yet,
+  // that the peer does not match (evaluated on the formula, exact).
+  static bool bare_pod_unmatched(Cell& c, const z3::expr& m, const SymEndpoint& other);
+  void check_dns(const Policy& p, const std::vector<Cell*>& cells, Sink& sink);
+  // Some flow the rule matches is denied without reaching it. Tried first
+  // without the earlier tiers (local cell, witness confirmed concretely),
+  // then with one earlier policy at a time (the others pinned to not apply:
+  // then the full chain decides that flow the same way), then in full.
+  void check_k8s_overridden(const Policy& p, const std::vector<Cell*>& cells, Sink& sink);
+
+  Shared shared_;
+  std::vector<std::unique_ptr<Cell>> cells_;
+  std::vector<std::unique_ptr<Cell>> locals_;
+  std::map<const Policy*, std::vector<Cell*>> cells_of_;
+  std::set<const Policy*> live_;
+  bool failed_ = false;
+  Sink sink_;  // the sequential phase
+};
+
+}  // namespace rampart::verify::detail::lint
