@@ -3,6 +3,11 @@
 // made and removed here).
 //
 //   compile_bench --benchmark_filter=Lower       lowering: 110 local pods, 2,000 policies, 10,000 pods
+//   compile_bench --benchmark_filter=GenCluster  lowering node-00 of bench/gen/gen_cluster.py's cluster
+//                                                 (10,000 pods, 2,000 policies, seed 1): lower() against
+//                                                 lower_reference() (the old path) in the same run
+//   compile_bench --benchmark_filter=Incremental NodeLowering: one pod added, one policy changed on a
+//                                                 node with 110 pods of that cluster, against lower()
 //   compile_bench --benchmark_filter=Kernel      full apply vs one pod added incrementally,
 //                                                 netlink batch (default) vs nft -f (baseline)
 //
@@ -14,14 +19,19 @@
 #include <sys/resource.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <map>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <unistd.h>
 
 #include "rampart/compiler/diff.h"
 #include "rampart/compiler/kernel.h"
 #include "rampart/compiler/lower.h"
+#include "rampart/compiler/node_lowering.h"
 #include "rampart/compiler/render.h"
+#include "rampart/engine/loader.h"
 
 using namespace rampart;
 using namespace rampart::compiler;
@@ -93,6 +103,122 @@ void BM_Lower(benchmark::State& state) {
   state.counters["elements"] = static_cast<double>(elements);
 }
 BENCHMARK(BM_Lower)->Unit(benchmark::kMillisecond);
+
+// bench/gen/gen_cluster.py's cluster (generated once per process, loaded with
+// the engine's loader outside the timed loops). `local` > 0 keeps only that
+// many of node-00's pods there (the rest move to node-16), as agent_bench does.
+const engine::Model& gen_cluster(int local) {
+  static std::map<int, engine::Model> cache;
+  if (auto it = cache.find(local); it != cache.end()) return it->second;
+  static const std::filesystem::path dir = [] {
+    const auto source = std::filesystem::path(__FILE__).parent_path();
+    const auto out = std::filesystem::temp_directory_path() / ("rampart-compile-bench-" + std::to_string(getpid()));
+    const std::string cmd = "python3 " + (source / "gen/gen_cluster.py").string() +
+                            " --pods 10000 --policies 2000 --seed 1 --out " + out.string() + " >/dev/null";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
+    return out;
+  }();
+  auto loaded = engine::load({dir});
+  if (loaded.has_errors()) throw std::runtime_error("gen_cluster output does not load");
+  int kept = 0;
+  for (auto& e : loaded.model.endpoints)
+    if (e.node_name == "node-00" && local > 0 && kept++ >= local) e.node_name = "node-16";
+  return cache.emplace(local, std::move(loaded.model)).first->second;
+}
+
+struct RemoveDir {
+  ~RemoveDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(std::filesystem::temp_directory_path() / ("rampart-compile-bench-" + std::to_string(getpid())), ec);
+  }
+} remove_dir;
+
+std::size_t count_rules(const Ruleset& rs) {
+  std::size_t n = 0;
+  for (const auto& t : rs.tables)
+    for (const auto& c : t.chains) n += c.rules.size();
+  return n;
+}
+
+// Arg 0: lower() (label index); 1: lower_reference() (every selector against
+// every endpoint, per family: the path before session 3). Second arg: local pods (0 = all 625).
+void BM_LowerGenCluster(benchmark::State& state) {
+  const bool reference = state.range(0) == 1;
+  state.SetLabel(reference ? "reference" : "lower");
+  const auto& m = gen_cluster(static_cast<int>(state.range(1)));
+  const auto eps = node_endpoints(m, "node-00");
+  std::size_t rules = 0;
+  for (auto _ : state) {
+    auto rs = reference ? lower_reference(m, eps, NodeConfig{}) : lower(m, eps, NodeConfig{});
+    if (!rs) return state.SkipWithError(rs.error().message.c_str());
+    rules = count_rules(*rs);
+    benchmark::DoNotOptimize(rs);
+  }
+  if (reference) {  // the two paths must agree, or the figure means nothing
+    auto a = lower(m, eps, NodeConfig{});
+    auto b = lower_reference(m, eps, NodeConfig{});
+    if (!a || !b || *a != *b) return state.SkipWithError("lower() and lower_reference() differ");
+  }
+  state.counters["local_pods"] = static_cast<double>(eps.size());
+  state.counters["rules"] = static_cast<double>(rules);
+}
+BENCHMARK(BM_LowerGenCluster)->Args({0, 0})->Args({110, 0})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LowerGenCluster)->Args({0, 1})->Args({110, 1})->Unit(benchmark::kMillisecond)->Iterations(1);
+
+// One pod added on the node (then removed again, untimed), 110 local pods.
+void BM_IncrementalPodAdd(benchmark::State& state) {
+  engine::Model m = gen_cluster(110);
+  NodeLowering nl("node-00", NodeConfig{});
+  if (auto r = nl.reset(m); !r) return state.SkipWithError(r.error().message.c_str());
+  engine::Endpoint pod;
+  for (const auto& e : m.endpoints)
+    if (e.node_name == "node-00") pod = e;  // labels of a real local pod, already normalised
+  pod.name = "bench-added";
+  pod.ips = {IpAddress::v4(10u << 24 | 250u << 16 | 1u)};
+  const ModelChange change{.endpoints = {endpoint_key(pod)}};
+  std::size_t ops = 0, chains = 0;
+  for (auto _ : state) {
+    m.endpoints.push_back(pod);
+    auto tx = nl.update(m, change);
+    if (!tx) return state.SkipWithError(tx.error().message.c_str());
+    ops = tx->ops().size();
+    chains = nl.last_stats().endpoint_chains;
+    state.PauseTiming();
+    m.endpoints.pop_back();
+    if (auto r = nl.update(m, change); !r) return state.SkipWithError(r.error().message.c_str());
+    state.ResumeTiming();
+  }
+  state.counters["ops"] = static_cast<double>(ops);
+  state.counters["endpoint_chains"] = static_cast<double>(chains);
+}
+BENCHMARK(BM_IncrementalPodAdd)->Unit(benchmark::kMillisecond);
+
+// One policy that selects local pods changes (its order, alternately), 110 local pods.
+void BM_IncrementalPolicyChange(benchmark::State& state) {
+  engine::Model m = gen_cluster(110);
+  NodeLowering nl("node-00", NodeConfig{});
+  if (auto r = nl.reset(m); !r) return state.SkipWithError(r.error().message.c_str());
+  // the policy behind the first jump of the first endpoint chain that has one
+  std::size_t target = m.policies.size();
+  for (const auto& c : nl.ruleset().tables[0].chains)
+    for (const auto& r : c.rules)
+      if (target == m.policies.size() && r.verdict.kind == Verdict::Kind::kJump && c.name.starts_with("to."))
+        for (std::size_t i = 0; i < m.policies.size(); ++i)
+          if (!m.policies[i].staged() && policy_chain(m.policies[i], engine::Direction::kIngress) == r.verdict.chain) target = i;
+  if (target == m.policies.size()) return state.SkipWithError("no policy selects a local pod");
+  const ModelChange change{.policies = {policy_key(m.policies[target])}};
+  const double order = m.policies[target].order.value_or(1000);
+  std::size_t ops = 0, flip = 0;
+  for (auto _ : state) {
+    m.policies[target].order = order + static_cast<double>(++flip % 2) * 0.5;
+    auto tx = nl.update(m, change);
+    if (!tx) return state.SkipWithError(tx.error().message.c_str());
+    ops = tx->ops().size();
+  }
+  state.counters["ops"] = static_cast<double>(ops);
+  state.counters["endpoint_chains"] = static_cast<double>(nl.last_stats().endpoint_chains);
+}
+BENCHMARK(BM_IncrementalPolicyChange)->Unit(benchmark::kMillisecond);
 
 void BM_RenderScript(benchmark::State& state) {
   const auto& m = big();

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <memory>
 #include <unordered_map>
 
 #include "rampart/engine/selector_matcher.h"
+#include "lowering_parts.h"
 
 namespace rampart::compiler {
 namespace {
@@ -108,126 +111,73 @@ Alternatives product(const Alternatives& a, const Alternatives& b) {
   return out;
 }
 
-class Lowerer {
+// Lowers one policy's rules for one direction. Set names depend only on what
+// the rule says; which endpoints fill s-/np- sets is left to the caller.
+class PolicyLowerer {
  public:
-  Lowerer(const Model& model, const NodeConfig& config) : model_(model), cfg_(config) {
-    inet_.family = Family::kInet;
-    inet_.name = config.table;
-  }
+  explicit PolicyLowerer(const NodeConfig& config) : cfg_(config) {}
 
-  Result<Ruleset> run(const std::vector<NodeEndpoint>& endpoints);
+  Result<detail::PolicyChain> run(const Policy& p, Direction d) {
+    out_.chain.name = policy_chain(p, d);
+    const auto& rules = p.rules(d);
+    for (size_t k = 0; k < rules.size(); ++k)
+      if (auto r = lower_rule(p, d, rules[k], k, out_.chain); !r) return std::unexpected(r.error());
+    return std::move(out_);
+  }
 
  private:
-  const Labels& labels(const Endpoint& e) const { return e.effective_labels.empty() ? e.labels : e.effective_labels; }
-
-  bool matches(const selector::Selector& sel, const Labels& l) {
-    auto it = matchers_.find(sel.canonical());
-    if (it == matchers_.end()) it = matchers_.emplace(sel.canonical(), std::make_unique<engine::SelectorMatcher>(sel)).first;
-    return it->second->matches(l);
+  std::string selector_set(const selector::Selector& sel, int fam) {
+    std::string name = std::string(fam == 4 ? "s4-" : "s6-") + hex(fnv1a(sel.canonical()));
+    out_.member_sets.try_emplace(name, detail::MemberSet{.family = fam, .selector = sel});
+    return name;
   }
-
-  // Adds the set unless one of that name exists; returns its name.
-  const std::string& add_set(Set set) {
-    auto it = sets_.find(set.name);
-    if (it != sets_.end()) return inet_.sets[it->second].name;
-    normalize(set);
-    sets_.emplace(set.name, inet_.sets.size());
-    inet_.sets.push_back(std::move(set));
-    return inet_.sets.back().name;
-  }
-  bool has_set(const std::string& name) const { return sets_.contains(name); }
-
-  std::string selector_set(const selector::Selector& sel, int fam);
-  std::string net_set(const std::vector<Cidr>& nets, int fam);
-  std::string port_set(const std::vector<PortSpec>& ports);
   std::string named_port_set(const std::optional<selector::Selector>& sel, const std::optional<engine::Protocol>& proto,
-                             const std::string& name, int fam);
+                             const std::string& port_name, int fam) {
+    const std::string id = (sel ? sel->canonical() : std::string("all()")) + "|" +
+                           (proto ? std::to_string(proto->number) : std::string("any")) + "|" + port_name;
+    std::string name = std::string(fam == 4 ? "np4-" : "np6-") + hex(fnv1a(id));
+    std::optional<std::uint8_t> number;
+    if (proto) number = proto->number;
+    out_.member_sets.try_emplace(
+        name, detail::MemberSet{.named_port = true, .family = fam, .selector = sel, .protocol = number, .port_name = port_name});
+    return name;
+  }
+  void add_fixed(Set set) {
+    for (const auto& s : out_.fixed_sets)
+      if (s.name == set.name) return;
+    normalize(set);
+    out_.fixed_sets.push_back(std::move(set));
+  }
+  std::string net_set(const std::vector<Cidr>& nets, int fam) {
+    std::string id;
+    for (const auto& c : nets) id += c.str() + ",";
+    std::string name = std::string(fam == 4 ? "n4-" : "n6-") + hex(fnv1a(id));
+    Set s{.name = name, .key = {fam == 4 ? KeyType::kIpv4 : KeyType::kIpv6}, .interval = true};
+    for (const auto& c : nets) s.elements.push_back(cidr_element(c));
+    add_fixed(std::move(s));
+    return name;
+  }
+  std::string port_set(const std::vector<PortSpec>& ports) {
+    std::string id;
+    for (const auto& p : ports) id += std::to_string(p.min) + "-" + std::to_string(p.max) + ",";
+    std::string name = "p-" + hex(fnv1a(id));
+    Set s{.name = name, .key = {KeyType::kInetService}, .interval = true};
+    for (const auto& p : ports)
+      s.elements.push_back(Element{.key = {Value{std::uint64_t{p.min}}}, .key_end = Value{std::uint64_t{p.max}}});
+    add_fixed(std::move(s));
+    return name;
+  }
 
-  Result<void> lower_policy(const Policy& p, Direction d);
   Result<void> lower_rule(const Policy& p, Direction d, const engine::Rule& r, size_t index, Chain& chain);
   // false: the rule cannot match in this family (per-family filtering, §4.4)
   bool side_matches(const EntityRule& e, const Side& side, int fam, const std::optional<engine::Protocol>& proto,
                     Alternatives& alts);
-  void endpoint_chain_rules(const Endpoint& e, Direction d, Chain& chain);
-  void base_chains(const std::vector<NodeEndpoint>& endpoints);
 
-  const Model& model_;
   const NodeConfig& cfg_;
-  Table inet_;
-  std::unordered_map<std::string, size_t> sets_;
-  std::unordered_map<std::string, std::unique_ptr<engine::SelectorMatcher>> matchers_;
-  std::vector<std::pair<const engine::Tier*, std::vector<const Policy*>>> tiers_;  // sorted
-  std::vector<engine::Tier> implicit_tiers_;
-  std::unordered_map<const Policy*, std::array<bool, 2>> lowered_;
-  std::vector<Chain> policy_chains_;
-  std::optional<Error> failed_;
+  detail::PolicyChain out_;
 };
 
-std::string Lowerer::selector_set(const selector::Selector& sel, int fam) {
-  std::string name = std::string(fam == 4 ? "s4-" : "s6-") + hex(fnv1a(sel.canonical()));
-  if (has_set(name)) return name;
-  Set s{.name = name, .key = {fam == 4 ? KeyType::kIpv4 : KeyType::kIpv6}};
-  for (const auto& e : model_.endpoints) {
-    if (!matches(sel, labels(e))) continue;
-    for (const auto& ip : e.ips)
-      if (ip.family == fam) s.elements.push_back(Element{.key = {ip}});
-  }
-  for (const auto& ns : model_.network_sets) {
-    if (!matches(sel, ns.effective_labels.empty() ? ns.labels : ns.effective_labels)) continue;
-    for (const auto& c : ns.nets)
-      if (c.address.family == fam) {
-        s.interval = true;
-        s.elements.push_back(cidr_element(c));
-      }
-  }
-  return add_set(std::move(s));
-}
-
-std::string Lowerer::net_set(const std::vector<Cidr>& nets, int fam) {
-  std::string id;
-  for (const auto& c : nets) id += c.str() + ",";
-  std::string name = std::string(fam == 4 ? "n4-" : "n6-") + hex(fnv1a(id));
-  if (has_set(name)) return name;
-  Set s{.name = name, .key = {fam == 4 ? KeyType::kIpv4 : KeyType::kIpv6}, .interval = true};
-  for (const auto& c : nets) s.elements.push_back(cidr_element(c));
-  return add_set(std::move(s));
-}
-
-std::string Lowerer::port_set(const std::vector<PortSpec>& ports) {
-  std::string id;
-  for (const auto& p : ports) id += std::to_string(p.min) + "-" + std::to_string(p.max) + ",";
-  std::string name = "p-" + hex(fnv1a(id));
-  if (has_set(name)) return name;
-  Set s{.name = name, .key = {KeyType::kInetService}, .interval = true};
-  for (const auto& p : ports)
-    s.elements.push_back(Element{.key = {Value{std::uint64_t{p.min}}}, .key_end = Value{std::uint64_t{p.max}}});
-  return add_set(std::move(s));
-}
-
-std::string Lowerer::named_port_set(const std::optional<selector::Selector>& sel,
-                                    const std::optional<engine::Protocol>& proto, const std::string& port_name, int fam) {
-  const std::string id = (sel ? sel->canonical() : std::string("all()")) + "|" +
-                         (proto ? std::to_string(proto->number) : std::string("any")) + "|" + port_name;
-  std::string name = std::string(fam == 4 ? "np4-" : "np6-") + hex(fnv1a(id));
-  if (has_set(name)) return name;
-  Set s{.name = name, .key = {fam == 4 ? KeyType::kIpv4 : KeyType::kIpv6, KeyType::kInetProto, KeyType::kInetService}};
-  for (const auto& e : model_.endpoints) {
-    if (sel && !matches(*sel, labels(e))) continue;
-    for (const auto& np : e.ports) {
-      if (np.name != port_name) continue;
-      if (proto ? np.protocol != proto->number
-                : !(np.protocol == engine::proto::kTcp || np.protocol == engine::proto::kUdp ||
-                    np.protocol == engine::proto::kSctp))
-        continue;
-      for (const auto& ip : e.ips)
-        if (ip.family == fam)
-          s.elements.push_back(Element{.key = {ip, Value{std::uint64_t{np.protocol}}, Value{std::uint64_t{np.port}}}});
-    }
-  }
-  return add_set(std::move(s));
-}
-
-bool Lowerer::side_matches(const EntityRule& e, const Side& side, int fam, const std::optional<engine::Protocol>& proto,
+bool PolicyLowerer::side_matches(const EntityRule& e, const Side& side, int fam, const std::optional<engine::Protocol>& proto,
                            Alternatives& alts) {
   std::vector<Match> common;
   const auto family_nets = [&](const std::vector<Cidr>& nets) {
@@ -295,7 +245,7 @@ bool Lowerer::side_matches(const EntityRule& e, const Side& side, int fam, const
   return true;
 }
 
-Result<void> Lowerer::lower_rule(const Policy& p, Direction d, const engine::Rule& r, size_t index, Chain& chain) {
+Result<void> PolicyLowerer::lower_rule(const Policy& p, Direction d, const engine::Rule& r, size_t index, Chain& chain) {
   const auto has_family_criteria = [](const EntityRule& e) {
     bool named = false;
     for (const auto& x : e.ports) named = named || x.is_named();
@@ -384,46 +334,189 @@ Result<void> Lowerer::lower_rule(const Policy& p, Direction d, const engine::Rul
   return {};
 }
 
-Result<void> Lowerer::lower_policy(const Policy& p, Direction d) {
-  auto& done = lowered_[&p];
-  const size_t i = d == Direction::kIngress ? 0 : 1;
-  if (done[i]) return {};
-  done[i] = true;
-  Chain chain{.name = policy_chain(p, d)};
-  const auto& rules = p.rules(d);
-  for (size_t k = 0; k < rules.size(); ++k)
-    if (auto r = lower_rule(p, d, rules[k], k, chain); !r) return r;
-  policy_chains_.push_back(std::move(chain));
-  return {};
+
+// The path lower() took before NodeLowering: every set's members found by
+// evaluating its selector against every endpoint, once per family. Kept as
+// the reference the fast path is tested and benchmarked against.
+class ReferenceLowerer {
+ public:
+  ReferenceLowerer(const Model& model, const NodeConfig& config) : model_(model), cfg_(config) {}
+
+  Result<Ruleset> run(const std::vector<NodeEndpoint>& endpoints) {
+    for (const auto& ne : endpoints)
+      if (ne.index >= model_.endpoints.size()) return fail(ErrorCode::kInvalidArgument, "node endpoint index out of range");
+    std::vector<const Policy*> active;
+    for (const auto& p : model_.policies) {
+      if (p.staged()) continue;
+      if (!p.effective_selector)
+        return fail(ErrorCode::kInvalidArgument, "policy " + p.qualified_name() + " has no effective selector (model not normalised)", p.where);
+      bool is_active = false;
+      for (const auto& ne : endpoints) is_active = is_active || matches(*p.effective_selector, detail::effective_labels(model_.endpoints[ne.index]));
+      if (is_active) active.push_back(&p);
+    }
+    std::vector<engine::Tier> implicit;
+    const auto tiers = detail::order_tiers(model_, active, implicit);
+
+    auto base = detail::base_parts(model_, endpoints, cfg_);
+    Table inet{.family = Family::kInet, .name = cfg_.table};
+    for (auto& s : base.sets) add_set(std::move(s));
+    inet.chains = std::move(base.chains);
+    std::map<std::string, Chain> policy_chains;
+    std::optional<Error> failed;
+    for (const auto& ne : endpoints) {
+      const Endpoint& e = model_.endpoints[ne.index];
+      for (Direction d : {Direction::kEgress, Direction::kIngress}) {
+        const auto selects = [&](const Policy& p) { return matches(*p.effective_selector, detail::effective_labels(e)); };
+        inet.chains.push_back(detail::endpoint_chain_of(e, d, tiers, selects, cfg_));
+        for (const auto& [tier, policies] : tiers)
+          for (const Policy* p : policies) {
+            if (!p->governs(d) || !selects(*p) || policy_chains.contains(policy_chain(*p, d))) continue;
+            auto pc = detail::lower_policy_chain(*p, d, cfg_);
+            if (!pc) {
+              if (!failed) failed = pc.error();
+              policy_chains.emplace(policy_chain(*p, d), Chain{});
+              continue;
+            }
+            for (auto& s : pc->fixed_sets) add_set(std::move(s));
+            for (const auto& [name, spec] : pc->member_sets) member_set(name, spec);
+            policy_chains.emplace(pc->chain.name, std::move(pc->chain));
+          }
+      }
+    }
+    if (failed) return std::unexpected(*failed);
+    for (auto& [name, c] : policy_chains) inet.chains.push_back(std::move(c));
+    for (auto& [name, s] : sets_) inet.sets.push_back(std::move(s));
+    Ruleset rs;
+    rs.tables.push_back(std::move(inet));
+    if (base.bridge) rs.tables.push_back(std::move(*base.bridge));
+    return rs;
+  }
+
+ private:
+  bool matches(const selector::Selector& sel, const Labels& l) {
+    auto it = matchers_.find(sel.canonical());
+    if (it == matchers_.end()) it = matchers_.emplace(sel.canonical(), std::make_unique<engine::SelectorMatcher>(sel)).first;
+    return it->second->matches(l);
+  }
+  void add_set(Set set) {
+    if (sets_.contains(set.name)) return;
+    normalize(set);
+    std::string name = set.name;
+    sets_.emplace(std::move(name), std::move(set));
+  }
+  void member_set(const std::string& name, const detail::MemberSet& spec) {
+    if (sets_.contains(name)) return;
+    Set s = detail::member_set_decl(name, spec);
+    for (const auto& e : model_.endpoints)
+      if (!spec.selector || matches(*spec.selector, detail::effective_labels(e))) detail::add_endpoint_elements(spec, e.ips, e.ports, s);
+    if (!spec.named_port)
+      for (const auto& n : model_.network_sets)
+        if (matches(*spec.selector, detail::effective_labels(n))) detail::add_network_set_elements(spec, n, s);
+    add_set(std::move(s));
+  }
+
+  const Model& model_;
+  const NodeConfig& cfg_;
+  std::map<std::string, Set> sets_;  // by name: the order lower() lists them in
+  std::unordered_map<std::string, std::unique_ptr<engine::SelectorMatcher>> matchers_;
+};
+
+}  // namespace
+
+namespace detail {
+
+Result<PolicyChain> lower_policy_chain(const Policy& policy, Direction d, const NodeConfig& config) {
+  return PolicyLowerer(config).run(policy, d);
 }
 
-void Lowerer::endpoint_chain_rules(const Endpoint& e, Direction d, Chain& chain) {
-  const std::uint32_t both = cfg_.accept_mark | cfg_.pass_mark;
+const Labels& effective_labels(const Endpoint& e) { return e.effective_labels.empty() ? e.labels : e.effective_labels; }
+const Labels& effective_labels(const engine::NetworkSet& n) { return n.effective_labels.empty() ? n.labels : n.effective_labels; }
+
+Set member_set_decl(const std::string& name, const MemberSet& spec) {
+  const KeyType addr = spec.family == 4 ? KeyType::kIpv4 : KeyType::kIpv6;
+  if (spec.named_port) return Set{.name = name, .key = {addr, KeyType::kInetProto, KeyType::kInetService}};
+  return Set{.name = name, .key = {addr}};
+}
+
+void add_endpoint_elements(const MemberSet& spec, const std::vector<IpAddress>& ips,
+                           const std::vector<engine::NamedPort>& ports, Set& out) {
+  if (!spec.named_port) {
+    for (const auto& ip : ips)
+      if (ip.family == spec.family) out.elements.push_back(Element{.key = {ip}});
+    return;
+  }
+  for (const auto& np : ports) {
+    if (np.name != spec.port_name) continue;
+    if (spec.protocol ? np.protocol != *spec.protocol
+                      : !(np.protocol == engine::proto::kTcp || np.protocol == engine::proto::kUdp ||
+                          np.protocol == engine::proto::kSctp))
+      continue;
+    for (const auto& ip : ips)
+      if (ip.family == spec.family)
+        out.elements.push_back(Element{.key = {ip, Value{std::uint64_t{np.protocol}}, Value{std::uint64_t{np.port}}}});
+  }
+}
+
+void add_network_set_elements(const MemberSet& spec, const engine::NetworkSet& n, Set& out) {
+  if (spec.named_port) return;
+  for (const auto& c : n.nets)
+    if (c.address.family == spec.family) {
+      out.interval = true;
+      out.elements.push_back(cidr_element(c));
+    }
+}
+
+TierList order_tiers(const Model& model, const std::vector<const Policy*>& active, std::vector<engine::Tier>& implicit) {
+  std::map<std::string, std::vector<const Policy*>> by_tier;
+  for (const Policy* p : active) by_tier[p->tier].push_back(p);
+  implicit.clear();
+  for (const auto& [name, pols] : by_tier)
+    if (!model.find_tier(name)) implicit.push_back(engine::Tier{.name = name, .declared = false});
+  std::vector<const engine::Tier*> tiers;
+  for (const auto& t : model.tiers) tiers.push_back(&t);
+  for (const auto& t : implicit) tiers.push_back(&t);
+  std::sort(tiers.begin(), tiers.end(), [](const auto* a, const auto* b) { return tier_less(*a, *b); });
+  TierList out;
+  for (const auto* t : tiers) {
+    auto it = by_tier.find(t->name);
+    if (it == by_tier.end()) continue;
+    std::sort(it->second.begin(), it->second.end(), policy_less);
+    out.emplace_back(t, it->second);
+  }
+  return out;
+}
+
+Chain endpoint_chain_of(const Endpoint& e, Direction d, const TierList& tiers,
+                        const std::function<bool(const Policy&)>& selects, const NodeConfig& cfg) {
+  Chain chain{.name = endpoint_chain(e, d)};
+  const std::uint32_t both = cfg.accept_mark | cfg.pass_mark;
   chain.rules.push_back(Rule{.statements = {Statement{.kind = Statement::Kind::kMarkAnd, .value = ~both}}});
-  for (const auto& [tier, policies] : tiers_) {
+  for (const auto& [tier, policies] : tiers) {
     std::vector<const Policy*> pols;
     for (const Policy* p : policies)
-      if (p->governs(d) && matches(*p->effective_selector, labels(e))) pols.push_back(p);
+      if (p->governs(d) && selects(*p)) pols.push_back(p);
     if (pols.empty()) continue;
-    chain.rules.push_back(Rule{.statements = {Statement{.kind = Statement::Kind::kMarkAnd, .value = ~cfg_.pass_mark}},
+    chain.rules.push_back(Rule{.statements = {Statement{.kind = Statement::Kind::kMarkAnd, .value = ~cfg.pass_mark}},
                                .comment = "tier " + tier->name});
     for (size_t k = 0; k < pols.size(); ++k) {
       Rule j{.verdict = jump(policy_chain(*pols[k], d))};
-      if (k > 0) j.matches.push_back(bits_clear(Key::kMark, cfg_.pass_mark));
+      if (k > 0) j.matches.push_back(bits_clear(Key::kMark, cfg.pass_mark));
       chain.rules.push_back(std::move(j));
-      chain.rules.push_back(Rule{.matches = {bits_set(Key::kMark, cfg_.accept_mark)}, .verdict = plain(Verdict::Kind::kReturn)});
-      if (auto r = lower_policy(*pols[k], d); !r && !failed_) failed_ = r.error();
+      chain.rules.push_back(Rule{.matches = {bits_set(Key::kMark, cfg.accept_mark)}, .verdict = plain(Verdict::Kind::kReturn)});
     }
     if (tier->default_action != Action::kPass)
-      chain.rules.push_back(Rule{.matches = {bits_clear(Key::kMark, cfg_.pass_mark)}, .verdict = plain(Verdict::Kind::kDrop),
+      chain.rules.push_back(Rule{.matches = {bits_clear(Key::kMark, cfg.pass_mark)}, .verdict = plain(Verdict::Kind::kDrop),
                                  .comment = "end of tier " + tier->name});
   }
   // No tier decided: the Kubernetes namespace profile allows (§4.6); return
   // to the hook, which goes on to the peer's chain.
+  return chain;
 }
 
-void Lowerer::base_chains(const std::vector<NodeEndpoint>& endpoints) {
-  const bool overlay = cfg_.mode == Mode::kOverlay;
+BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoints, const NodeConfig& cfg) {
+  BaseParts out;
+  const auto add_set = [&](Set s) { normalize(s); out.sets.push_back(std::move(s)); };
+  const bool overlay = cfg.mode == Mode::kOverlay;
   Set from_if{.name = "from-wl-if", .key = {KeyType::kIfname}, .verdict_map = true};
   Set to_if{.name = "to-wl-if", .key = {KeyType::kIfname}, .verdict_map = true};
   Set from4{.name = "from-wl-4", .key = {KeyType::kIpv4}, .verdict_map = true};
@@ -431,7 +524,7 @@ void Lowerer::base_chains(const std::vector<NodeEndpoint>& endpoints) {
   Set from6{.name = "from-wl-6", .key = {KeyType::kIpv6}, .verdict_map = true};
   Set to6{.name = "to-wl-6", .key = {KeyType::kIpv6}, .verdict_map = true};
   for (const auto& ne : endpoints) {
-    const Endpoint& e = model_.endpoints[ne.index];
+    const Endpoint& e = model.endpoints[ne.index];
     const std::string from = endpoint_chain(e, Direction::kEgress), to = endpoint_chain(e, Direction::kIngress);
     if (overlay) {
       for (const auto& ip : e.ips) {
@@ -466,7 +559,7 @@ void Lowerer::base_chains(const std::vector<NodeEndpoint>& endpoints) {
     for (const auto& ne : endpoints) {
       if (ne.interface.empty()) continue;
       ifs.elements.push_back(Element{.key = {ne.interface}});
-      for (const auto& ip : model_.endpoints[ne.index].ips)
+      for (const auto& ip : model.endpoints[ne.index].ips)
         (ip.family == 4 ? a4 : a6).elements.push_back(Element{.key = {ne.interface, ip}});
     }
     for (Set* set : {&ifs, &a4, &a6}) add_set(std::move(*set));
@@ -476,13 +569,13 @@ void Lowerer::base_chains(const std::vector<NodeEndpoint>& endpoints) {
                                  .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
     from_wl.rules.push_back(Rule{.vmap_keys = {Key::kIifname}, .vmap = "from-wl-if"});
     to_wl.rules.push_back(Rule{.vmap_keys = {Key::kOifname}, .vmap = "to-wl-if"});
-    for (const auto& g : cfg_.pod_interface_globs) {
+    for (const auto& g : cfg.pod_interface_globs) {
       from_wl.rules.push_back(Rule{.matches = {eq(Key::kIifname, g)}, .verdict = plain(Verdict::Kind::kDrop), .comment = "unknown pod interface"});
       to_wl.rules.push_back(Rule{.matches = {eq(Key::kOifname, g)}, .verdict = plain(Verdict::Kind::kDrop), .comment = "unknown pod interface"});
     }
   }
   const auto hook_chain = [&](const char* name, Hook hook, bool to_pods) {
-    Chain c{.name = name, .base = BaseChain{.hook = hook, .priority = cfg_.priority}};
+    Chain c{.name = name, .base = BaseChain{.hook = hook, .priority = cfg.priority}};
     c.rules.push_back(Rule{.matches = {Match{.keys = {Key::kCtState}, .op = Match::Op::kBitsAny,
                                              .values = {Value{std::uint64_t{ct_state::kEstablished | ct_state::kRelated}}}}},
                            .verdict = plain(Verdict::Kind::kAccept)});
@@ -495,91 +588,46 @@ void Lowerer::base_chains(const std::vector<NodeEndpoint>& endpoints) {
         c.rules.push_back(Rule{.matches = {eq(Key::kIcmpv6Type, Value{type})}, .verdict = plain(Verdict::Kind::kAccept)});
     }
     if (overlay) {
-      c.rules.push_back(Rule{.matches = {eq(Key::kIifname, cfg_.bridge)}, .verdict = jump("from-wl")});
-      if (to_pods) c.rules.push_back(Rule{.matches = {eq(Key::kOifname, cfg_.bridge)}, .verdict = jump("to-wl")});
+      c.rules.push_back(Rule{.matches = {eq(Key::kIifname, cfg.bridge)}, .verdict = jump("from-wl")});
+      if (to_pods) c.rules.push_back(Rule{.matches = {eq(Key::kOifname, cfg.bridge)}, .verdict = jump("to-wl")});
     } else {
       c.rules.push_back(Rule{.verdict = jump("from-wl")});
       if (to_pods) c.rules.push_back(Rule{.verdict = jump("to-wl")});
     }
     return c;
   };
-  inet_.chains.push_back(hook_chain("hook-forward", Hook::kForward, true));
-  inet_.chains.push_back(hook_chain("hook-input", Hook::kInput, false));
-  inet_.chains.push_back(std::move(from_wl));
-  inet_.chains.push_back(std::move(to_wl));
-}
-
-Result<Ruleset> Lowerer::run(const std::vector<NodeEndpoint>& endpoints) {
-  for (const auto& ne : endpoints)
-    if (ne.index >= model_.endpoints.size()) return fail(ErrorCode::kInvalidArgument, "node endpoint index out of range");
-  // Tiers in evaluation order, each with its active policies in order.
-  std::unordered_map<std::string, std::vector<const Policy*>> by_tier;
-  for (const auto& p : model_.policies) {
-    if (p.staged()) continue;
-    if (!p.effective_selector)
-      return fail(ErrorCode::kInvalidArgument, "policy " + p.qualified_name() + " has no effective selector (model not normalised)", p.where);
-    bool active = false;
-    for (const auto& ne : endpoints) active = active || matches(*p.effective_selector, labels(model_.endpoints[ne.index]));
-    if (active) by_tier[p.tier].push_back(&p);
-  }
-  std::vector<const engine::Tier*> tiers;
-  for (const auto& t : model_.tiers) tiers.push_back(&t);
-  for (const auto& [name, pols] : by_tier)
-    if (!model_.find_tier(name)) implicit_tiers_.push_back(engine::Tier{.name = name, .declared = false});
-  for (const auto& t : implicit_tiers_) tiers.push_back(&t);
-  std::sort(tiers.begin(), tiers.end(), [](const auto* a, const auto* b) { return tier_less(*a, *b); });
-  for (const auto* t : tiers) {
-    auto it = by_tier.find(t->name);
-    if (it == by_tier.end()) continue;
-    std::sort(it->second.begin(), it->second.end(), policy_less);
-    tiers_.emplace_back(t, it->second);
-  }
-
-  base_chains(endpoints);
-  for (const auto& ne : endpoints) {
-    const Endpoint& e = model_.endpoints[ne.index];
-    for (Direction d : {Direction::kEgress, Direction::kIngress}) {
-      Chain c{.name = endpoint_chain(e, d)};
-      endpoint_chain_rules(e, d, c);
-      inet_.chains.push_back(std::move(c));
-    }
-  }
-  // Policy chains were lowered while walking endpoints; rule errors surface here.
-  if (failed_) return std::unexpected(*failed_);
-  std::sort(policy_chains_.begin(), policy_chains_.end(), [](const Chain& a, const Chain& b) { return a.name < b.name; });
-  for (auto& c : policy_chains_) inet_.chains.push_back(std::move(c));
-  std::sort(inet_.sets.begin(), inet_.sets.end(), [](const Set& a, const Set& b) { return a.name < b.name; });
-
-  Ruleset rs;
-  rs.tables.push_back(std::move(inet_));
-  if (cfg_.mode == Mode::kOverlay) {
+  out.chains.push_back(hook_chain("hook-forward", Hook::kForward, true));
+  out.chains.push_back(hook_chain("hook-input", Hook::kInput, false));
+  out.chains.push_back(std::move(from_wl));
+  out.chains.push_back(std::move(to_wl));
+  if (cfg.mode == Mode::kOverlay) {
     // Anti-spoofing on the bridge ports: a pod may only send from its own
     // addresses (the inet hooks see only cni0, so they trust the source).
-    Table br{.family = Family::kBridge, .name = cfg_.table};
+    Table br{.family = Family::kBridge, .name = cfg.table};
     Set p4{.name = "port-addr-4", .key = {KeyType::kIfname, KeyType::kIpv4}};
     Set p6{.name = "port-addr-6", .key = {KeyType::kIfname, KeyType::kIpv6}};
     for (const auto& ne : endpoints) {
       if (ne.interface.empty()) continue;
-      for (const auto& ip : model_.endpoints[ne.index].ips)
+      for (const auto& ip : model.endpoints[ne.index].ips)
         (ip.family == 4 ? p4 : p6).elements.push_back(Element{.key = {ne.interface, ip}});
     }
     normalize(p4);
     normalize(p6);
     br.sets = {p4, p6};
-    Chain c{.name = "hook-prerouting", .base = BaseChain{.hook = Hook::kPrerouting, .priority = -200 + cfg_.priority}};
-    for (const auto& g : cfg_.pod_interface_globs) {
+    Chain c{.name = "hook-prerouting", .base = BaseChain{.hook = Hook::kPrerouting, .priority = -200 + cfg.priority}};
+    for (const auto& g : cfg.pod_interface_globs) {
       c.rules.push_back(Rule{.matches = {eq(Key::kIifname, g), in_set({Key::kIifname, Key::kIpSaddr}, "port-addr-4", true)},
                              .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
       c.rules.push_back(Rule{.matches = {eq(Key::kIifname, g), in_set({Key::kIifname, Key::kIp6Saddr}, "port-addr-6", true)},
                              .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
     }
     br.chains.push_back(std::move(c));
-    rs.tables.push_back(std::move(br));
+    out.bridge = std::move(br);
   }
-  return rs;
+  return out;
 }
 
-}  // namespace
+}  // namespace detail
 
 Result<Mode> parse_mode(std::string_view text) {
   if (text == "vcn-native") return Mode::kVcnNative;
@@ -611,9 +659,8 @@ std::vector<NodeEndpoint> node_endpoints(const Model& model, std::string_view no
   return out;
 }
 
-Result<Ruleset> lower(const Model& model, const std::vector<NodeEndpoint>& endpoints, const NodeConfig& config) {
-  Lowerer l(model, config);
-  return l.run(endpoints);
+Result<Ruleset> lower_reference(const Model& model, const std::vector<NodeEndpoint>& endpoints, const NodeConfig& config) {
+  return ReferenceLowerer(model, config).run(endpoints);
 }
 
 }  // namespace rampart::compiler

@@ -59,9 +59,17 @@ struct NodeEndpoint {
 [[nodiscard]] std::vector<NodeEndpoint> node_endpoints(const engine::Model& model, std::string_view node,
                                                        const std::map<std::string, std::string>& interfaces = {});
 
-// Needs a normalised model (effective selectors and labels filled).
+// Needs a normalised model (effective selectors and labels filled). Set
+// members come from an engine::LabelIndex; NodeLowering keeps the same
+// result current incrementally (node_lowering.h).
 [[nodiscard]] Result<Ruleset> lower(const engine::Model& model, const std::vector<NodeEndpoint>& endpoints,
                                     const NodeConfig& config);
+
+// The same ruleset, found the slow way: every set's selector evaluated against
+// every endpoint, per family. The reference lower() is tested and benchmarked
+// against (tests/compiler/node_lowering_test.cpp, bench/compile_bench.cpp).
+[[nodiscard]] Result<Ruleset> lower_reference(const engine::Model& model, const std::vector<NodeEndpoint>& endpoints,
+                                              const NodeConfig& config);
 
 // Chain names, for tracers and tests.
 [[nodiscard]] std::string endpoint_chain(const engine::Endpoint& endpoint, engine::Direction direction);

@@ -29,7 +29,7 @@
 namespace rampart::compiler {
 
 // Identities of model items across changes (vector positions shift).
-[[nodiscard]] std::string endpoint_key(const engine::Endpoint& endpoint);       // "ns/name"; host endpoints "hep/name"
+[[nodiscard]] std::string endpoint_key(const engine::Endpoint& endpoint);       // "ns/name"; host endpoints "/name"
 [[nodiscard]] std::string policy_key(const engine::Policy& policy);             // "<kind>/ns/name"
 [[nodiscard]] std::string network_set_key(const engine::NetworkSet& set);       // "ns/name"; global "/name"
 
@@ -87,6 +87,7 @@ class NodeLowering {
   [[nodiscard]] const NodeConfig& config() const;
 
  private:
+  friend Result<Ruleset> lower(const engine::Model&, const std::vector<NodeEndpoint>&, const NodeConfig&);
   struct State;
   std::unique_ptr<State> state_;
 };

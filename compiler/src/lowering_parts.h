@@ -1,0 +1,73 @@
+// The pieces lower() is made of, shared by the full lowering (lower.cpp,
+// including the reference path) and the incremental one (node_lowering.cpp),
+// so the two differ only in how set members are found and what is redone.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rampart/common/error.h"
+#include "rampart/compiler/ir.h"
+#include "rampart/compiler/lower.h"
+#include "rampart/engine/model.h"
+
+namespace rampart::compiler::detail {
+
+// A set whose elements come from the model's endpoints (and, for selector
+// sets, network sets): s4-/s6- and np4-/np6-.
+struct MemberSet {
+  bool named_port = false;
+  int family = 4;
+  std::optional<selector::Selector> selector;  // named ports: nullopt = every endpoint
+  std::optional<std::uint8_t> protocol;        // named ports: nullopt = TCP, UDP and SCTP
+  std::string port_name;
+};
+
+// One policy's chain for one direction, with the sets its rules name.
+struct PolicyChain {
+  Chain chain;
+  std::vector<Set> fixed_sets;                   // n-/p- sets, complete and normalised
+  std::map<std::string, MemberSet> member_sets;  // s-/np- sets by name; elements are the caller's job
+};
+
+[[nodiscard]] Result<PolicyChain> lower_policy_chain(const engine::Policy& policy, engine::Direction d,
+                                                     const NodeConfig& config);
+
+[[nodiscard]] const Labels& effective_labels(const engine::Endpoint& e);
+[[nodiscard]] const Labels& effective_labels(const engine::NetworkSet& n);
+
+// The set declaration (no elements) and the elements one member adds.
+[[nodiscard]] Set member_set_decl(const std::string& name, const MemberSet& spec);
+// The selector already matched.
+void add_endpoint_elements(const MemberSet& spec, const std::vector<IpAddress>& ips,
+                           const std::vector<engine::NamedPort>& ports, Set& out);
+void add_network_set_elements(const MemberSet& spec, const engine::NetworkSet& n, Set& out);
+
+// Tiers in evaluation order, each with its active policies in order.
+using TierList = std::vector<std::pair<const engine::Tier*, std::vector<const engine::Policy*>>>;
+// `implicit` receives the tiers only policies name (keep it alive with the list).
+[[nodiscard]] TierList order_tiers(const engine::Model& model, const std::vector<const engine::Policy*>& active,
+                                   std::vector<engine::Tier>& implicit);
+
+// The endpoint chain walking the tiers; `selects(policy)` says whether the
+// policy's selector matches this endpoint.
+[[nodiscard]] Chain endpoint_chain_of(const engine::Endpoint& e, engine::Direction d, const TierList& tiers,
+                                      const std::function<bool(const engine::Policy&)>& selects,
+                                      const NodeConfig& config);
+
+// Everything that depends only on the local endpoints (dispatch maps,
+// anti-spoofing sets, base chains; the bridge table in overlay mode).
+struct BaseParts {
+  std::vector<Set> sets;      // inet table
+  std::vector<Chain> chains;  // hook-forward, hook-input, from-wl, to-wl
+  std::optional<Table> bridge;
+};
+[[nodiscard]] BaseParts base_parts(const engine::Model& model, const std::vector<NodeEndpoint>& endpoints,
+                                   const NodeConfig& config);
+
+}  // namespace rampart::compiler::detail

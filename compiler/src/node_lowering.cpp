@@ -1,0 +1,758 @@
+// NodeLowering: lower() kept current by recomputing only what a change
+// touches. Dependencies it tracks:
+//   s-/np- set elements  ← members of the set's selector (an engine::LabelIndex
+//                          over every endpoint; network sets by matcher) and
+//                          the members' addresses and ports
+//   policy chains        ← the policy alone (exist while it selects a local pod)
+//   endpoint chains      ← the policies selecting the pod, their order, tiers
+//   base sets / bridge   ← the local pods (interfaces, addresses)
+// The transaction is diff() of the touched objects only: their previous and
+// new versions, in a table holding nothing else.
+#include "rampart/compiler/node_lowering.h"
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "lowering_parts.h"
+#include "rampart/compiler/diff.h"
+#include "rampart/engine/label_index.h"
+#include "rampart/engine/selector_matcher.h"
+
+namespace rampart::compiler {
+
+using engine::Direction;
+using engine::Endpoint;
+using engine::Model;
+using engine::Policy;
+
+std::string endpoint_key(const Endpoint& e) { return e.ns + "/" + e.name; }
+
+std::string policy_key(const Policy& p) { return std::string(engine::kind_name(p.kind)) + "/" + p.ns + "/" + p.name; }
+
+std::string network_set_key(const engine::NetworkSet& n) { return n.ns + "/" + n.name; }
+
+namespace {
+
+constexpr std::array<Direction, 2> kDirections{Direction::kEgress, Direction::kIngress};
+std::size_t dir_index(Direction d) { return d == Direction::kEgress ? 0 : 1; }
+
+// Above this many changed endpoints, memberships are re-selected through the
+// index instead of evaluating every selector against each changed endpoint.
+constexpr std::size_t kReselectThreshold = 32;
+
+struct EndpointData {
+  std::string key;
+  std::string ns;
+  std::vector<IpAddress> ips;
+  std::vector<engine::NamedPort> ports;
+};
+
+struct NetData {
+  std::string key;
+  std::string ns;
+  engine::NetworkSet set;
+};
+
+// A selector's members, shared by every set built on it (s4-, s6-, np…).
+struct SelectorEntry {
+  explicit SelectorEntry(const selector::Selector& sel) : selector(sel), matcher(sel) {}
+  selector::Selector selector;
+  engine::SelectorMatcher matcher;
+  engine::ItemSet endpoints;    // endpoint slots
+  std::set<std::uint32_t> nets;  // network-set slots
+  std::set<std::string> sets;    // names of the member sets using it
+  bool dirty = false;
+};
+
+struct MemberSetState {
+  detail::MemberSet spec;
+  SelectorEntry* entry = nullptr;
+  Set set;
+  int refs = 0;
+};
+
+struct FixedSetState {
+  Set set;
+  int refs = 0;
+};
+
+struct PolicyState;
+
+struct LocalState {
+  std::size_t model_index = 0;
+  std::string interface;
+  std::array<Chain, 2> chains;
+  std::set<PolicyState*> policies;  // those selecting this pod
+  bool dirty = true;
+};
+
+struct LoweredChain {
+  Chain chain;
+  std::vector<std::string> member_sets, fixed_sets;
+};
+
+struct PolicyState {
+  explicit PolicyState(Policy p) : policy(std::move(p)), matcher(*policy.effective_selector) {}
+  Policy policy;
+  engine::SelectorMatcher matcher;
+  std::set<std::uint32_t> local;  // local endpoint slots it selects
+  std::array<std::optional<LoweredChain>, 2> chains;
+  std::pair<std::size_t, std::size_t> rank{};  // (tier, position) in the current order
+};
+
+}  // namespace
+
+struct NodeLowering::State {
+  std::string node;
+  NodeConfig cfg;
+  bool valid = false;
+
+  engine::LabelIndex index;  // endpoint slots
+  std::unordered_map<std::string, std::uint32_t> ep_slot;
+  std::vector<std::optional<EndpointData>> ep_data;
+  std::unordered_map<std::string, std::uint32_t> net_slot;
+  std::vector<std::optional<NetData>> net_data;
+
+  std::map<std::string, std::unique_ptr<SelectorEntry>> entries;  // by canonical selector
+  std::map<std::string, MemberSetState> member_sets;
+  std::map<std::string, FixedSetState> fixed_sets;
+  std::map<std::string, std::unique_ptr<PolicyState>> policies;  // non-staged, by policy_key
+
+  Model tiers;  // only the model's tiers (the tier list points into it)
+  std::vector<engine::Tier> implicit;
+  detail::TierList order;
+  bool order_dirty = true;
+
+  std::vector<NodeEndpoint> local;             // model order
+  std::map<std::uint32_t, LocalState> locals;  // by slot
+  detail::BaseParts base;
+
+  LoweringStats stats;
+  mutable std::optional<Ruleset> cache;
+
+  // What this call touched: name → previous version (nullopt: did not exist).
+  std::map<std::string, std::optional<Set>> touched_sets;
+  std::map<std::string, std::optional<Chain>> touched_chains;
+  std::unordered_map<std::string, const Chain*> chain_index;  // every endpoint and policy chain
+  bool base_touched = false;
+  std::optional<detail::BaseParts> old_base;
+
+  State(std::string n, NodeConfig c) : node(std::move(n)), cfg(std::move(c)) {}
+
+  // ---- endpoints -------------------------------------------------------
+  static EndpointData data_of(const Endpoint& e) {
+    return EndpointData{.key = endpoint_key(e), .ns = e.ns, .ips = e.ips, .ports = e.ports};
+  }
+
+  void grow_slots(std::uint32_t slot) {
+    if (ep_data.size() <= slot) ep_data.resize(slot + 1);
+  }
+
+  // ---- sets --------------------------------------------------------------
+  void touch_set(const std::string& name, const Set* previous) {
+    if (!touched_sets.contains(name)) touched_sets.emplace(name, previous ? std::optional<Set>(*previous) : std::nullopt);
+  }
+  void touch_chain(const std::string& name, const Chain* previous) {
+    if (!touched_chains.contains(name))
+      touched_chains.emplace(name, previous ? std::optional<Chain>(*previous) : std::nullopt);
+  }
+  void drop_chain(const Chain& chain) {
+    touch_chain(chain.name, &chain);
+    chain_index.erase(chain.name);
+  }
+
+  SelectorEntry& entry_for(const selector::Selector& sel) {
+    auto it = entries.find(sel.canonical());
+    if (it != entries.end()) return *it->second;
+    auto entry = std::make_unique<SelectorEntry>(sel);
+    entry->endpoints = index.select(sel);
+    for (std::uint32_t s = 0; s < net_data.size(); ++s)
+      if (net_data[s] && entry->matcher.matches(detail::effective_labels(net_data[s]->set))) entry->nets.insert(s);
+    ++stats.selector_evaluations;
+    return *entries.emplace(sel.canonical(), std::move(entry)).first->second;
+  }
+
+  Set member_contents(const std::string& name, const MemberSetState& m) const {
+    Set s = detail::member_set_decl(name, m.spec);
+    for (std::uint32_t slot : m.entry->endpoints)
+      if (const auto& d = ep_data[slot]) detail::add_endpoint_elements(m.spec, d->ips, d->ports, s);
+    if (!m.spec.named_port)
+      for (std::uint32_t slot : m.entry->nets) detail::add_network_set_elements(m.spec, net_data[slot]->set, s);
+    normalize(s);
+    return s;
+  }
+
+  void acquire_member(const std::string& name, const detail::MemberSet& spec) {
+    auto it = member_sets.find(name);
+    if (it == member_sets.end()) {
+      static const selector::Selector kAll = *selector::Selector::parse("all()");
+      MemberSetState m{.spec = spec};
+      m.entry = &entry_for(spec.selector ? *spec.selector : kAll);
+      m.entry->sets.insert(name);
+      m.set = member_contents(name, m);
+      ++stats.sets;
+      touch_set(name, nullptr);
+      it = member_sets.emplace(name, std::move(m)).first;
+    }
+    ++it->second.refs;
+  }
+
+  void release_member(const std::string& name) {
+    auto it = member_sets.find(name);
+    if (it == member_sets.end() || --it->second.refs > 0) return;
+    touch_set(name, &it->second.set);
+    SelectorEntry* entry = it->second.entry;
+    entry->sets.erase(name);
+    member_sets.erase(it);
+    if (entry->sets.empty()) entries.erase(entry->selector.canonical());
+  }
+
+  void acquire_fixed(Set set) {
+    auto it = fixed_sets.find(set.name);
+    if (it == fixed_sets.end()) {
+      touch_set(set.name, nullptr);
+      std::string name = set.name;
+      it = fixed_sets.emplace(std::move(name), FixedSetState{.set = std::move(set)}).first;
+    }
+    ++it->second.refs;
+  }
+
+  void release_fixed(const std::string& name) {
+    auto it = fixed_sets.find(name);
+    if (it == fixed_sets.end() || --it->second.refs > 0) return;
+    touch_set(name, &it->second.set);
+    fixed_sets.erase(it);
+  }
+
+  // ---- policies ----------------------------------------------------------
+  Result<void> lower_chains(PolicyState& ps) {
+    const bool active = !ps.local.empty();
+    for (Direction d : kDirections) {
+      auto& slot = ps.chains[dir_index(d)];
+      const bool want = active && ps.policy.governs(d);
+      if (want == slot.has_value()) continue;
+      if (!want) {
+        drop_chain(slot->chain);
+        for (const auto& n : slot->member_sets) release_member(n);
+        for (const auto& n : slot->fixed_sets) release_fixed(n);
+        slot.reset();
+        continue;
+      }
+      auto pc = detail::lower_policy_chain(ps.policy, d, cfg);
+      if (!pc) return std::unexpected(pc.error());
+      ++stats.policy_chains;
+      LoweredChain lc{.chain = std::move(pc->chain)};
+      for (const auto& [name, spec] : pc->member_sets) {
+        acquire_member(name, spec);
+        lc.member_sets.push_back(name);
+      }
+      for (auto& s : pc->fixed_sets) {
+        lc.fixed_sets.push_back(s.name);
+        acquire_fixed(std::move(s));
+      }
+      touch_chain(lc.chain.name, nullptr);
+      slot = std::move(lc);
+      chain_index[slot->chain.name] = &slot->chain;
+    }
+    return {};
+  }
+
+  void release_policy(PolicyState& ps) {
+    for (std::uint32_t s : ps.local)
+      if (auto it = locals.find(s); it != locals.end()) {
+        it->second.policies.erase(&ps);
+        it->second.dirty = true;
+      }
+    ps.local.clear();
+    (void)lower_chains(ps);  // releasing cannot fail
+  }
+
+  void set_selects(PolicyState& ps, std::uint32_t slot, bool selects, std::set<PolicyState*>& activity) {
+    auto it = locals.find(slot);
+    if (selects == ps.local.contains(slot)) return;
+    const bool was_active = !ps.local.empty();
+    if (selects) {
+      ps.local.insert(slot);
+      if (it != locals.end()) it->second.policies.insert(&ps);
+    } else {
+      ps.local.erase(slot);
+      if (it != locals.end()) it->second.policies.erase(&ps);
+    }
+    if (it != locals.end()) it->second.dirty = true;
+    if (was_active != !ps.local.empty()) activity.insert(&ps);
+  }
+
+  void rebuild_order() {
+    std::vector<const Policy*> active;
+    std::unordered_map<const Policy*, PolicyState*> state_of;
+    for (auto& [key, ps] : policies)
+      if (!ps->local.empty()) {
+        active.push_back(&ps->policy);
+        state_of.emplace(&ps->policy, ps.get());
+      }
+    order = detail::order_tiers(tiers, active, implicit);
+    for (std::size_t t = 0; t < order.size(); ++t)
+      for (std::size_t k = 0; k < order[t].second.size(); ++k) state_of.at(order[t].second[k])->rank = {t, k};
+    order_dirty = false;
+  }
+
+  // ---- endpoint chains ---------------------------------------------------
+  void endpoint_chains(const Model& model, std::uint32_t slot, LocalState& ls) {
+    std::vector<PolicyState*> pols(ls.policies.begin(), ls.policies.end());
+    std::sort(pols.begin(), pols.end(), [](const PolicyState* a, const PolicyState* b) { return a->rank < b->rank; });
+    detail::TierList mine;
+    for (const PolicyState* ps : pols) {
+      if (mine.empty() || mine.back().first != order[ps->rank.first].first) mine.emplace_back(order[ps->rank.first].first, std::vector<const Policy*>{});
+      mine.back().second.push_back(&ps->policy);
+    }
+    const Endpoint& e = model.endpoints[ls.model_index];
+    for (Direction d : kDirections) {
+      Chain c = detail::endpoint_chain_of(e, d, mine, [](const Policy&) { return true; }, cfg);
+      Chain& cur = ls.chains[dir_index(d)];
+      if (c != cur) {
+        touch_chain(c.name, cur.name.empty() ? nullptr : &cur);
+        cur = std::move(c);
+        chain_index[cur.name] = &cur;
+      }
+    }
+    ++stats.endpoint_chains;
+    ls.dirty = false;
+    (void)slot;
+  }
+
+  // ---- the whole thing ---------------------------------------------------
+  Result<void> build(const Model& model, std::vector<NodeEndpoint> endpoints) {
+    for (const auto& ne : endpoints)
+      if (ne.index >= model.endpoints.size()) return fail(ErrorCode::kInvalidArgument, "node endpoint index out of range");
+    std::vector<const Labels*> labels;
+    labels.reserve(model.endpoints.size());
+    ep_data.clear();
+    for (std::uint32_t i = 0; i < model.endpoints.size(); ++i) {
+      const auto& e = model.endpoints[i];
+      labels.push_back(&detail::effective_labels(e));
+      ep_data.emplace_back(data_of(e));
+      ep_slot.emplace(ep_data.back()->key, i);
+    }
+    index = engine::LabelIndex(labels);
+    for (std::uint32_t i = 0; i < model.network_sets.size(); ++i) {
+      const auto& n = model.network_sets[i];
+      net_data.emplace_back(NetData{.key = network_set_key(n), .ns = n.ns, .set = n});
+      net_slot.emplace(net_data.back()->key, i);
+    }
+    tiers.tiers = model.tiers;
+    local = std::move(endpoints);
+    engine::ItemSet local_mask(model.endpoints.size());
+    for (const auto& ne : local) {
+      locals.emplace(static_cast<std::uint32_t>(ne.index), LocalState{.model_index = ne.index, .interface = ne.interface});
+      local_mask.set(static_cast<std::uint32_t>(ne.index));
+    }
+    for (const auto& p : model.policies) {
+      if (p.staged()) continue;
+      if (!p.effective_selector)
+        return fail(ErrorCode::kInvalidArgument, "policy " + p.qualified_name() + " has no effective selector (model not normalised)", p.where);
+      auto ps = std::make_unique<PolicyState>(p);
+      auto members = index.select(*p.effective_selector);
+      members &= local_mask;
+      ++stats.selector_evaluations;
+      for (std::uint32_t s : members) {
+        ps->local.insert(s);
+        locals.at(s).policies.insert(ps.get());
+      }
+      policies.emplace(policy_key(p), std::move(ps));
+    }
+    rebuild_order();
+    for (auto& [key, ps] : policies)
+      if (auto r = lower_chains(*ps); !r) return r;
+    for (auto& [slot, ls] : locals) endpoint_chains(model, slot, ls);
+    base = detail::base_parts(model, local, cfg);
+    return {};
+  }
+
+  Result<void> apply_change(const Model& model, const ModelChange& change,
+                            const std::map<std::string, std::string>& interfaces);
+
+  Ruleset assemble(const Model* model) const;
+  Transaction delta() const;
+};
+
+// ---- update --------------------------------------------------------------
+
+Result<void> NodeLowering::State::apply_change(const Model& model, const ModelChange& change,
+                                               const std::map<std::string, std::string>& interfaces) {
+  // Which endpoints changed: listed, in a relabelled namespace, or whose
+  // local status or interface changed.
+  std::set<std::string> changed(change.endpoints.begin(), change.endpoints.end());
+  if (!change.namespaces.empty())
+    for (const auto& d : ep_data)
+      if (d && change.namespaces.contains(d->ns)) changed.insert(d->key);
+  std::vector<NodeEndpoint> new_local = node_endpoints(model, node, interfaces);
+  std::set<std::string> new_local_keys;
+  for (const auto& ne : new_local) {
+    std::string key = endpoint_key(model.endpoints[ne.index]);
+    auto slot = ep_slot.find(key);
+    auto ls = slot == ep_slot.end() ? locals.end() : locals.find(slot->second);
+    if (ls == locals.end() || ls->second.interface != ne.interface) changed.insert(key);
+    new_local_keys.insert(std::move(key));
+  }
+  for (const auto& [slot, ls] : locals)
+    if (!new_local_keys.contains(ep_data[slot]->key)) changed.insert(ep_data[slot]->key);
+  std::unordered_map<std::string, std::size_t> found;  // changed key → model index
+  {
+    std::set<std::pair<std::string_view, std::string_view>> wanted;
+    for (const auto& k : changed) {
+      const auto slash = k.find('/');
+      if (slash != std::string::npos) wanted.emplace(std::string_view(k).substr(0, slash), std::string_view(k).substr(slash + 1));
+    }
+    for (std::size_t i = 0; i < model.endpoints.size(); ++i) {
+      const auto& e = model.endpoints[i];
+      if (wanted.contains({e.ns, e.name}) || change.namespaces.contains(e.ns)) found.emplace(endpoint_key(e), i);
+    }
+    for (const auto& [key, i] : found) changed.insert(key);
+  }
+
+  // Pods no longer local first (their slots may be reused below).
+  std::set<PolicyState*> activity;
+  for (auto it = locals.begin(); it != locals.end();) {
+    if (new_local_keys.contains(ep_data[it->first]->key)) {
+      ++it;
+      continue;
+    }
+    for (auto& ch : it->second.chains) drop_chain(ch);
+    for (PolicyState* ps : std::set<PolicyState*>(it->second.policies)) set_selects(*ps, it->first, false, activity);
+    it = locals.erase(it);
+  }
+  const bool reselect = changed.size() > kReselectThreshold;
+  std::vector<std::uint32_t> changed_slots;  // old and new slots of changed endpoints
+  for (const auto& key : changed) {
+    auto old = ep_slot.find(key);
+    auto now = found.find(key);
+    std::optional<std::uint32_t> slot;
+    if (old != ep_slot.end()) slot = old->second;
+    if (now == found.end()) {
+      if (!slot) continue;
+      // removed
+      for (auto& [canon, entry] : entries)
+        if (entry->endpoints.test(*slot)) {
+          entry->endpoints.reset(*slot);
+          entry->dirty = true;
+        }
+      index.remove(*slot);
+      ep_data[*slot].reset();
+      ep_slot.erase(old);
+      changed_slots.push_back(*slot);
+      continue;
+    }
+    const Endpoint& e = model.endpoints[now->second];
+    const Labels& labels = detail::effective_labels(e);
+    if (slot) {
+      index.replace(*slot, labels);
+    } else {
+      slot = index.add(labels);
+      ep_slot.emplace(key, *slot);
+    }
+    grow_slots(*slot);
+    ep_data[*slot] = data_of(e);
+    changed_slots.push_back(*slot);
+    if (reselect) continue;
+    for (auto& [canon, entry] : entries) {
+      const bool was = entry->endpoints.universe() > *slot && entry->endpoints.test(*slot);
+      const bool is = entry->matcher.matches(labels);
+      ++stats.selector_evaluations;
+      if (!was && !is) continue;
+      entry->dirty = true;
+      if (is == was) continue;
+      if (entry->endpoints.universe() <= *slot) {
+        engine::ItemSet grown(index.universe());
+        for (std::uint32_t i : entry->endpoints) grown.set(i);
+        entry->endpoints = std::move(grown);
+      }
+      if (is) entry->endpoints.set(*slot);
+      else entry->endpoints.reset(*slot);
+    }
+  }
+  if (reselect) {
+    for (auto& [canon, entry] : entries) {
+      auto now = index.select(entry->selector);
+      ++stats.selector_evaluations;
+      bool dirty = now != entry->endpoints;
+      for (std::uint32_t s : changed_slots) dirty = dirty || (now.universe() > s && now.test(s));
+      entry->endpoints = std::move(now);
+      entry->dirty = entry->dirty || dirty;
+    }
+  }
+
+  // Network sets.
+  for (const auto& key : change.network_sets) {
+    auto old = net_slot.find(key);
+    const engine::NetworkSet* now = nullptr;
+    for (const auto& n : model.network_sets)
+      if (network_set_key(n) == key) now = &n;
+    std::uint32_t slot = 0;
+    if (old != net_slot.end()) {
+      slot = old->second;
+    } else if (now) {
+      slot = static_cast<std::uint32_t>(net_data.size());
+      net_data.emplace_back();
+      net_slot.emplace(key, slot);
+    } else {
+      continue;
+    }
+    for (auto& [canon, entry] : entries) {
+      const bool was = entry->nets.contains(slot);
+      const bool is = now && entry->matcher.matches(detail::effective_labels(*now));
+      if (was || is) entry->dirty = true;
+      if (is) entry->nets.insert(slot);
+      else entry->nets.erase(slot);
+    }
+    if (now) {
+      net_data[slot] = NetData{.key = key, .ns = now->ns, .set = *now};
+    } else {
+      net_data[slot].reset();
+      net_slot.erase(old);
+    }
+  }
+  for (const auto& ns : change.namespaces)  // namespaced network sets follow their namespace's labels
+    for (std::uint32_t slot = 0; slot < net_data.size(); ++slot)
+      if (net_data[slot] && net_data[slot]->ns == ns) {
+        const engine::NetworkSet* now = nullptr;
+        for (const auto& n : model.network_sets)
+          if (network_set_key(n) == net_data[slot]->key) now = &n;
+        if (!now) continue;
+        net_data[slot]->set = *now;
+        for (auto& [canon, entry] : entries) {
+          const bool was = entry->nets.contains(slot);
+          const bool is = entry->matcher.matches(detail::effective_labels(*now));
+          if (was || is) entry->dirty = true;
+          if (is) entry->nets.insert(slot);
+          else entry->nets.erase(slot);
+        }
+      }
+
+  // Local endpoints: new, moved in the model, interface changed.
+  bool locals_changed = new_local.size() != local.size();
+  for (const auto& ne : new_local) {
+    const std::uint32_t slot = ep_slot.at(endpoint_key(model.endpoints[ne.index]));
+    auto [it, added] = locals.try_emplace(slot, LocalState{.model_index = ne.index, .interface = ne.interface});
+    it->second.model_index = ne.index;
+    if (added || it->second.interface != ne.interface) locals_changed = true;
+    it->second.interface = ne.interface;
+  }
+  if (!locals_changed)
+    for (std::uint32_t s : changed_slots) locals_changed = locals_changed || locals.contains(s);
+  // Which policies select the changed local endpoints.
+  for (std::uint32_t s : changed_slots) {
+    auto it = locals.find(s);
+    if (it == locals.end()) continue;
+    it->second.dirty = true;
+    const Labels& labels = detail::effective_labels(model.endpoints[it->second.model_index]);
+    for (auto& [key, ps] : policies) set_selects(*ps, s, ps->matcher.matches(labels), activity);
+  }
+
+  // Policies.
+  if (!change.policies.empty()) {
+    std::map<std::string, const Policy*> now;
+    for (const auto& p : model.policies)
+      if (!p.staged() && change.policies.contains(policy_key(p))) now.emplace(policy_key(p), &p);
+    for (const auto& key : change.policies) {
+      if (auto it = policies.find(key); it != policies.end()) {
+        activity.erase(it->second.get());
+        release_policy(*it->second);
+        policies.erase(it);
+      }
+      auto p = now.find(key);
+      if (p == now.end()) continue;
+      if (!p->second->effective_selector)
+        return fail(ErrorCode::kInvalidArgument, "policy " + p->second->qualified_name() + " has no effective selector (model not normalised)", p->second->where);
+      auto ps = std::make_unique<PolicyState>(*p->second);
+      for (auto& [slot, ls] : locals)
+        if (ps->matcher.matches(detail::effective_labels(model.endpoints[ls.model_index]))) {
+          ps->local.insert(slot);
+          ls.policies.insert(ps.get());
+          ls.dirty = true;
+        }
+      activity.insert(ps.get());
+      policies.emplace(key, std::move(ps));
+    }
+    order_dirty = true;
+  }
+  if (change.tiers) {
+    tiers.tiers = model.tiers;
+    order_dirty = true;
+    for (auto& [slot, ls] : locals) ls.dirty = true;
+  }
+  if (!activity.empty()) order_dirty = true;
+  for (PolicyState* ps : activity)
+    if (auto r = lower_chains(*ps); !r) return r;
+  if (order_dirty) rebuild_order();
+
+  // Sets whose members (or their addresses and ports) changed.
+  for (auto& [canon, entry] : entries) {
+    if (!entry->dirty) continue;
+    entry->dirty = false;
+    for (const auto& name : entry->sets) {
+      auto& m = member_sets.at(name);
+      Set s = member_contents(name, m);
+      ++stats.sets;
+      if (s == m.set) continue;
+      touch_set(name, &m.set);
+      m.set = std::move(s);
+    }
+  }
+  for (auto& [slot, ls] : locals)
+    if (ls.dirty) endpoint_chains(model, slot, ls);
+  if (locals_changed) {
+    old_base = std::move(base);
+    base = detail::base_parts(model, new_local, cfg);
+    base_touched = true;
+  }
+  local = std::move(new_local);
+  return {};
+}
+
+// ---- output --------------------------------------------------------------
+
+Ruleset NodeLowering::State::assemble(const Model* model) const {
+  (void)model;
+  Table inet{.family = Family::kInet, .name = cfg.table};
+  std::map<std::string, const Set*> sets;
+  for (const auto& s : base.sets) sets.emplace(s.name, &s);
+  for (const auto& [name, m] : member_sets) sets.emplace(name, &m.set);
+  for (const auto& [name, f] : fixed_sets) sets.emplace(name, &f.set);
+  for (const auto& [name, s] : sets) inet.sets.push_back(*s);
+  inet.chains = base.chains;
+  std::map<std::size_t, const LocalState*> by_index;
+  for (const auto& [slot, ls] : locals) by_index.emplace(ls.model_index, &ls);
+  for (const auto& ne : local)
+    if (auto it = by_index.find(ne.index); it != by_index.end())
+      for (const auto& c : it->second->chains) inet.chains.push_back(c);
+  std::map<std::string, const Chain*> pchains;
+  for (const auto& [key, ps] : policies)
+    for (const auto& c : ps->chains)
+      if (c) pchains.emplace(c->chain.name, &c->chain);
+  for (const auto& [name, c] : pchains) inet.chains.push_back(*c);
+  Ruleset rs;
+  rs.tables.push_back(std::move(inet));
+  if (base.bridge) rs.tables.push_back(*base.bridge);
+  return rs;
+}
+
+// The previous and current versions of what this call touched, each in a
+// table holding nothing else; diff() of the two is the delta.
+Transaction NodeLowering::State::delta() const {
+  Table before{.family = Family::kInet, .name = cfg.table}, after = before;
+  const auto now_set = [&](const std::string& name) -> const Set* {
+    if (auto it = member_sets.find(name); it != member_sets.end()) return &it->second.set;
+    if (auto it = fixed_sets.find(name); it != fixed_sets.end()) return &it->second.set;
+    for (const auto& s : base.sets)
+      if (s.name == name) return &s;
+    return nullptr;
+  };
+  for (const auto& [name, prev] : touched_sets) {
+    if (prev) before.sets.push_back(*prev);
+    if (const Set* now = now_set(name)) after.sets.push_back(*now);
+  }
+  for (const auto& [name, prev] : touched_chains) {
+    if (prev) before.chains.push_back(*prev);
+    if (auto it = chain_index.find(name); it != chain_index.end()) after.chains.push_back(*it->second);
+  }
+  Ruleset b, a;
+  if (base_touched && old_base) {
+    for (const auto& s : old_base->sets)
+      if (const Set* n = now_set(s.name); n && *n != s) {
+        before.sets.push_back(s);
+        after.sets.push_back(*n);
+      }
+  }
+  b.tables.push_back(std::move(before));
+  a.tables.push_back(std::move(after));
+  if (base_touched && old_base && old_base->bridge && base.bridge && *old_base->bridge != *base.bridge) {
+    Table bb{.family = Family::kBridge, .name = cfg.table}, ba = bb;
+    for (std::size_t i = 0; i < base.bridge->sets.size(); ++i)
+      if (old_base->bridge->sets[i] != base.bridge->sets[i]) {
+        bb.sets.push_back(old_base->bridge->sets[i]);
+        ba.sets.push_back(base.bridge->sets[i]);
+      }
+    b.tables.push_back(std::move(bb));
+    a.tables.push_back(std::move(ba));
+  }
+  return diff(b, a);
+}
+
+// ---- public --------------------------------------------------------------
+
+NodeLowering::NodeLowering(std::string node, NodeConfig config)
+    : state_(std::make_unique<State>(std::move(node), std::move(config))) {}
+NodeLowering::~NodeLowering() = default;
+NodeLowering::NodeLowering(NodeLowering&&) noexcept = default;
+NodeLowering& NodeLowering::operator=(NodeLowering&&) noexcept = default;
+
+Result<Transaction> NodeLowering::reset(const Model& model, const std::map<std::string, std::string>& interfaces) {
+  auto fresh = std::make_unique<State>(state_->node, state_->cfg);
+  std::optional<Ruleset> previous;
+  if (state_->valid) previous = ruleset();
+  if (auto r = fresh->build(model, node_endpoints(model, fresh->node, interfaces)); !r) {
+    state_->valid = false;
+    return std::unexpected(r.error());
+  }
+  fresh->valid = true;
+  state_ = std::move(fresh);
+  return rebuild(ruleset(), previous ? *previous : Ruleset{});
+}
+
+Result<Transaction> NodeLowering::update(const Model& model, const ModelChange& change,
+                                         const std::map<std::string, std::string>& interfaces) {
+  if (!state_->valid)
+    return fail(ErrorCode::kInvalidArgument, "node lowering is stale after an error: reset() it");
+  if (change.everything) {
+    const Ruleset previous = ruleset();
+    auto fresh = std::make_unique<State>(state_->node, state_->cfg);
+    if (auto r = fresh->build(model, node_endpoints(model, fresh->node, interfaces)); !r) {
+      state_->valid = false;
+      return std::unexpected(r.error());
+    }
+    fresh->valid = true;
+    state_ = std::move(fresh);
+    return diff(previous, ruleset());
+  }
+  State& s = *state_;
+  s.stats = {};
+  s.touched_sets.clear();
+  s.touched_chains.clear();
+  s.base_touched = false;
+  s.old_base.reset();
+  if (auto r = s.apply_change(model, change, interfaces); !r) {
+    s.valid = false;
+    s.cache.reset();
+    return std::unexpected(r.error());
+  }
+  if (!s.touched_sets.empty() || !s.touched_chains.empty() || s.base_touched) s.cache.reset();
+  // A set whose declaration changed (a network set made it an interval set)
+  // cannot be altered in place while rules use it: rebuild, as diff() would.
+  for (const auto& [name, prev] : s.touched_sets) {
+    if (!prev) continue;
+    auto it = s.member_sets.find(name);
+    if (it != s.member_sets.end() && it->second.set.interval != prev->interval) return rebuild(ruleset());
+  }
+  return s.delta();
+}
+
+const Ruleset& NodeLowering::ruleset() const {
+  if (!state_->cache) state_->cache = state_->assemble(nullptr);
+  return *state_->cache;
+}
+
+const LoweringStats& NodeLowering::last_stats() const { return state_->stats; }
+const std::string& NodeLowering::node() const { return state_->node; }
+const NodeConfig& NodeLowering::config() const { return state_->cfg; }
+
+Result<Ruleset> lower(const Model& model, const std::vector<NodeEndpoint>& endpoints, const NodeConfig& config) {
+  NodeLowering::State s("", config);
+  if (auto r = s.build(model, endpoints); !r) return std::unexpected(r.error());
+  return s.assemble(&model);
+}
+
+}  // namespace rampart::compiler
