@@ -92,6 +92,17 @@ void BM_ParseWithGrammarLexer(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseWithGrammarLexer);
 
+void BM_ParseWithParseTree(benchmark::State& state) {
+  const auto& selectors = realistic_selectors();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    auto parsed = rampart::selector::detail::parse_with_parse_tree(selectors[i++ % selectors.size()]);
+    benchmark::DoNotOptimize(parsed);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_ParseWithParseTree);
+
 void BM_ParseThreeTermUncached(benchmark::State& state) {
   for (auto _ : state) {
     auto parsed = Selector::parse_uncached(kThreeTerm);

@@ -1,6 +1,8 @@
 // Fuzzes the selector parser. Beyond "no crash, no sanitizer report" it checks
 // that the hand-written scanner and the ANTLR lexer generated from
-// SelectorLexer.g4 produce the same tokens, and on every input that parses:
+// SelectorLexer.g4 produce the same tokens, that the AST the grammar's actions
+// build is the one a full parse tree gives (same canonical form, or the same
+// error and column), and on every input that parses:
 // the canonical form re-parses to itself, and the compiled matcher agrees with
 // the tree walk on a few label maps built from the selector's own keys and values.
 #include <cstddef>
@@ -29,10 +31,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   if (rampart::selector::detail::scan(text) != rampart::selector::detail::scan_with_grammar_lexer(text)) std::abort();
   auto parsed = rampart::selector::Selector::parse_uncached(text);
+  const auto reference = rampart::selector::detail::parse_with_parse_tree(text);
+  if (parsed.has_value() != reference.has_value()) std::abort();
   if (!parsed) {
     if (parsed.error().message.empty()) std::abort();
+    if (parsed.error().message != reference.error().message) std::abort();
+    if (parsed.error().where.column != reference.error().where.column) std::abort();
     return 0;
   }
+  if (parsed->canonical() != reference->canonical()) std::abort();
   auto reparsed = rampart::selector::Selector::parse_uncached(parsed->canonical());
   if (!reparsed || reparsed->canonical() != parsed->canonical()) std::abort();
 

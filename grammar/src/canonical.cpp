@@ -34,7 +34,11 @@ void append_canonical(std::string& out, const Node& node) {
   switch (node.op) {
     case Op::kAll: out += "all()"; return;
     case Op::kGlobal: out += "global()"; return;
-    case Op::kHas: out += "has(" + node.key + ")"; return;
+    case Op::kHas:
+      out += "has(";
+      out += node.key;
+      out += ')';
+      return;
     case Op::kNot:
       out += '!';  // no parentheses added: !(k == "v") prints as !k == "v"
       append_canonical(out, *node.children.front());
@@ -98,6 +102,7 @@ std::string base64url_nopad(const unsigned char* data, size_t size) {
 
 std::string canonical_text(const Node& node) {
   std::string out;
+  out.reserve(64);  // most selectors fit: one allocation instead of a few regrowths
   append_canonical(out, node);
   return out;
 }

@@ -1,6 +1,8 @@
-// The ANTLR facade: runs the generated lexer and parser over a selector and
-// turns the parse tree into Rampart's AST. Generated types stay in this file.
+// The ANTLR facade: runs the generated parser over a selector, fed by the
+// hand-written scanner; the grammar's actions build Rampart's AST as it parses
+// (selector_builder.h). Generated types stay in this directory.
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <unordered_map>
 
@@ -9,6 +11,7 @@
 #include "antlr4-runtime.h"
 #include "rampart/selector/selector.h"
 #include "rampart/selector/tokens.h"
+#include "selector_builder.h"
 #include "selector_scanner.h"
 
 namespace rampart::selector {
@@ -74,8 +77,9 @@ std::string printable(std::string_view bytes) {
 // Records the first syntax error with what the parser expected there.
 class FirstErrorListener : public antlr4::BaseErrorListener {
  public:
-  void reset(std::string_view text) {
+  void reset(std::string_view text, SelectorBuilder* builder) {
     text_ = text;
+    builder_ = builder;
     has_error_ = false;
   }
   [[nodiscard]] bool has_error() const { return has_error_; }
@@ -86,6 +90,7 @@ class FirstErrorListener : public antlr4::BaseErrorListener {
                    size_t position, const std::string& /*msg*/, std::exception_ptr /*e*/) override {
     if (has_error_) return;
     has_error_ = true;
+    builder_->abandon();  // recovery may hand the actions conjured tokens
     column_ = static_cast<int>(position) + 1;
     message_ = explain(recognizer, offending);
   }
@@ -128,13 +133,16 @@ class FirstErrorListener : public antlr4::BaseErrorListener {
   }
 
   std::string_view text_;
+  SelectorBuilder* builder_ = nullptr;
   bool has_error_ = false;
   std::string message_;
   int column_ = 0;
 };
 
-// Builds the AST from the parse tree; reports semantic limits (key length).
-// It runs only on trees that parsed without error, so every context has
+// The reference path: builds the AST from a parse tree, as the parser did
+// before its actions built it (tests and the fuzz target require both to give
+// the same selector or the same error; the benchmark's baseline). Reports
+// semantic limits (key length). It runs only on trees that parsed without error, so every context has
 // exactly the shape its grammar rule gives; children are taken by position
 // (and alternatives told apart by their first token) rather than through the
 // generated accessors, whose dynamic_casts cost a fifth of a parse.
@@ -257,33 +265,78 @@ class Transformer {
   std::string_view text_;
 };
 
-// ANTLR's recovery strategy, unchanged, except that the check it makes before
-// every loop iteration reads the ATN's cached follow set by reference instead
-// of copying it (that copy was a tenth of a parse).
+// ANTLR's recovery strategy, unchanged, except for the check it makes before
+// every loop iteration and optional part (is the next token one that may come
+// here, or may the rule end here?): that reads a bit set per ATN state, built
+// from the ATN's follow set the first time the state is met, instead of
+// copying (ANTLR) or searching (IntervalSet::contains) the set every time.
 class CachedSyncStrategy : public antlr4::DefaultErrorStrategy {
  public:
   void sync(antlr4::Parser* recognizer) override {
-    if (!inErrorRecoveryMode(recognizer)) {
-      const antlr4::atn::ATN& atn = recognizer->getATN();
-      const antlr4::misc::IntervalSet& next = atn.nextTokens(atn.states[recognizer->getState()]);
-      const size_t lookahead = recognizer->getTokenStream()->LA(1);
-      if (next.contains(antlr4::Token::EPSILON) || next.contains(lookahead)) return;
-    }
+    if (!inErrorRecoveryMode(recognizer) &&
+        may_follow(recognizer->getATN(), recognizer->getState(), recognizer->getTokenStream()->LA(1)))
+      return;
     DefaultErrorStrategy::sync(recognizer);
   }
+
+ private:
+  struct Follow {
+    bool known = false;
+    bool exact = true;      // every member fits the bit set
+    bool rule_end = false;  // EPSILON: the rule may end here
+    std::uint64_t types = 0;
+  };
+  static constexpr std::size_t kEofBit = 63;
+
+  static std::size_t bit_of(std::size_t type) { return type == antlr4::Token::EOF ? kEofBit : type; }
+
+  bool may_follow(const antlr4::atn::ATN& atn, std::size_t state, std::size_t lookahead) {
+    if (state >= follow_.size()) follow_.resize(atn.states.size());
+    Follow& follow = follow_[state];
+    if (!follow.known) {
+      const antlr4::misc::IntervalSet& next = atn.nextTokens(atn.states[state]);
+      for (const ssize_t member : next.toList()) {
+        const auto type = static_cast<std::size_t>(member);
+        if (type == antlr4::Token::EPSILON) follow.rule_end = true;
+        else if (bit_of(type) < kEofBit || type == antlr4::Token::EOF) follow.types |= std::uint64_t{1} << bit_of(type);
+        else follow.exact = false;
+      }
+      follow.known = true;
+    }
+    if (!follow.exact) {
+      const antlr4::misc::IntervalSet& next = atn.nextTokens(atn.states[state]);
+      return next.contains(antlr4::Token::EPSILON) || next.contains(lookahead);
+    }
+    if (follow.rule_end) return true;
+    const std::size_t bit = bit_of(lookahead);
+    return (bit < kEofBit || lookahead == antlr4::Token::EOF) && ((follow.types >> bit) & 1) != 0;
+  }
+
+  std::vector<Follow> follow_;
 };
 
-// One scanner and parser per thread, reset for every selector: building them
-// is most of the cost of a short parse.
+// How the AST is made: by the grammar's actions during the parse (the parser
+// builds no tree), or, for the reference path, from a full parse tree.
+enum class TreeMode { kActionsOnly, kParseTree };
+
+// One parser per thread, reset for every selector: building one is most of
+// the cost of a short parse.
 struct ParserKit {
   Parser parser{nullptr};
   FirstErrorListener listener;
+  SelectorBuilder builder;
+  TreeMode mode;
 
-  ParserKit() {
+  explicit ParserKit(TreeMode tree_mode) : mode(tree_mode) {
     parser.setErrorHandler(std::make_shared<CachedSyncStrategy>());
     parser.removeErrorListeners();
     parser.addErrorListener(&listener);
-    // The grammar is LL(1); SLL prediction is exact for it and much faster.
+    // The actions run in both modes; with a parse tree their result is unused.
+    parser.builder = &builder;
+    parser.setBuildParseTree(mode == TreeMode::kParseTree);
+    // The grammar is LL(1) but for a set's optional trailing comma (LL(2));
+    // it has no ambiguity for full-context prediction to settle, so SLL
+    // prediction decides exactly as LL does, and faster.
     parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
         antlr4::atn::PredictionMode::SLL);
   }
@@ -333,8 +386,9 @@ Result<Selector> Selector::parse(std::string_view text) {
 namespace {
 
 Result<Selector> run_parser(ParserKit& kit, antlr4::TokenStream& tokens, std::string_view text) {
-  kit.parser.setTokenStream(&tokens);  // also frees the previous parse tree
-  kit.listener.reset(text);
+  kit.parser.setTokenStream(&tokens);  // also frees the previous parse's contexts
+  kit.builder.reset(text);
+  kit.listener.reset(text, &kit.builder);
 
   Result<NodePtr> root = fail(ErrorCode::kInternal, "selector parser failed");
   try {
@@ -345,8 +399,8 @@ Result<Selector> run_parser(ParserKit& kit, antlr4::TokenStream& tokens, std::st
                       std::to_string(kit.listener.column()) + with_caret(text, kit.listener.column()),
                   SourceLocation{.line = 1, .column = kit.listener.column()});
     } else {
-      root = Transformer(text).selector(tree);
-      if (!root)
+      root = kit.mode == TreeMode::kParseTree ? Transformer(text).selector(tree) : kit.builder.finish();
+      if (!root && root.error().code == ErrorCode::kParse)
         root = fail(ErrorCode::kParse,
                     "invalid selector: " + root.error().message + " at column " +
                         std::to_string(root.error().where.column) + with_caret(text, root.error().where.column),
@@ -362,7 +416,7 @@ Result<Selector> run_parser(ParserKit& kit, antlr4::TokenStream& tokens, std::st
 }  // namespace
 
 Result<Selector> Selector::parse_uncached(std::string_view text) {
-  thread_local ParserKit kit;
+  thread_local ParserKit kit(TreeMode::kActionsOnly);
   thread_local ScannedTokenStream tokens;
   tokens.load(text);
   return run_parser(kit, tokens, text);
@@ -391,10 +445,17 @@ std::vector<TokenSpan> scan_with_grammar_lexer(std::string_view text) {
 }
 
 Result<Selector> parse_with_grammar_lexer(std::string_view text) {
-  thread_local ParserKit kit;
+  thread_local ParserKit kit(TreeMode::kActionsOnly);
   thread_local GrammarLexerKit lexer;
   lexer.load(text);
   return run_parser(kit, lexer.tokens, text);
+}
+
+Result<Selector> parse_with_parse_tree(std::string_view text) {
+  thread_local ParserKit kit(TreeMode::kParseTree);
+  thread_local ScannedTokenStream tokens;
+  tokens.load(text);
+  return run_parser(kit, tokens, text);
 }
 
 }  // namespace detail

@@ -160,6 +160,16 @@ std::unique_ptr<antlr4::Token> SelectorScanner::nextToken() {
   return token;
 }
 
+std::string SpanToken::getText() const {
+  if (span_.type == antlr4::Token::EOF || span_.stop < span_.start) return "<EOF>";
+  return std::string(text_->substr(span_.start, span_.stop - span_.start + 1));
+}
+
+std::string SpanToken::toString() const {
+  return "[@" + std::to_string(index_) + "," + std::to_string(span_.start) + ":" + std::to_string(span_.stop) + "='" +
+         getText() + "',<" + std::to_string(span_.type) + ">,1:" + std::to_string(span_.start) + "]";
+}
+
 void ScannedTokenStream::load(std::string_view text) {
   text_ = text;
   scanner_.reset(text);
@@ -167,17 +177,8 @@ void ScannedTokenStream::load(std::string_view text) {
   position_ = 0;
   for (;;) {
     const TokenSpan span = scanner_.next_span();
-    if (count_ == tokens_.size())
-      tokens_.push_back(std::make_unique<antlr4::CommonToken>(
-          std::pair<antlr4::TokenSource*, antlr4::CharStream*>(&scanner_, nullptr), span.type,
-          antlr4::Token::DEFAULT_CHANNEL, span.start, span.stop));
-    antlr4::CommonToken& token = *tokens_[count_];
-    token.setType(span.type);
-    token.setStartIndex(span.start);
-    token.setStopIndex(span.stop);
-    token.setLine(1);
-    token.setCharPositionInLine(span.start);
-    token.setTokenIndex(count_);
+    if (count_ == tokens_.size()) tokens_.push_back(std::make_unique<SpanToken>(&scanner_, &text_));
+    tokens_[count_]->assign(span, count_);
     ++count_;
     if (span.type == antlr4::Token::EOF) return;
   }
@@ -189,11 +190,11 @@ antlr4::Token* ScannedTokenStream::LT(ssize_t k) {
     const auto back = static_cast<size_t>(-k);
     return back > position_ ? nullptr : tokens_[position_ - back].get();
   }
-  // Past the end, EOF repeats.
-  return tokens_[std::min(position_ + static_cast<size_t>(k) - 1, count_ - 1)].get();
+  return ahead(static_cast<size_t>(k));
 }
 
 size_t ScannedTokenStream::LA(ssize_t i) {
+  if (i > 0) return ahead(static_cast<size_t>(i))->type();  // the parser's common case
   antlr4::Token* token = LT(i);
   return token == nullptr ? antlr4::Token::INVALID_TYPE : token->getType();
 }

@@ -46,6 +46,34 @@ class SelectorScanner : public antlr4::TokenSource {
   bool after_label_ = false;
 };
 
+// A token of a scanned selector: plain fields behind ANTLR's Token interface
+// (CommonToken's setters and getters are calls into the runtime library).
+class SpanToken final : public antlr4::Token {
+ public:
+  // `text` is the stream's view of its current selector, read when needed.
+  SpanToken(antlr4::TokenSource* source, const std::string_view* text) : source_(source), text_(text) {}
+  void assign(const detail::TokenSpan& span, std::size_t index) { span_ = span, index_ = index; }
+  [[nodiscard]] std::size_t type() const { return span_.type; }
+
+  std::string getText() const override;
+  size_t getType() const override { return span_.type; }
+  size_t getLine() const override { return 1; }
+  size_t getCharPositionInLine() const override { return span_.start; }
+  size_t getChannel() const override { return DEFAULT_CHANNEL; }
+  size_t getTokenIndex() const override { return index_; }
+  size_t getStartIndex() const override { return span_.start; }
+  size_t getStopIndex() const override { return span_.stop; }
+  antlr4::TokenSource* getTokenSource() const override { return source_; }
+  antlr4::CharStream* getInputStream() const override { return nullptr; }
+  std::string toString() const override;
+
+ private:
+  antlr4::TokenSource* source_;
+  const std::string_view* text_;
+  detail::TokenSpan span_;
+  std::size_t index_ = 0;
+};
+
 // The parser's token stream: the whole selector scanned up front into token
 // objects that are reused from one parse to the next, so a parse allocates no
 // tokens (antlr4::CommonTokenStream allocates and type-checks each one).
@@ -70,9 +98,14 @@ class ScannedTokenStream : public antlr4::TokenStream {
   std::string getText(antlr4::Token* start, antlr4::Token* stop) override;
 
  private:
+  // Token `k` ahead (1 = current); EOF repeats past the end.
+  [[nodiscard]] SpanToken* ahead(std::size_t k) const {
+    return tokens_[std::min(position_ + k - 1, count_ - 1)].get();
+  }
+
   mutable SelectorScanner scanner_;
   std::string_view text_;
-  std::vector<std::unique_ptr<antlr4::CommonToken>> tokens_;  // [0, count_) hold this parse
+  std::vector<std::unique_ptr<SpanToken>> tokens_;  // [0, count_) hold this parse
   size_t count_ = 0;
   size_t position_ = 0;
 };

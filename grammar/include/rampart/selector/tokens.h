@@ -1,6 +1,8 @@
-// The selector's token stream, exposed for tests and fuzzing only: the
-// hand-written scanner that the parser uses must produce exactly the tokens
-// that the ANTLR lexer generated from SelectorLexer.g4 produces.
+// The selector's token stream and reference parse paths, exposed for tests,
+// fuzzing and benchmarks only: the hand-written scanner that the parser uses
+// must produce exactly the tokens that the ANTLR lexer generated from
+// SelectorLexer.g4 produces, and the AST the grammar's actions build must be
+// the one a full parse tree gives.
 #pragma once
 
 #include <cstddef>
@@ -24,5 +26,8 @@ struct TokenSpan {
 [[nodiscard]] std::vector<TokenSpan> scan_with_grammar_lexer(std::string_view text);
 // Selector::parse_uncached with the generated lexer in place of the scanner.
 [[nodiscard]] Result<Selector> parse_with_grammar_lexer(std::string_view text);
+// Selector::parse_uncached with the AST made from a full ANTLR parse tree
+// instead of by the grammar's actions: the reference the actions are held to.
+[[nodiscard]] Result<Selector> parse_with_parse_tree(std::string_view text);
 
 }  // namespace rampart::selector::detail
