@@ -140,12 +140,13 @@ std::size_t count_rules(const Ruleset& rs) {
   return n;
 }
 
-// Arg 0: lower() (label index); 1: lower_reference() (every selector against
-// every endpoint, per family: the path before session 3). Second arg: local pods (0 = all 625).
+// First arg: local pods (0 = all 625 of node-00). Second: 0 lower() (label
+// index), 1 lower_reference() (every selector against every endpoint, per
+// family: the path before session 3).
 void BM_LowerGenCluster(benchmark::State& state) {
-  const bool reference = state.range(0) == 1;
+  const bool reference = state.range(1) == 1;
   state.SetLabel(reference ? "reference" : "lower");
-  const auto& m = gen_cluster(static_cast<int>(state.range(1)));
+  const auto& m = gen_cluster(static_cast<int>(state.range(0)));
   const auto eps = node_endpoints(m, "node-00");
   std::size_t rules = 0;
   for (auto _ : state) {

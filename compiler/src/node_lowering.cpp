@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <optional>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -65,7 +66,12 @@ struct SelectorEntry {
   engine::ItemSet endpoints;    // endpoint slots
   std::set<std::uint32_t> nets;  // network-set slots
   std::set<std::string> sets;    // names of the member sets using it
-  bool dirty = false;
+  bool dirty = false;            // members must be recomputed in full
+  std::map<std::uint32_t, bool> changes;  // endpoint slots changed this call → member before
+};
+
+struct ElementDelta {
+  std::set<Element> added, removed;
 };
 
 struct MemberSetState {
@@ -96,8 +102,8 @@ struct LoweredChain {
 };
 
 struct PolicyState {
-  explicit PolicyState(Policy p) : policy(std::move(p)), matcher(*policy.effective_selector) {}
-  Policy policy;
+  explicit PolicyState(const Policy& p) : policy(&p), matcher(*p.effective_selector) {}
+  const Policy* policy;  // into the model of the current call (re-pointed by refresh_policies())
   engine::SelectorMatcher matcher;
   std::set<std::uint32_t> local;  // local endpoint slots it selects
   std::array<std::optional<LoweredChain>, 2> chains;
@@ -140,6 +146,8 @@ struct NodeLowering::State {
   std::unordered_map<std::string, const Chain*> chain_index;  // every endpoint and policy chain
   bool base_touched = false;
   std::optional<detail::BaseParts> old_base;
+  std::unordered_map<std::uint32_t, EndpointData> old_data;  // changed endpoints as they were
+  std::map<std::string, ElementDelta> element_deltas;          // sets changed element by element
 
   State(std::string n, NodeConfig c) : node(std::move(n)), cfg(std::move(c)) {}
 
@@ -184,6 +192,45 @@ struct NodeLowering::State {
       for (std::uint32_t slot : m.entry->nets) detail::add_network_set_elements(m.spec, net_data[slot]->set, s);
     normalize(s);
     return s;
+  }
+
+  std::vector<Element> elements_of(const detail::MemberSet& spec, const EndpointData& d) const {
+    Set s;
+    detail::add_endpoint_elements(spec, d.ips, d.ports, s);
+    std::sort(s.elements.begin(), s.elements.end());
+    return std::move(s.elements);
+  }
+
+  // One endpoint's contribution to a plain (non-interval) member set moved
+  // from what it was to what it is; an element stays while another member
+  // still brings it (two pods may share an address).
+  void update_elements(const std::string& name, MemberSetState& m, std::uint32_t slot, bool was) {
+    std::vector<Element> before, after;
+    if (was)
+      if (auto it = old_data.find(slot); it != old_data.end()) before = elements_of(m.spec, it->second);
+    if (m.entry->endpoints.test(slot) && ep_data[slot]) after = elements_of(m.spec, *ep_data[slot]);
+    if (before == after) return;
+    auto& els = m.set.elements;
+    auto& delta = element_deltas[name];
+    for (const auto& e : before) {
+      if (std::binary_search(after.begin(), after.end(), e)) continue;
+      bool kept = false;
+      for (std::uint32_t other : m.entry->endpoints) {
+        if (other == slot || !ep_data[other]) continue;
+        const auto mine = elements_of(m.spec, *ep_data[other]);
+        if ((kept = std::binary_search(mine.begin(), mine.end(), e))) break;
+      }
+      auto pos = std::lower_bound(els.begin(), els.end(), e);
+      if (kept || pos == els.end() || *pos != e) continue;
+      els.erase(pos);
+      if (!delta.added.erase(e)) delta.removed.insert(e);
+    }
+    for (const auto& e : after) {
+      auto pos = std::lower_bound(els.begin(), els.end(), e);
+      if (pos != els.end() && *pos == e) continue;
+      els.insert(pos, e);
+      if (!delta.removed.erase(e)) delta.added.insert(e);
+    }
   }
 
   void acquire_member(const std::string& name, const detail::MemberSet& spec) {
@@ -233,7 +280,7 @@ struct NodeLowering::State {
     const bool active = !ps.local.empty();
     for (Direction d : kDirections) {
       auto& slot = ps.chains[dir_index(d)];
-      const bool want = active && ps.policy.governs(d);
+      const bool want = active && ps.policy->governs(d);  // inactive: the pointer may be stale
       if (want == slot.has_value()) continue;
       if (!want) {
         drop_chain(slot->chain);
@@ -242,7 +289,7 @@ struct NodeLowering::State {
         slot.reset();
         continue;
       }
-      auto pc = detail::lower_policy_chain(ps.policy, d, cfg);
+      auto pc = detail::lower_policy_chain(*ps.policy, d, cfg);
       if (!pc) return std::unexpected(pc.error());
       ++stats.policy_chains;
       LoweredChain lc{.chain = std::move(pc->chain)};
@@ -291,8 +338,8 @@ struct NodeLowering::State {
     std::unordered_map<const Policy*, PolicyState*> state_of;
     for (auto& [key, ps] : policies)
       if (!ps->local.empty()) {
-        active.push_back(&ps->policy);
-        state_of.emplace(&ps->policy, ps.get());
+        active.push_back(ps->policy);
+        state_of.emplace(ps->policy, ps.get());
       }
     order = detail::order_tiers(tiers, active, implicit);
     for (std::size_t t = 0; t < order.size(); ++t)
@@ -307,7 +354,7 @@ struct NodeLowering::State {
     detail::TierList mine;
     for (const PolicyState* ps : pols) {
       if (mine.empty() || mine.back().first != order[ps->rank.first].first) mine.emplace_back(order[ps->rank.first].first, std::vector<const Policy*>{});
-      mine.back().second.push_back(&ps->policy);
+      mine.back().second.push_back(ps->policy);
     }
     const Endpoint& e = model.endpoints[ls.model_index];
     for (Direction d : kDirections) {
@@ -372,6 +419,13 @@ struct NodeLowering::State {
     return {};
   }
 
+  // The model's vectors may have moved since the last call.
+  void refresh_policies(const Model& model) {
+    for (const auto& p : model.policies)
+      if (!p.staged())
+        if (auto it = policies.find(policy_key(p)); it != policies.end()) it->second->policy = &p;
+  }
+
   Result<void> apply_change(const Model& model, const ModelChange& change,
                             const std::map<std::string, std::string>& interfaces);
 
@@ -383,6 +437,7 @@ struct NodeLowering::State {
 
 Result<void> NodeLowering::State::apply_change(const Model& model, const ModelChange& change,
                                                const std::map<std::string, std::string>& interfaces) {
+  refresh_policies(model);
   // Which endpoints changed: listed, in a relabelled namespace, or whose
   // local status or interface changed.
   std::set<std::string> changed(change.endpoints.begin(), change.endpoints.end());
@@ -438,9 +493,10 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
       for (auto& [canon, entry] : entries)
         if (entry->endpoints.test(*slot)) {
           entry->endpoints.reset(*slot);
-          entry->dirty = true;
+          entry->changes.try_emplace(*slot, true);
         }
       index.remove(*slot);
+      old_data.try_emplace(*slot, std::move(*ep_data[*slot]));
       ep_data[*slot].reset();
       ep_slot.erase(old);
       changed_slots.push_back(*slot);
@@ -455,6 +511,7 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
       ep_slot.emplace(key, *slot);
     }
     grow_slots(*slot);
+    if (ep_data[*slot]) old_data.try_emplace(*slot, std::move(*ep_data[*slot]));
     ep_data[*slot] = data_of(e);
     changed_slots.push_back(*slot);
     if (reselect) continue;
@@ -463,7 +520,7 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
       const bool is = entry->matcher.matches(labels);
       ++stats.selector_evaluations;
       if (!was && !is) continue;
-      entry->dirty = true;
+      entry->changes.try_emplace(*slot, was);
       if (is == was) continue;
       if (entry->endpoints.universe() <= *slot) {
         engine::ItemSet grown(index.universe());
@@ -589,18 +646,26 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
     if (auto r = lower_chains(*ps); !r) return r;
   if (order_dirty) rebuild_order();
 
-  // Sets whose members (or their addresses and ports) changed.
+  // Sets whose members (or their addresses and ports) changed: element by
+  // element where the set holds plain values, in full for interval sets
+  // (ranges merge) and after network-set or bulk changes.
   for (auto& [canon, entry] : entries) {
-    if (!entry->dirty) continue;
-    entry->dirty = false;
+    if (!entry->dirty && entry->changes.empty()) continue;
     for (const auto& name : entry->sets) {
+      if (auto t = touched_sets.find(name); t != touched_sets.end() && !t->second) continue;  // built this call
       auto& m = member_sets.at(name);
-      Set s = member_contents(name, m);
       ++stats.sets;
-      if (s == m.set) continue;
-      touch_set(name, &m.set);
-      m.set = std::move(s);
+      if (entry->dirty || m.set.interval) {
+        Set s = member_contents(name, m);
+        if (s == m.set) continue;
+        touch_set(name, &m.set);
+        m.set = std::move(s);
+        continue;
+      }
+      for (const auto& [slot, was] : entry->changes) update_elements(name, m, slot, was);
     }
+    entry->dirty = false;
+    entry->changes.clear();
   }
   for (auto& [slot, ls] : locals)
     if (ls.dirty) endpoint_chains(model, slot, ls);
@@ -615,29 +680,42 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
 
 // ---- output --------------------------------------------------------------
 
-Ruleset NodeLowering::State::assemble(const Model* model) const {
-  (void)model;
-  Table inet{.family = Family::kInet, .name = cfg.table};
-  std::map<std::string, const Set*> sets;
-  for (const auto& s : base.sets) sets.emplace(s.name, &s);
-  for (const auto& [name, m] : member_sets) sets.emplace(name, &m.set);
-  for (const auto& [name, f] : fixed_sets) sets.emplace(name, &f.set);
-  for (const auto& [name, s] : sets) inet.sets.push_back(*s);
-  inet.chains = base.chains;
-  std::map<std::size_t, const LocalState*> by_index;
-  for (const auto& [slot, ls] : locals) by_index.emplace(ls.model_index, &ls);
-  for (const auto& ne : local)
+// lower()'s order: sets by name; base chains, endpoint chains in model
+// order, policy chains by name. `take` moves the parts out (lower() throws
+// the state away) instead of copying them.
+template <typename S>
+Ruleset assemble_from(S& st, bool take) {
+  const auto out = [take](auto& x) -> std::remove_cvref_t<decltype(x)> {
+    if constexpr (std::is_const_v<std::remove_reference_t<decltype(x)>>) return x;
+    else return take ? std::move(x) : x;
+  };
+  Table inet{.family = Family::kInet, .name = st.cfg.table};
+  std::map<std::string_view, decltype(&st.base.sets.front())> sets;
+  for (auto& s : st.base.sets) sets.emplace(s.name, &s);
+  for (auto& [name, m] : st.member_sets) sets.emplace(name, &m.set);
+  for (auto& [name, f] : st.fixed_sets) sets.emplace(name, &f.set);
+  inet.sets.reserve(sets.size());
+  for (auto& [name, s] : sets) inet.sets.push_back(out(*s));
+  for (auto& c : st.base.chains) inet.chains.push_back(out(c));
+  std::map<std::size_t, decltype(&st.locals.begin()->second)> by_index;
+  for (auto& [slot, ls] : st.locals) by_index.emplace(ls.model_index, &ls);
+  for (const auto& ne : st.local)
     if (auto it = by_index.find(ne.index); it != by_index.end())
-      for (const auto& c : it->second->chains) inet.chains.push_back(c);
-  std::map<std::string, const Chain*> pchains;
-  for (const auto& [key, ps] : policies)
-    for (const auto& c : ps->chains)
+      for (auto& c : it->second->chains) inet.chains.push_back(out(c));
+  std::map<std::string_view, decltype(&st.policies.begin()->second->chains[0]->chain)> pchains;
+  for (auto& [key, ps] : st.policies)
+    for (auto& c : ps->chains)
       if (c) pchains.emplace(c->chain.name, &c->chain);
-  for (const auto& [name, c] : pchains) inet.chains.push_back(*c);
+  for (auto& [name, c] : pchains) inet.chains.push_back(out(*c));
   Ruleset rs;
   rs.tables.push_back(std::move(inet));
-  if (base.bridge) rs.tables.push_back(*base.bridge);
+  if (st.base.bridge) rs.tables.push_back(out(*st.base.bridge));
   return rs;
+}
+
+Ruleset NodeLowering::State::assemble(const Model* model) const {
+  (void)model;
+  return assemble_from(*this, false);
 }
 
 // The previous and current versions of what this call touched, each in a
@@ -679,7 +757,15 @@ Transaction NodeLowering::State::delta() const {
     b.tables.push_back(std::move(bb));
     a.tables.push_back(std::move(ba));
   }
-  return diff(b, a);
+  Transaction tx = diff(b, a);
+  for (const auto& [name, d] : element_deltas) {
+    if (touched_sets.contains(name)) continue;  // diff() has it
+    auto it = member_sets.find(name);
+    if (it == member_sets.end()) continue;
+    tx.delete_elements(Family::kInet, cfg.table, it->second.set, {d.removed.begin(), d.removed.end()});
+    tx.add_elements(Family::kInet, cfg.table, it->second.set, {d.added.begin(), d.added.end()});
+  }
+  return tx;
 }
 
 // ---- public --------------------------------------------------------------
@@ -724,12 +810,14 @@ Result<Transaction> NodeLowering::update(const Model& model, const ModelChange& 
   s.touched_chains.clear();
   s.base_touched = false;
   s.old_base.reset();
+  s.old_data.clear();
+  s.element_deltas.clear();
   if (auto r = s.apply_change(model, change, interfaces); !r) {
     s.valid = false;
     s.cache.reset();
     return std::unexpected(r.error());
   }
-  if (!s.touched_sets.empty() || !s.touched_chains.empty() || s.base_touched) s.cache.reset();
+  if (!s.touched_sets.empty() || !s.touched_chains.empty() || s.base_touched || !s.element_deltas.empty()) s.cache.reset();
   // A set whose declaration changed (a network set made it an interval set)
   // cannot be altered in place while rules use it: rebuild, as diff() would.
   for (const auto& [name, prev] : s.touched_sets) {
@@ -752,7 +840,7 @@ const NodeConfig& NodeLowering::config() const { return state_->cfg; }
 Result<Ruleset> lower(const Model& model, const std::vector<NodeEndpoint>& endpoints, const NodeConfig& config) {
   NodeLowering::State s("", config);
   if (auto r = s.build(model, endpoints); !r) return std::unexpected(r.error());
-  return s.assemble(&model);
+  return assemble_from(s, true);
 }
 
 }  // namespace rampart::compiler
