@@ -155,6 +155,36 @@ Result<void> Kernel::apply_text(const Transaction& tx) const {
   return fail(ErrorCode::kKernel, "nftables refused the transaction, nothing changed: " + message);
 }
 
+Result<Ruleset> Kernel::read_back(const std::vector<std::pair<Family, std::string>>& tables) const {
+  return netlink::read_tables(netns_, tables);
+}
+
+Result<std::vector<std::pair<Family, std::string>>> Kernel::tables() const { return netlink::list_tables(netns_); }
+
+Result<std::string> Kernel::drift(const Ruleset& desired) const {
+  std::vector<netlink::TableName> names;
+  for (const auto& t : desired.tables) names.emplace_back(t.family, t.name);
+  auto have = read_back(names);
+  if (!have) {
+    if (have.error().message.starts_with(netlink::kNotUnderstood)) return have.error().message;
+    return std::unexpected(have.error());
+  }
+  for (const auto& t : desired.tables) {
+    const std::string where = std::string(family_name(t.family)) + " " + t.name;
+    const Table* h = have->find_table(t.family, t.name);
+    if (!h) return "table " + where + " is missing";
+    Ruleset want = canonical(Ruleset{.tables = {t}});
+    Ruleset got = canonical(Ruleset{.tables = {*h}});
+    for (auto* rs : {&want, &got})
+      for (auto& s : rs->tables[0].sets) normalize(s);
+    if (want == got) continue;
+    const std::string want_text = render(want), have_text = render(got);
+    if (want_text != have_text) return "table " + where + " differs:\n--- want\n" + want_text + "--- have\n" + have_text;
+    return "table " + where + " differs (the same text, other IR)";
+  }
+  return std::string();
+}
+
 Result<std::string> Kernel::list(Family family, const std::string& table, bool terse) const {
   std::vector<std::string> args;
   if (terse) args.push_back("-t");
@@ -210,7 +240,7 @@ std::string canonical_listing(const std::string& listing) {
   return out;
 }
 
-Result<std::string> Kernel::drift(const Ruleset& desired) const {
+Result<std::string> Kernel::drift_nft(const Ruleset& desired) const {
   for (const auto& t : desired.tables) {
     const std::string where = std::string(family_name(t.family)) + " " + t.name;
     auto listed = list(t.family, t.name, true);

@@ -1,14 +1,22 @@
 // The netlink programmer (internal): IR transactions → one nfnetlink batch
 // built with libnftnl and sent with libmnl, encoded as nft 1.0.6 encodes the
 // same text (dependencies, register numbers, payload merging, interval
-// elements, userdata), so `nft list` reads our objects back unchanged.
+// elements, userdata), so `nft list` reads our objects back unchanged; and
+// read-back, the kernel's tables decoded into the IR over the same sockets.
+//   netlink_encode.{h,cpp}  IR → libnftnl expressions, sets, elements
+//   netlink_batch.cpp       the batch: generation, chunking, errors → ops
+//   netlink_readback.cpp    dumps → IR (the inverse of the encoder)
+//   netlink_socket.{h,cpp}  sockets in a network namespace, requests, dumps
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "rampart/common/error.h"
+#include "rampart/compiler/ir.h"
 #include "rampart/compiler/transaction.h"
 
 namespace rampart::compiler::netlink {
@@ -35,5 +43,20 @@ struct BatchStats {
 
 // The error text for a generation mismatch (callers may retry on it).
 inline constexpr const char* kGenerationChanged = "the nftables ruleset changed since it was read";
+
+using TableName = std::pair<Family, std::string>;
+
+// The tables in the kernel (ip, ip6, inet, bridge), in the kernel's order.
+[[nodiscard]] Result<std::vector<TableName>> list_tables(const std::string& netns);
+
+// The named tables that exist, decoded into the IR: chains and rules in the
+// kernel's order, sets with their elements (sorted; intervals as [key,
+// key_end]). Every decoded rule encodes back to exactly the kernel's
+// expressions. A chain, rule, set or element that Rampart does not write
+// fails the whole read with an error starting with kNotUnderstood (callers
+// rebuild). Other tables are not read.
+[[nodiscard]] Result<Ruleset> read_tables(const std::string& netns, const std::vector<TableName>& names);
+
+inline constexpr const char* kNotUnderstood = "not understood";
 
 }  // namespace rampart::compiler::netlink

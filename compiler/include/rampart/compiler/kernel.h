@@ -5,11 +5,14 @@
 // by default built with libnftnl and sent with libmnl (netlink.cpp), bound to
 // the ruleset's generation id; or, as the baseline and a fallback, as one
 // `nft -f` script. Either way a refusal names the op that caused it.
-// Read-back (list, drift) uses `nft` in both cases.
+// Read-back (read_back, drift) decodes netlink dumps into the IR; `nft`
+// listings (list, drift_nft) remain as the independent path tests compare with.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "rampart/common/error.h"
 #include "rampart/compiler/ir.h"
@@ -41,6 +44,14 @@ class Kernel {
   [[nodiscard]] Result<std::uint32_t> generation() const;
   [[nodiscard]] KernelBackend backend() const { return backend_; }
 
+  // Read-back through netlink: the tables named that exist, as IR (chains
+  // and rules in the kernel's order, set elements sorted). Fails with an
+  // error containing "not understood" when our tables hold anything Rampart
+  // does not write (callers rebuild); other tables are never read.
+  [[nodiscard]] Result<Ruleset> read_back(const std::vector<std::pair<Family, std::string>>& tables) const;
+  // Every table in the namespace (ip, ip6, inet, bridge), the kernel's order.
+  [[nodiscard]] Result<std::vector<std::pair<Family, std::string>>> tables() const;
+
   // `nft list table` text (terse: without set elements).
   [[nodiscard]] Result<std::string> list(Family family, const std::string& table, bool terse = false) const;
   [[nodiscard]] Result<std::string> list_ruleset() const;
@@ -48,7 +59,10 @@ class Kernel {
   // Drift detection: "" when the kernel holds exactly `desired`'s tables
   // (chains, rules, set declarations and elements, order-insensitive), else a
   // description of the first difference.
+  // Reads back through netlink; anything not understood is drift.
   [[nodiscard]] Result<std::string> drift(const Ruleset& desired) const;
+  // The same through `nft -t list` and `nft -j list` (the baseline and oracle).
+  [[nodiscard]] Result<std::string> drift_nft(const Ruleset& desired) const;
 
   // Runs nft with `args` and `input` on stdin in this namespace.
   struct Output {
