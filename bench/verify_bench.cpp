@@ -4,12 +4,18 @@
 //   BM_Lint/N         semantic lint of N×20 generated policies (N=100: 2,000) (100 namespaces × 19 Kubernetes and
 //                     Calico policies + 100 GlobalNetworkPolicies), loaded through engine::load_text;
 //                     counters: seconds per check.
+//   BM_LintSession2/N BM_Lint/N the way session 2 ran it (no concrete guesses, always cells): baseline, same run.
+//   BM_LintCluster/N  semantic lint of bench/gen/gen_cluster.py --pods 10000 --policies N --namespaces 50 --seed 1
+//                     (generated once into the temp directory; RAMPART_BENCH_DATA=<dir> reads that directory instead).
+//   BM_DemoLint       all semantic checks on policies/demo (one cell below LintOptions::one_cell_below policies);
+//                     BM_DemoLintCells the same in cells (session 2's path).
 //   BM_DemoQuery/N    symbolic queries on policies/demo (N = question index, see kDemoQueries).
 //   BM_DemoFlow       baseline measured in the same run: one concrete flow through the same encoding.
 //
 // Run: build/bench/verify_bench --benchmark_min_time=1
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <iostream>
@@ -61,12 +67,8 @@ const engine::Model& generated(int namespaces) {
   return it->second.model;
 }
 
-// state.range(0) namespaces × 20 policies (100 → 2,000 policies).
-void lint_bench(benchmark::State& state, bool slicing) {
-  const engine::Model& model = generated(static_cast<int>(state.range(0)));
+void lint_counters(benchmark::State& state, const engine::Model& model, const verify::LintOptions& options) {
   verify::LintReport report;
-  verify::LintOptions options;
-  options.slicing = slicing;
   for (auto _ : state) report = verify::semantic_lint_report(model, options);
   state.counters["policies"] = static_cast<double>(model.policies.size());
   state.counters["findings"] = static_cast<double>(report.diagnostics.size());
@@ -74,6 +76,7 @@ void lint_bench(benchmark::State& state, bool slicing) {
   for (const auto& t : report.timings) {
     state.counters["s_" + t.check] = static_cast<double>(t.elapsed.count()) / 1e6;
     state.counters["q_" + t.check] = t.queries;
+    if (t.settled > 0) state.counters["g_" + t.check] = t.settled;
     unknown += t.unknown;
   }
   state.counters["unknown"] = unknown;
@@ -81,13 +84,56 @@ void lint_bench(benchmark::State& state, bool slicing) {
   for (const auto& d : report.diagnostics) ++by_rule[d.rule_id];
   for (const auto& [rule, n] : by_rule) state.counters["f_" + rule] = n;
 }
-void BM_Lint(benchmark::State& state) { lint_bench(state, true); }
+// state.range(0) namespaces × 20 policies (100 → 2,000 policies).
+void lint_bench(benchmark::State& state, verify::LintOptions options) {
+  lint_counters(state, generated(static_cast<int>(state.range(0))), options);
+}
+void BM_Lint(benchmark::State& state) { lint_bench(state, {}); }
 // Baseline in the same run: every question over the whole model in one
 // solver (LintOptions::slicing = false, the reference path).
-void BM_LintUnsliced(benchmark::State& state) { lint_bench(state, false); }
+void BM_LintUnsliced(benchmark::State& state) {
+  verify::LintOptions options;
+  options.slicing = false;
+  lint_bench(state, options);
+}
+// Baseline in the same run: session 2's path (cells, slices, no guesses).
+verify::LintOptions session2() {
+  verify::LintOptions options;
+  options.guesses = false;
+  options.one_cell_below = 0;
+  return options;
+}
+void BM_LintSession2(benchmark::State& state) { lint_bench(state, session2()); }
 // Process CPU time: cells run on several threads.
 BENCHMARK(BM_Lint)->Arg(5)->Arg(20)->Arg(100)->Unit(benchmark::kSecond)->Iterations(1)->MeasureProcessCPUTime();
 BENCHMARK(BM_LintUnsliced)->Arg(5)->Unit(benchmark::kSecond)->Iterations(1)->MeasureProcessCPUTime();
+BENCHMARK(BM_LintSession2)->Arg(20)->Arg(100)->Unit(benchmark::kSecond)->Iterations(1)->MeasureProcessCPUTime();
+
+// The reachability work's generator (bench/gen/gen_cluster.py), 10,000 pods.
+std::filesystem::path cluster_dir(int policies) {
+  if (const char* dir = std::getenv("RAMPART_BENCH_DATA")) return dir;
+  const auto out = std::filesystem::temp_directory_path() / ("rampart-verify-bench-10000-" + std::to_string(policies));
+  if (!std::filesystem::exists(out / "base-000.yaml")) {
+    const auto script = std::filesystem::path(__FILE__).parent_path() / "gen" / "gen_cluster.py";
+    const std::string command = "python3 " + script.string() + " --pods 10000 --policies " + std::to_string(policies) +
+                                " --namespaces 50 --seed 1 --out " + out.string();
+    if (std::system(command.c_str()) != 0) std::abort();
+  }
+  return out;
+}
+const engine::Model& cluster(int policies) {
+  static std::map<int, engine::LoadResult> cache;
+  auto it = cache.find(policies);
+  if (it == cache.end()) it = cache.emplace(policies, engine::load({cluster_dir(policies)})).first;
+  return it->second.model;
+}
+void BM_LintCluster(benchmark::State& state) { lint_counters(state, cluster(static_cast<int>(state.range(0))), {}); }
+void BM_LintClusterSession2(benchmark::State& state) {
+  lint_counters(state, cluster(static_cast<int>(state.range(0))), session2());
+}
+BENCHMARK(BM_LintCluster)->Arg(400)->Arg(2000)->Unit(benchmark::kSecond)->Iterations(1)->MeasureProcessCPUTime();
+// Session 2 did not finish the 2,000-policy cluster (900 s timeout, 393 s of CPU): 400 only.
+BENCHMARK(BM_LintClusterSession2)->Arg(400)->Unit(benchmark::kSecond)->Iterations(1)->MeasureProcessCPUTime();
 
 std::filesystem::path demo_dir() {
   return std::filesystem::path(__FILE__).parent_path().parent_path() / "policies" / "demo";
@@ -160,7 +206,13 @@ void BM_DemoLint(benchmark::State& state) {
   const engine::Model& model = demo();
   for (auto _ : state) benchmark::DoNotOptimize(verify::semantic_lint(model));
 }
-BENCHMARK(BM_DemoLint)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DemoLint)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime();
+// Baseline in the same run: the demo in cells, without guesses (session 2).
+void BM_DemoLintCells(benchmark::State& state) {
+  const engine::Model& model = demo();
+  for (auto _ : state) benchmark::DoNotOptimize(verify::semantic_lint(model, session2()));
+}
+BENCHMARK(BM_DemoLintCells)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime();
 
 }  // namespace
 

@@ -78,11 +78,17 @@ TEST_CASE("lint with slicing and pre-checks finds exactly what the unsliced path
     LintOptions reference;
     reference.slicing = false;
     reference.threads = 1;
+    // Small inputs default to one cell: ask also in cells.
+    LintOptions cells;
+    cells.one_cell_below = 0;
     const auto a = keys(semantic_lint(m, sliced));
     const auto b = keys(semantic_lint(m, reference));
-    INFO("cluster " << i << "\nsliced:\n" << dump(a) << "reference:\n" << dump(b));
+    const auto c = keys(semantic_lint(m, cells));
+    INFO("cluster " << i << "\nsliced:\n" << dump(a) << "in cells:\n" << dump(c) << "reference:\n" << dump(b));
     for (const auto& k : a) CHECK(std::get<0>(k) != "RV000");
+    for (const auto& k : c) CHECK(std::get<0>(k) != "RV000");
     CHECK(a == b);
+    CHECK(c == b);
     with_findings += a.empty() ? 0 : 1;
     for (const auto& k : a) rules_seen.insert(std::get<0>(k));
   }

@@ -563,6 +563,55 @@ PacketWitness FlowWorld::decode_packet(const z3::model& model) const {
   return w;
 }
 
+z3::model FlowWorld::concrete_model(const EndpointWitness& src, const EndpointWitness& dst,
+                                    const PacketWitness& packet) const {
+  z3::context& c = *ctx_;
+  z3::model m(c);
+  const auto set = [&](const z3::expr& var, z3::expr value) {
+    z3::func_decl decl = var.decl();
+    m.add_const_interp(decl, value);
+  };
+  // One pool of "other" values for both endpoints: the same string is the
+  // same value on both sides (namespace and service-account names).
+  std::map<std::string, int, std::less<>> others;
+  const auto ip_term = [&](const IpAddress& ip) {
+    const U128 v = address_value(ip);
+    return ip.family == 4 ? c.int_val(static_cast<std::int64_t>(v)) : c.int_val(u128_str(v).c_str());
+  };
+  for (const auto& [ep, w] : {std::pair{src_.get(), &src}, std::pair{dst_.get(), &dst}}) {
+    set(ep->is_pod, c.bool_val(!w->external));
+    for (const auto& key : universe_->keys()) {
+      const SymLabel& l = ep->labels.at(key);
+      const auto it = w->external ? w->effective_labels.end() : w->effective_labels.find(key);
+      const bool present = it != w->effective_labels.end();
+      set(l.present, c.bool_val(present));
+      set(l.value, present ? ep->labels.value_of(key, it->second, others)
+                           : (universe_->is_string(key) ? string_literal(c, "") : c.int_val(0)));
+    }
+    // The other family's address: any one no well-formedness rule excludes.
+    const IpAddress v4 = w->ip.family == 4 ? w->ip : *IpAddress::parse("100.64.0.1");
+    const IpAddress v6 = w->ip.family == 6 ? w->ip : *IpAddress::parse("2001:db8::1");
+    set(ep->ip4, ip_term(v4));
+    set(ep->ip6, ip_term(v6));
+    for (const auto& [name, port] : ep->named_ports) {
+      const auto np = std::find_if(w->ports.begin(), w->ports.end(), [&](const auto& x) { return x.name == name; });
+      const bool declared = !w->external && np != w->ports.end();
+      set(port.declared, c.bool_val(declared));
+      set(port.protocol, c.int_val(declared ? static_cast<int>(np->protocol) : 6));
+      set(port.number, c.int_val(declared ? static_cast<int>(np->port) : 1));
+    }
+  }
+  const SymPacket& p = packet_;
+  const bool icmp = packet.protocol == 1 || packet.protocol == 58;
+  set(p.v6, c.bool_val(packet.family == 6));
+  set(p.protocol, c.int_val(static_cast<int>(packet.protocol)));
+  set(p.src_port, c.int_val(proto_has_ports(packet.protocol) ? static_cast<int>(packet.src_port) : 0));
+  set(p.dst_port, c.int_val(proto_has_ports(packet.protocol) ? static_cast<int>(packet.dst_port) : 0));
+  set(p.icmp_type, c.int_val(icmp ? packet.icmp_type.value_or(0) : 0));
+  set(p.icmp_code, c.int_val(icmp ? packet.icmp_code.value_or(0) : 0));
+  return m;
+}
+
 EndpointWitness FlowWorld::decode(const z3::model& model, const SymEndpoint& ep) const {
   EndpointWitness w;
   w.external = !bool_value(model, ep.is_pod);

@@ -163,6 +163,11 @@ class FlowWorld {
   z3::expr pin(const SymEndpoint& ep, const EndpointWitness& w, std::map<std::string, int, std::less<>>& others) const;
   z3::expr pin(const PacketWitness& p) const;
 
+  // A model giving every variable of the flow the values of a concrete one
+  // (pods by their effective labels). A formula that evaluates to true in it
+  // (with the well-formedness constraints) is satisfiable, with this flow as
+  // the witness: a guess settles a question without the solver, exactly.
+  z3::model concrete_model(const EndpointWitness& src, const EndpointWitness& dst, const PacketWitness& packet) const;
   EndpointWitness decode(const z3::model& model, const SymEndpoint& ep) const;
   PacketWitness decode_packet(const z3::model& model) const;
   // The steps the model takes through a chain (policies that applied, rules

@@ -29,12 +29,14 @@
 namespace rampart::verify::detail::lint {
 
 Linter::Linter(const Model& model, const LintOptions& options) : shared_{model, options, {}, {}, {}} {
+  // A small input is one cell (LintOptions::one_cell_below).
+  one_cell_ = !options.slicing || static_cast<int>(model.policies.size()) < options.one_cell_below;
   for (Direction d : {Direction::kIngress, Direction::kEgress}) shared_.tiers[d] = order_policies(model, d);
   std::set<std::string> names;
   for (const auto& p : model.policies) {
     Restriction& r = shared_.restrictions[&p];
     if (p.effective_selector) restrict(p.effective_selector->root(), r);
-    if (const auto it = r.find(kNamespaceKey); it != r.end() && options.slicing)
+    if (const auto it = r.find(kNamespaceKey); it != r.end() && !one_cell_)
       names.insert(it->second.begin(), it->second.end());
   }
   shared_.cell_names.assign(names.begin(), names.end());
@@ -46,14 +48,16 @@ Linter::Linter(const Model& model, const LintOptions& options) : shared_{model, 
   for (const auto& name : shared_.cell_names) cells_.push_back(std::make_unique<Cell>(shared_, name, members(name)));
   for (const auto& p : model.policies) {
     std::vector<Cell*>& in = cells_of_[&p];
-    if (!options.slicing) {
+    if (one_cell_) {
       in.push_back(cells_.front().get());
       continue;
     }
     const Restriction& r = shared_.restrictions[&p];
     const auto it = r.find(kNamespaceKey);
     for (auto& cell : cells_)
-      if (it == r.end() ? true : (!cell->star() && it->second.contains(cell->ns()))) in.push_back(cell.get());
+      if (it == r.end() ? cell->star() || may_apply_in(p, cell->ns())
+                        : (!cell->star() && it->second.contains(cell->ns())))
+        in.push_back(cell.get());
     // A policy no namespace can satisfy lives in "*", where its selector
     // is checked (and found to select no pod).
     if (in.empty()) in.push_back(cells_.front().get());
@@ -103,6 +107,8 @@ LintReport Linter::run() {
         const std::lock_guard lock(live_mutex);
         live_.insert(own_live.begin(), own_live.end());
       } catch (const z3::exception& e) {
+        cell.release();  // its Z3 state belongs to this thread's context
+        if (cell.local) cell.local->release();
         cell.sink_out.add(kRuleUnknown, Severity::kNote,
                       "semantic checks of namespace " + (cell.star() ? std::string("*") : cell.ns()) +
                           " stopped: z3: " + e.msg(),
@@ -140,11 +146,27 @@ std::vector<const Policy*> Linter::members(const std::string& ns) const {
   for (const auto& p : shared_.model.policies) {
     const Restriction& r = shared_.restrictions.at(&p);
     const auto it = r.find(kNamespaceKey);
-    const bool in = !shared_.options.slicing || it == r.end() ||
-                    (ns.empty() ? it->second.empty() : it->second.contains(ns));
+    const bool in = one_cell_ || (it == r.end() ? ns.empty() || may_apply_in(p, ns)
+                                                : (ns.empty() ? it->second.empty() : it->second.contains(ns)));
     if (in) out.push_back(&p);
   }
   return out;
+}
+
+bool Linter::may_apply_in(const Policy& p, const std::string& ns) const {
+  const auto inventory = std::find_if(shared_.model.namespaces.begin(), shared_.model.namespaces.end(),
+                                      [&](const auto& n) { return n.name == ns; });
+  if (inventory == shared_.model.namespaces.end()) return true;  // a namespace with any labels
+  for (const auto& [key, values] : shared_.restrictions.at(&p)) {
+    if (!key.starts_with(kNsPrefix)) continue;
+    if (key == kNsNameKey || key == kNsMetaNameKey) {
+      if (!values.contains(ns)) return false;
+      continue;
+    }
+    const auto label = inventory->labels.find(std::string_view(key).substr(kNsPrefix.size()));
+    if (label == inventory->labels.end() || !values.contains(label->second)) return false;
+  }
+  return true;
 }
 
 LintReport Linter::merge() {
@@ -160,6 +182,7 @@ LintReport Linter::merge() {
         it->elapsed += t.elapsed;
         it->queries += t.queries;
         it->unknown += t.unknown;
+        it->settled += t.settled;
       }
     }
   };
@@ -233,6 +256,14 @@ SatResult Linter::ask_reaching(Cell& c, const Policy& p, Direction d, const std:
     }
   }
   return c.ask(formula(c, true), sink, check_name, where, what, model);
+}
+
+std::optional<FlowGuess> Linter::guess(const Cell& c, const Policy& p, Direction d,
+                                       const std::vector<const Rule*>& rules, const Policy* also) const {
+  std::vector<const selector::Selector*> self;
+  if (p.effective_selector) self.push_back(&*p.effective_selector);
+  if (also && also->effective_selector) self.push_back(&*also->effective_selector);
+  return guess_flow(shared_.model, d, c.ns(), self, rules);
 }
 
 }  // namespace rampart::verify::detail::lint

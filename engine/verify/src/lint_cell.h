@@ -107,6 +107,14 @@ struct Shared {
   }
 };
 
+// One Z3 context per thread, used by every cell the thread builds (one
+// after the other). A cell's Z3 state must be released on the thread that
+// built it, before that thread ends.
+inline z3::context& thread_context() {
+  static thread_local z3::context ctx;
+  return ctx;
+}
+
 class Cell {
  public:
   // `ns` empty: the "*" cell (every namespace not in shared.cell_names).
@@ -213,6 +221,23 @@ class Cell {
     return ask_on(*z().label_solver, e, sink, check_name, where, what, nullptr, false);
   }
 
+  // Settles `e` with a guessed flow when that flow is a model of it in this
+  // cell (well-formed and `e` true): exact, since the solver would accept
+  // the same model. A formula that mentions the free `services` booleans is
+  // left to the solver (ask), which reports it unknown.
+  bool concrete(const z3::expr& e, const std::optional<FlowGuess>& guess, Sink& sink, const std::string& check_name,
+                std::optional<z3::model>* model = nullptr) {
+    if (!guess || !shared_.options.slicing || !shared_.options.guesses) return false;  // ask the solver
+    State& s = z();
+    if (!s.world->service_matches().empty() && s.world->depends_on_services(*s.flow_solver, z3::model(s.ctx), e))
+      return false;
+    const z3::model m = s.world->concrete_model(guess->src, guess->dst, guess->packet);
+    if (!m.eval(*s.well_formed && e, true).is_true()) return false;
+    ++sink.timing(check_name).settled;
+    if (model) model->emplace(m);
+    return true;
+  }
+
   std::string witness_text(const z3::model& m, const ChainTerm* chain) {
     const ChainTerm* eg = chain && chain->direction == Direction::kEgress ? chain : nullptr;
     const ChainTerm* in = chain && chain->direction == Direction::kIngress ? chain : nullptr;
@@ -223,9 +248,12 @@ class Cell {
 
  private:
   struct State {
-    z3::context ctx;
+    // The thread's context: creating and deleting one per cell was more
+    // than a third of the lint's CPU (perf); cells only share its symbols.
+    z3::context& ctx = thread_context();
     LabelUniverse universe;
     std::unique_ptr<FlowWorld> world;
+    std::optional<z3::expr> well_formed;  // what flow_solver holds
     std::unique_ptr<z3::solver> flow_solver;
     std::unique_ptr<z3::solver> label_solver;
     std::map<std::tuple<const Policy*, Direction, bool>, ChainTerm> chains;
@@ -268,7 +296,8 @@ class Cell {
     u.finalize();
     s->world = std::make_unique<FlowWorld>(s->ctx, u, collect_named_ports(members_));
     s->flow_solver = std::make_unique<z3::solver>(make_solver(s->ctx, shared_.options.verify));
-    s->flow_solver->add(s->world->well_formed(&model));
+    s->well_formed = s->world->well_formed(&model);
+    s->flow_solver->add(*s->well_formed);
     s->label_solver = std::make_unique<z3::solver>(make_solver(s->ctx, shared_.options.verify));
     s->label_solver->add(s->world->src().labels.domain());
     z_ = std::move(s);

@@ -141,7 +141,15 @@ void Linter::check_dns(const Policy& p, const std::vector<Cell*>& cells, Sink& s
   for (Cell* c : cells) {
     std::optional<z3::model> m;
     Cell* in = c;
-    if (ask_reaching(*c, p, Direction::kEgress, blocked, sink, "dns-blocked", p.where,
+    // The guess: a pod the policy selects asking kube-dns.
+    auto g = guess(*c, p, Direction::kEgress, {});
+    if (g) {
+      g->dst = *guess_pod(shared_.model, {{"k8s-app", "kube-dns"}, {std::string(kNamespaceKey), "kube-system"}}, {},
+                          "kube-system", *IpAddress::parse("100.64.0.53"));
+      g->packet = PacketWitness{4, engine::proto::kUdp, 1, 53, {}, {}};
+    }
+    if (c->concrete(blocked(*c, true), g, sink, "dns-blocked", &m) ||
+        ask_reaching(*c, p, Direction::kEgress, blocked, sink, "dns-blocked", p.where,
                      "DNS egress of " + p.qualified_name(), &m, &in) == SatResult::kSat) {
       sink.add(kRuleDnsBlocked, Severity::kWarning,
                "policy " + p.qualified_name() +
@@ -181,6 +189,36 @@ void Linter::check_k8s_overridden(const Policy& p, const std::vector<Cell*>& cel
         if (!find_rule(c->chain(p, d), &rule)) continue;
         const auto earlier = c->earlier(p, d);
         std::optional<z3::model> m;
+        // Guesses first: a pod that p and one policy before it select, a
+        // flow the rule matches and (when it has one) a Deny or Pass rule of
+        // that policy matches, or none of its rules (end-of-tier drop).
+        {
+          const ChainTerm& chain = c->chain(p, d);
+          const z3::expr q = overridden(*c, chain);
+          int tries = 0;
+          bool found = false;
+          for (const auto& tier : chain.tiers) {
+            for (const auto& pt : tier.policies) {
+              if (pt.policy == &p || found || tries >= 48) break;
+              std::vector<std::vector<const Rule*>> flows{{&rule}};
+              for (const Rule& r : pt.policy->rules(d))
+                if ((r.action == Action::kDeny || r.action == Action::kPass) && !uses_services(r) && flows.size() < 4)
+                  flows.push_back({&rule, &r});
+              for (const auto& flow : flows) {
+                ++tries;
+                if (c->concrete(q, guess(*c, p, d, flow, pt.policy), sink, "k8s-overridden", &m)) {
+                  found = true;
+                  break;
+                }
+              }
+            }
+            if (found || tries >= 48) break;
+          }
+          if (found) {
+            report(*c, *m);
+            break;
+          }
+        }
         if (c->local && c->local->has(p) && !earlier.empty()) {
           Cell& l = *c->local;
           if (l.ask(overridden(l, l.chain(p, d, false)), sink, "k8s-overridden", rule.where, name, &m, true) ==

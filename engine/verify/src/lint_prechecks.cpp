@@ -108,4 +108,137 @@ bool surely_selects_a_pod(const Model& model, const Policy& p) {
   return engine::SelectorMatcher(*p.effective_selector).matches(*labels);
 }
 
+std::optional<EndpointWitness> guess_pod(const Model& model, Labels labels, const std::string& ns_hint,
+                                         const char* fresh, const IpAddress& ip) {
+  std::string ns;
+  for (const auto key : {kNamespaceKey, kNsNameKey, kNsMetaNameKey}) {
+    const auto it = labels.find(key);
+    if (it == labels.end()) continue;
+    if (!ns.empty() && ns != it->second) return std::nullopt;
+    ns = it->second;
+  }
+  const bool wants_ns_labels = std::any_of(labels.begin(), labels.end(), [](const auto& kv) {
+    return kv.first.starts_with(kNsPrefix) && kv.first != kNsNameKey && kv.first != kNsMetaNameKey;
+  });
+  if (ns.empty()) ns = wants_ns_labels || ns_hint.empty() ? fresh : ns_hint;
+  // A namespace of the inventory has exactly its labels; a fresh one any.
+  const auto existing = std::find_if(model.namespaces.begin(), model.namespaces.end(),
+                                     [&](const auto& n) { return n.name == ns; });
+  if (existing != model.namespaces.end()) {
+    for (auto it = labels.begin(); it != labels.end();)
+      it = it->first.starts_with(kNsPrefix) ? labels.erase(it) : std::next(it);
+    for (const auto& [k, v] : existing->labels) labels[std::string(kNsPrefix) + k] = v;
+  }
+  labels[std::string(kNamespaceKey)] = ns;
+  labels[std::string(kNsNameKey)] = ns;
+  labels[std::string(kNsMetaNameKey)] = ns;
+  labels[std::string(kOrchestratorKey)] = "k8s";
+  std::string sa = "default";
+  for (const auto key : {kServiceAccountKey, kSaNameKey})
+    if (const auto it = labels.find(key); it != labels.end()) sa = it->second;
+  labels[std::string(kServiceAccountKey)] = sa;
+  labels[std::string(kSaNameKey)] = sa;
+  EndpointWitness w;
+  w.ns = ns;
+  w.service_account = sa;
+  w.effective_labels = std::move(labels);
+  w.ip = ip;
+  return w;
+}
+
+namespace {
+
+// What the rules ask of one side of the flow.
+struct SideGuess {
+  Labels labels;
+  bool pod = false;  // a selector names it: a pod
+  std::optional<Cidr> net;
+  std::vector<engine::NamedPort> ports;  // named ports it must declare
+  std::optional<std::uint16_t> port;
+};
+
+IpAddress address_in(const std::optional<Cidr>& net, const char* fallback) {
+  if (!net) return *IpAddress::parse(fallback);
+  return IpAddress::v4(net->address.v4_value() + (net->prefix < 32 ? 1U : 0U));
+}
+
+}  // namespace
+
+std::optional<FlowGuess> guess_flow(const Model& model, engine::Direction d, const std::string& cell_ns,
+                                    const std::vector<const selector::Selector*>& self_selectors,
+                                    const std::vector<const engine::Rule*>& rules) {
+  SideGuess src, dst;
+  SideGuess& self = d == engine::Direction::kIngress ? dst : src;
+  self.pod = true;
+  for (const auto* s : self_selectors) {
+    if (!s) continue;
+    auto next = candidate(s->root(), std::move(self.labels));
+    if (!next) return std::nullopt;
+    self.labels = std::move(*next);
+  }
+  std::optional<std::uint8_t> protocol;
+  bool not_tcp = false;
+  std::optional<engine::IcmpMatch> icmp;
+  for (const engine::Rule* r : rules) {
+    if (r->ip_version == 6) return std::nullopt;
+    if (r->protocol && !protocol) protocol = r->protocol->number;
+    if (r->not_protocol && r->not_protocol->number == engine::proto::kTcp) not_tcp = true;
+    if (r->icmp && !icmp) icmp = r->icmp;
+  }
+  const std::uint8_t proto = protocol.value_or(not_tcp ? engine::proto::kUdp : engine::proto::kTcp);
+  for (const engine::Rule* r : rules)
+    for (auto [side, er] : {std::pair{&src, &r->source}, std::pair{&dst, &r->destination}}) {
+      if (er->effective_selector) {
+        auto next = candidate(er->effective_selector->root(), std::move(side->labels));
+        if (!next) return std::nullopt;
+        side->labels = std::move(*next);
+        side->pod = true;
+      }
+      if (!er->nets.empty() && !side->net) {
+        if (er->nets.front().address.family != 4) return std::nullopt;
+        side->net = er->nets.front();
+      }
+      if (!er->ports.empty() && !side->port) {
+        const engine::PortSpec& spec = er->ports.front();
+        if (spec.is_named()) {
+          side->port = static_cast<std::uint16_t>(5000 + side->ports.size());
+          side->ports.push_back({spec.name, proto, *side->port});
+        } else {
+          side->port = spec.min > 0 ? spec.min : std::max<std::uint16_t>(spec.max, 1);
+        }
+      }
+    }
+  FlowGuess g;
+  const auto end = [&](SideGuess& side, const std::string& ns_hint, const char* fresh, const char* ip)
+      -> std::optional<EndpointWitness> {
+    if (!side.pod) {
+      EndpointWitness w;
+      w.external = true;
+      w.ip = address_in(side.net, "192.0.2.1");
+      return w;
+    }
+    auto w = guess_pod(model, std::move(side.labels), ns_hint, fresh, address_in(side.net, ip));
+    if (w) w->ports = side.ports;
+    return w;
+  };
+  auto self_end = end(self, cell_ns, "rampart-fresh-namespace", "100.64.0.1");
+  if (!self_end) return std::nullopt;
+  SideGuess& peer = &self == &dst ? src : dst;
+  auto peer_end = end(peer, self_end->ns, "rampart-fresh-namespace-2", "100.64.0.2");
+  if (!peer_end) return std::nullopt;
+  g.src = std::move(d == engine::Direction::kIngress ? *peer_end : *self_end);
+  g.dst = std::move(d == engine::Direction::kIngress ? *self_end : *peer_end);
+  g.packet.family = 4;
+  g.packet.protocol = proto;
+  if (proto == engine::proto::kTcp || proto == engine::proto::kUdp || proto == engine::proto::kSctp) {
+    g.packet.src_port = src.port.value_or(1);
+    g.packet.dst_port = dst.port.value_or(1);
+  }
+  if (proto == engine::proto::kIcmp) {
+    g.packet.icmp_type = icmp ? icmp->type.value_or(0) : 0;
+    g.packet.icmp_code = icmp ? icmp->code.value_or(0) : 0;
+  }
+  return g;
+}
+
 }  // namespace rampart::verify::detail::lint

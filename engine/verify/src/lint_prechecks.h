@@ -9,9 +9,11 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "rampart/engine/labels.h"
 #include "rampart/engine/model.h"
+#include "rampart/verify/answer.h"
 #include "rampart/selector/selector.h"
 
 namespace rampart::verify::detail::lint {
@@ -33,5 +35,28 @@ bool surely_satisfiable(const selector::Selector& s);
 // from its selector and completed the way the encoding's well-formedness
 // requires; confirmed with the concrete matcher.
 bool surely_selects_a_pod(const engine::Model& model, const engine::Policy& p);
+
+// A concrete flow guessed for a question. The encoding decides whether it
+// answers the question (Cell::concrete), so a bad guess costs only the try.
+struct FlowGuess {
+  EndpointWitness src;
+  EndpointWitness dst;
+  PacketWitness packet;
+};
+
+// A pod whose effective labels extend `labels` (a candidate), completed the
+// way the encoding's well-formedness requires: in the namespace the labels
+// name, else in `ns_hint` unless they ask for namespace labels, else in the
+// fresh namespace `fresh` (a namespace of the inventory keeps its labels).
+std::optional<EndpointWitness> guess_pod(const engine::Model& model, Labels labels, const std::string& ns_hint,
+                                         const char* fresh, const IpAddress& ip);
+
+// A flow for the chain of `d`'s endpoint ("self": the destination for
+// ingress), in the cell of namespace `cell_ns` ("" for "*"): self selected
+// by every selector of `self_selectors`, the flow matching every rule of
+// `rules` as far as their selectors, nets, protocols and ports suggest.
+std::optional<FlowGuess> guess_flow(const engine::Model& model, engine::Direction d, const std::string& cell_ns,
+                                    const std::vector<const selector::Selector*>& self_selectors,
+                                    const std::vector<const engine::Rule*>& rules);
 
 }  // namespace rampart::verify::detail::lint

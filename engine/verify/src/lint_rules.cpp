@@ -19,8 +19,9 @@ void Linter::check_rule(const Policy& p, Direction d, int index, const std::vect
   const auto never_matches = [&] {
     Timer timer{&sink, "rule-never-matches"};
     const z3::expr match = home.world().rule_matches(shared_.model, rule);
-    const SatResult r = home.ask(home.world().applies(p, home.self(d)) && match, sink, "rule-never-matches",
-                                 rule.where, name);
+    const z3::expr q = home.world().applies(p, home.self(d)) && match;
+    if (home.concrete(q, guess(home, p, d, {&rule}), sink, "rule-never-matches")) return SatResult::kSat;
+    const SatResult r = home.ask(q, sink, "rule-never-matches", rule.where, name);
     if (r == SatResult::kUnsat)
       sink.add(kRuleRuleNeverMatches, Severity::kWarning,
                name + " can never match a flow to or from a pod the policy selects", rule.where);
@@ -42,6 +43,7 @@ void Linter::check_rule(const Policy& p, Direction d, int index, const std::vect
         const ChainTerm without = x.chain_without(p, d, Removal{nullptr, &rule}, full);
         return x.in_cell(d) && chain.allowed != without.allowed;
       };
+      if (c->concrete(differs(*c, true), guess(*c, p, d, {&rule}), sink, check_name)) return;
       if (ask_reaching(*c, p, d, differs, sink, check_name, rule.where, name) != SatResult::kUnsat) return;
     }
   }
@@ -55,6 +57,10 @@ void Linter::check_rule(const Policy& p, Direction d, int index, const std::vect
       const RuleTerm* rt = find_rule(x.chain(p, d, full), &rule);
       return x.in_cell(d) && rt->reach && rt->match;
     };
+    if (c->concrete(reaches(*c, true), guess(*c, p, d, {&rule}), sink, check_name)) {
+      reached = true;
+      break;
+    }
     const SatResult r = ask_reaching(*c, p, d, reaches, sink, check_name, rule.where, name);
     if (r == SatResult::kUnknown) return;
     if (r == SatResult::kSat) {
@@ -66,8 +72,9 @@ void Linter::check_rule(const Policy& p, Direction d, int index, const std::vect
   for (Cell* c : cells) {
     std::optional<z3::model> example;
     const z3::expr match = c->world().rule_matches(shared_.model, rule);
-    if (c->ask(c->in_cell(d) && c->world().applies(p, c->self(d)) && match, sink, check_name, rule.where, name,
-               &example) == SatResult::kSat) {
+    const z3::expr q = c->in_cell(d) && c->world().applies(p, c->self(d)) && match;
+    if (c->concrete(q, guess(*c, p, d, {&rule}), sink, check_name, &example) ||
+        c->ask(q, sink, check_name, rule.where, name, &example) == SatResult::kSat) {
       witness = c->witness_text(*example, &c->chain(p, d));
       break;
     }
@@ -90,8 +97,9 @@ void Linter::check_rule(const Policy& p, Direction d, int index, const std::vect
     for (const RuleTerm* q : before) {
       if (related.size() >= 5) break;
       if (named.contains(q->rule)) continue;
-      if (c->ask(c->in_cell(d) && applies && rt->match && q->reach && q->match, sink, check_name, rule.where, name) !=
-          SatResult::kSat)
+      const z3::expr blocks = c->in_cell(d) && applies && rt->match && q->reach && q->match;
+      if (!c->concrete(blocks, guess(*c, p, d, {&rule, q->rule}), sink, check_name) &&
+          c->ask(blocks, sink, check_name, rule.where, name) != SatResult::kSat)
         continue;
       named.insert(q->rule);
       const Policy* qp = owner(c->chain(p, d), q);
@@ -120,6 +128,14 @@ void Linter::check_policy_redundant(const Policy& p, const std::vector<Cell*>& c
         const ChainTerm without = x.chain_without(p, d, Removal{&p, nullptr}, full);
         return x.in_cell(d) && with.allowed != without.allowed;
       };
+      // A flow that one of its rules (or none of them: the end of the
+      // tier) decides is a good guess.
+      const z3::expr changed = differs(*c, true);
+      bool settled = c->concrete(changed, guess(*c, p, d, {}), sink, "redundant-policy");
+      for (const Rule& r : p.rules(d))
+        if (!settled && r.action != Action::kLog && !uses_services(r))
+          settled = c->concrete(changed, guess(*c, p, d, {&r}), sink, "redundant-policy");
+      if (settled) return;
       if (ask_reaching(*c, p, d, differs, sink, "redundant-policy", p.where, "policy " + p.qualified_name()) !=
           SatResult::kUnsat)
         return;

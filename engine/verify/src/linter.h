@@ -24,6 +24,10 @@ class Linter {
 
  private:
   std::vector<const Policy*> members(const std::string& ns) const;
+  // Can `p` (not restricted to a namespace) select a pod of namespace `ns`?
+  // No when `ns` exists and its labels fail a label p's selector requires
+  // of the namespace (exact: such a policy never applies in that cell).
+  bool may_apply_in(const Policy& p, const std::string& ns) const;
 
   [[nodiscard]] bool live(const Policy& p) const { return live_.contains(&p); }
 
@@ -36,6 +40,11 @@ class Linter {
 
   // Every check about one policy, over the cells it can apply in.
   void lint_policy(const Policy& p, const std::vector<Cell*>& cells, Sink& sink);
+
+  // A flow guessed for a question about `p` in cell `c` (see guess_flow):
+  // self selected by p (and by `also`), matching `rules`.
+  std::optional<FlowGuess> guess(const Cell& c, const Policy& p, Direction d, const std::vector<const Rule*>& rules,
+                                 const Policy* also = nullptr) const;
 
   // ---- lint_selectors.cpp
   void check_contradictions(const Policy& p, Cell& cell);
@@ -90,6 +99,7 @@ class Linter {
   std::map<const Policy*, std::vector<Cell*>> cells_of_;
   std::set<const Policy*> live_;
   bool failed_ = false;
+  bool one_cell_ = false;  // every policy in the cell "*"
   Sink sink_;  // the sequential phase
 };
 

@@ -36,6 +36,13 @@ struct LintOptions {
   // change no finding). false: every question over the whole model in one
   // solver — the reference path the differential tests compare against.
   bool slicing = true;
+  // Below this many policies lint uses one cell: a Z3 context per namespace
+  // costs more than it saves on a small input. 0: always cells.
+  int one_cell_below = 60;
+  // Concrete guesses: a flow built from the rules' own selectors, nets and
+  // ports that the encoding confirms settles a question without a solver
+  // query (exact). false: the session-2 path, for benchmarks.
+  bool guesses = true;
 };
 
 struct LintTiming {
@@ -43,6 +50,7 @@ struct LintTiming {
   std::chrono::microseconds elapsed{0};
   int queries = 0;
   int unknown = 0;
+  int settled = 0;  // questions a concrete flow answered (no solver query)
 };
 
 struct LintReport {
