@@ -102,8 +102,10 @@ struct LoweredChain {
 };
 
 struct PolicyState {
-  explicit PolicyState(const Policy& p) : policy(&p), matcher(*p.effective_selector) {}
+  explicit PolicyState(const Policy& p) : policy(&p), name(p.name), ns(p.ns), kind(p.kind), matcher(*p.effective_selector) {}
   const Policy* policy;  // into the model of the current call (re-pointed by refresh_policies())
+  std::string name, ns;  // identity, to tell whether `policy` still points at it
+  engine::PolicyKind kind;
   engine::SelectorMatcher matcher;
   std::set<std::uint32_t> local;  // local endpoint slots it selects
   std::array<std::optional<LoweredChain>, 2> chains;
@@ -201,6 +203,20 @@ struct NodeLowering::State {
     return std::move(s.elements);
   }
 
+  // Whether this endpoint adds `e` to the set (elements_of() without building them).
+  static bool brings(const detail::MemberSet& spec, const EndpointData& d, const Element& e) {
+    const auto* ip = std::get_if<IpAddress>(&e.key.front());
+    if (!ip || std::find(d.ips.begin(), d.ips.end(), *ip) == d.ips.end()) return false;
+    if (!spec.named_port) return true;
+    const auto proto = std::get<std::uint64_t>(e.key[1]), port = std::get<std::uint64_t>(e.key[2]);
+    for (const auto& np : d.ports)
+      if (np.name == spec.port_name && np.protocol == proto && np.port == port &&
+          (spec.protocol ? np.protocol == *spec.protocol
+                         : np.protocol == engine::proto::kTcp || np.protocol == engine::proto::kUdp || np.protocol == engine::proto::kSctp))
+        return true;
+    return false;
+  }
+
   // One endpoint's contribution to a plain (non-interval) member set moved
   // from what it was to what it is; an element stays while another member
   // still brings it (two pods may share an address).
@@ -215,11 +231,8 @@ struct NodeLowering::State {
     for (const auto& e : before) {
       if (std::binary_search(after.begin(), after.end(), e)) continue;
       bool kept = false;
-      for (std::uint32_t other : m.entry->endpoints) {
-        if (other == slot || !ep_data[other]) continue;
-        const auto mine = elements_of(m.spec, *ep_data[other]);
-        if ((kept = std::binary_search(mine.begin(), mine.end(), e))) break;
-      }
+      for (std::uint32_t other : m.entry->endpoints)
+        if (other != slot && ep_data[other] && (kept = brings(m.spec, *ep_data[other], e))) break;
       auto pos = std::lower_bound(els.begin(), els.end(), e);
       if (kept || pos == els.end() || *pos != e) continue;
       els.erase(pos);
@@ -421,6 +434,17 @@ struct NodeLowering::State {
 
   // The model's vectors may have moved since the last call.
   void refresh_policies(const Model& model) {
+    // Usually nothing moved: check each pointer is inside the vector and
+    // names the same policy before paying for keys.
+    const Policy* first = model.policies.data();
+    const Policy* last = first + model.policies.size();
+    bool moved = false;
+    for (const auto& [key, ps] : policies) {
+      const Policy* p = ps->policy;
+      moved = std::less<const Policy*>()(p, first) || !std::less<const Policy*>()(p, last) || p->name != ps->name || p->ns != ps->ns || p->kind != ps->kind;
+      if (moved) break;
+    }
+    if (!moved) return;
     for (const auto& p : model.policies)
       if (!p.staged())
         if (auto it = policies.find(policy_key(p)); it != policies.end()) it->second->policy = &p;
@@ -762,8 +786,10 @@ Transaction NodeLowering::State::delta() const {
     if (touched_sets.contains(name)) continue;  // diff() has it
     auto it = member_sets.find(name);
     if (it == member_sets.end()) continue;
-    tx.delete_elements(Family::kInet, cfg.table, it->second.set, {d.removed.begin(), d.removed.end()});
-    tx.add_elements(Family::kInet, cfg.table, it->second.set, {d.added.begin(), d.added.end()});
+    const Set& cur = it->second.set;
+    const Set decl{.name = cur.name, .key = cur.key, .interval = cur.interval, .verdict_map = cur.verdict_map};
+    tx.delete_elements(Family::kInet, cfg.table, decl, {d.removed.begin(), d.removed.end()});
+    tx.add_elements(Family::kInet, cfg.table, decl, {d.added.begin(), d.added.end()});
   }
   return tx;
 }
