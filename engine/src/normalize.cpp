@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
+#include <string_view>
 
 #include "rampart/engine/validate.h"
 
@@ -114,6 +116,68 @@ Labels profile_labels(const Labels& labels, std::string_view prefix, std::string
   return out;
 }
 
+// The effective labels of one endpoint (§1.6). `ns_profile(name)` gives the
+// pcns.* labels of a namespace (nullptr: none), `sa_labels(ns, name)` a
+// service account's labels (nullptr: none).
+template <typename NsProfile, typename SaLabels>
+Labels endpoint_labels(const Endpoint& ep, NsProfile&& ns_profile, SaLabels&& sa_labels) {
+  Labels eff;
+  for (const auto& [k, v] : ep.labels)
+    if (ep.kind != EndpointKind::kPod || (!k.starts_with("pcns.") && !k.starts_with("pcsa.")))
+      eff.emplace(k, v);
+  if (ep.kind == EndpointKind::kPod) {
+    eff[std::string(kNamespaceLabel)] = ep.ns;
+    eff[std::string(kOrchestratorLabel)] = "k8s";
+    if (!ep.service_account.empty()) eff[std::string(kServiceAccountLabel)] = ep.service_account;
+    // Parent profiles kns.<ns> then ksa.<ns>.<sa>: own labels win.
+    if (const Labels* profile = ns_profile(std::string_view(ep.ns)))
+      for (const auto& [k, v] : *profile) eff.try_emplace(k, v);
+    if (!ep.service_account.empty()) {
+      const Labels* found = sa_labels(ep.ns, ep.service_account);
+      const Labels sa = found ? *found : Labels{};
+      for (const auto& [k, v] : profile_labels(sa, "pcsa.", ep.service_account)) eff.try_emplace(k, v);
+    }
+  } else {
+    for (const auto& profile : ep.profiles)
+      if (profile.starts_with("kns."))
+        if (const Labels* labels = ns_profile(std::string_view(profile).substr(4)))
+          for (const auto& [k, v] : *labels) eff.try_emplace(k, v);
+  }
+  return eff;
+}
+
+template <typename NsProfile>
+Labels network_set_labels(const NetworkSet& set, NsProfile&& ns_profile) {
+  Labels eff = set.labels;
+  if (!set.ns.empty()) {
+    eff[std::string(kNamespaceLabel)] = set.ns;
+    if (const Labels* profile = ns_profile(std::string_view(set.ns)))
+      for (const auto& [k, v] : *profile) eff.try_emplace(k, v);
+  }
+  return eff;
+}
+
+void policy_selectors(Policy& policy, std::vector<Diagnostic>& out);
+
+// Per-object lookups against the model as it is (linear: few namespaces and
+// service accounts, one object at a time).
+struct ModelLookup {
+  const Model& model;
+  std::optional<Labels> profile;  // the last pcns.* labels computed
+  const Labels* operator()(std::string_view ns) {
+    const Namespace* found = model.find_namespace(ns);
+    if (!found) return nullptr;
+    profile = profile_labels(found->labels, "pcns.", found->name);
+    return &*profile;
+  }
+};
+
+const Labels* find_account(const Model& model, const std::string& ns, const std::string& name) {
+  for (const auto& sa : model.service_accounts)
+    if (sa.ns == ns && sa.name == name) return &sa.labels;
+  return nullptr;
+}
+
 }  // namespace
 
 std::string effective_policy_selector_text(const Policy& policy) {
@@ -183,59 +247,62 @@ std::vector<Diagnostic> normalize(Model& model) {
   std::map<std::string, Labels, std::less<>> ns_profiles;
   for (const auto& ns : model.namespaces) ns_profiles.emplace(ns.name, profile_labels(ns.labels, "pcns.", ns.name));
 
-  for (auto& ep : model.endpoints) {
-    Labels eff;
-    for (const auto& [k, v] : ep.labels)
-      if (ep.kind != EndpointKind::kPod || (!k.starts_with("pcns.") && !k.starts_with("pcsa.")))
-        eff.emplace(k, v);
-    if (ep.kind == EndpointKind::kPod) {
-      eff[std::string(kNamespaceLabel)] = ep.ns;
-      eff[std::string(kOrchestratorLabel)] = "k8s";
-      if (!ep.service_account.empty()) eff[std::string(kServiceAccountLabel)] = ep.service_account;
-      // Parent profiles kns.<ns> then ksa.<ns>.<sa>: own labels win.
-      if (auto it = ns_profiles.find(ep.ns); it != ns_profiles.end())
-        for (const auto& [k, v] : it->second) eff.try_emplace(k, v);
-      if (!ep.service_account.empty()) {
-        auto sa = accounts.find(std::make_pair(ep.ns, ep.service_account));
-        const Labels sa_labels = sa != accounts.end() ? sa->second->labels : Labels{};
-        for (const auto& [k, v] : profile_labels(sa_labels, "pcsa.", ep.service_account)) eff.try_emplace(k, v);
-      }
-    } else {
-      for (const auto& profile : ep.profiles)
-        if (profile.starts_with("kns."))
-          if (auto it = ns_profiles.find(std::string_view(profile).substr(4)); it != ns_profiles.end())
-            for (const auto& [k, v] : it->second) eff.try_emplace(k, v);
-    }
-    ep.effective_labels = std::move(eff);
-  }
+  auto ns_profile = [&](std::string_view name) -> const Labels* {
+    const auto it = ns_profiles.find(name);
+    return it == ns_profiles.end() ? nullptr : &it->second;
+  };
+  auto sa_labels = [&](const std::string& ns, const std::string& name) -> const Labels* {
+    const auto it = accounts.find(std::make_pair(ns, name));
+    return it == accounts.end() ? nullptr : &it->second->labels;
+  };
+  for (auto& ep : model.endpoints) ep.effective_labels = endpoint_labels(ep, ns_profile, sa_labels);
+  for (auto& set : model.network_sets) set.effective_labels = network_set_labels(set, ns_profile);
 
-  for (auto& set : model.network_sets) {
-    Labels eff = set.labels;
-    if (!set.ns.empty()) {
-      eff[std::string(kNamespaceLabel)] = set.ns;
-      if (auto it = ns_profiles.find(set.ns); it != ns_profiles.end())
-        for (const auto& [k, v] : it->second) eff.try_emplace(k, v);
-    }
-    set.effective_labels = std::move(eff);
-  }
-
-  for (auto& policy : model.policies) {
-    policy.effective_selector =
-        parse_effective(effective_policy_selector_text(policy), policy.where, "the policy's effective selector", out);
-    for (auto* rules : {&policy.ingress, &policy.egress})
-      for (auto& rule : *rules)
-        for (auto* entity : {&rule.source, &rule.destination}) {
-          const std::string text = effective_entity_selector_text(*entity, policy);
-          entity->effective_selector.reset();
-          if (!text.empty())
-            entity->effective_selector = parse_effective(text, entity->where, "a rule's effective selector", out);
-          entity->effective_not_selector.reset();
-          if (!entity->not_selector.empty())
-            entity->effective_not_selector =
-                parse_effective(entity->not_selector, entity->where, "a rule's notSelector", out);
-        }
-  }
+  for (auto& policy : model.policies) policy_selectors(policy, out);
   return out;
 }
+
+namespace {
+
+void policy_selectors(Policy& policy, std::vector<Diagnostic>& out) {
+  policy.effective_selector =
+      parse_effective(effective_policy_selector_text(policy), policy.where, "the policy's effective selector", out);
+  for (auto* rules : {&policy.ingress, &policy.egress})
+    for (auto& rule : *rules)
+      for (auto* entity : {&rule.source, &rule.destination}) {
+        const std::string text = effective_entity_selector_text(*entity, policy);
+        entity->effective_selector.reset();
+        if (!text.empty())
+          entity->effective_selector = parse_effective(text, entity->where, "a rule's effective selector", out);
+        entity->effective_not_selector.reset();
+        if (!entity->not_selector.empty())
+          entity->effective_not_selector =
+              parse_effective(entity->not_selector, entity->where, "a rule's notSelector", out);
+      }
+}
+
+}  // namespace
+
+void normalize_namespace(Namespace& ns) { ns.labels.try_emplace(std::string(kMetadataName), ns.name); }
+
+void normalize_endpoint(Endpoint& endpoint, const Model& model) {
+  ModelLookup lookup{model, std::nullopt};
+  endpoint.effective_labels = endpoint_labels(
+      endpoint, lookup, [&](const std::string& ns, const std::string& name) { return find_account(model, ns, name); });
+}
+
+void normalize_network_set(NetworkSet& set, const Model& model) {
+  ModelLookup lookup{model, std::nullopt};
+  set.effective_labels = network_set_labels(set, lookup);
+}
+
+std::vector<Diagnostic> normalize_policy(Policy& policy) {
+  std::vector<Diagnostic> out;
+  policy_selectors(policy, out);
+  return out;
+}
+
+void add_implicit_namespaces(Model& model) { add_namespaces(model); }
+void add_implicit_tiers(Model& model) { add_tiers(model); }
 
 }  // namespace rampart::engine

@@ -22,6 +22,20 @@ namespace rampart::engine {
 
 std::vector<Diagnostic> normalize(Model& model);
 
+// Per-object normalisation, for a model kept current one change at a time
+// (the agent). Each fills exactly what normalize() fills for that object —
+// normalize() is built from the same pieces — given the rest of the model as
+// it is now (namespaces and service accounts already normalised).
+void normalize_namespace(Namespace& ns);  // kubernetes.io/metadata.name
+void normalize_endpoint(Endpoint& endpoint, const Model& model);
+void normalize_network_set(NetworkSet& set, const Model& model);
+std::vector<Diagnostic> normalize_policy(Policy& policy);
+// What normalize() creates, appended (only what is missing): namespaces
+// named by policies, endpoints, network sets or service accounts but not
+// declared; the built-in tiers and tiers named by policies but not declared.
+void add_implicit_namespaces(Model& model);
+void add_implicit_tiers(Model& model);
+
 // The scoped selector texts, before parsing (exposed for tests and `explain`).
 [[nodiscard]] std::string effective_policy_selector_text(const Policy& policy);
 [[nodiscard]] std::string effective_entity_selector_text(const EntityRule& rule, const Policy& policy);
