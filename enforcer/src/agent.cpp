@@ -25,6 +25,16 @@ LocalEndpoint local_endpoint(const Request& request) {
 
 std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
+// Changes not yet written add up (a refused write is retried with all of them).
+void merge_change(compiler::ModelChange& into, compiler::ModelChange&& more) {
+  into.endpoints.merge(more.endpoints);
+  into.policies.merge(more.policies);
+  into.namespaces.merge(more.namespaces);
+  into.network_sets.merge(more.network_sets);
+  into.tiers |= more.tiers;
+  into.everything |= more.everything;
+}
+
 }  // namespace
 
 engine::Model build_model(const ResourceStore& store, const std::string& node,
@@ -65,7 +75,7 @@ engine::Model build_model(const ResourceStore& store, const std::string& node,
 }
 
 Agent::Agent(AgentConfig config, Dataplane& dataplane, Metrics& metrics)
-    : config_(std::move(config)), dataplane_(dataplane), metrics_(metrics) {
+    : config_(std::move(config)), dataplane_(dataplane), metrics_(metrics), live_(config_.node) {
   metrics_.describe("rampart_agent_datastore_state", "gauge", "1 for the datastore's current sync state");
   metrics_.describe("rampart_agent_datastore_updates_total", "counter", "Resource updates received");
   metrics_.describe("rampart_agent_datastore_errors_total", "counter", "Objects refused and connection problems");
@@ -79,7 +89,8 @@ Agent::Agent(AgentConfig config, Dataplane& dataplane, Metrics& metrics)
   metrics_.describe("rampart_agent_dataplane_retry_seconds", "gauge", "Current retry delay after a refused write (0: none)");
   metrics_.describe("rampart_agent_dataplane_drift_repairs_total", "counter", "Kernel state found drifted and repaired");
   metrics_.describe("rampart_agent_cni_requests_total", "counter", "CNI plugin requests, by operation and result");
-  metrics_.describe("rampart_agent_model_build_seconds_total", "counter", "Time spent building the model");
+  metrics_.describe("rampart_agent_model_build_seconds_total", "counter",
+                    "Time spent keeping the model current (updates applied, re-normalised)");
   update_gauges();
 }
 
@@ -95,6 +106,7 @@ void Agent::start() {
           {{"error", loaded.error().str()}});
     } else if (!loaded->empty()) {
       for (const auto& ep : *loaded) local_[ep.id()] = ep;
+      local_changed();
       dataplane_.restore_endpoints(*loaded);
       log(LogLevel::kInfo, "endpoint registrations restored", {{"count", std::to_string(loaded->size())},
                                                               {"file", file.string()}});
@@ -135,8 +147,14 @@ void Agent::post(std::function<void()> task) {
 
 void Agent::on_updates(const std::vector<ResourceUpdate>& updates) {
   post([this, updates] {
+    const auto started = std::chrono::steady_clock::now();
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& u : updates) dirty_ |= live_.apply(u);
+    }
+    metrics_.add("rampart_agent_model_build_seconds_total",
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     for (const auto& u : updates) {
-      if (store_.apply(u)) dirty_ = true;
       log(LogLevel::kDebug, "update", {{"type", to_string(u.type)}, {"key", u.key.str()},
                                         {"revision", std::to_string(u.revision)}});
     }
@@ -201,7 +219,7 @@ SyncState Agent::state() const {
 
 engine::Model Agent::model() const {
   std::lock_guard lock(mutex_);
-  return model_;
+  return live_.model();
 }
 
 std::vector<LocalEndpoint> Agent::endpoints() const {
@@ -234,17 +252,18 @@ void Agent::run() {
   }
 }
 
-// Rebuilds the model and hands it to the dataplane when something changed —
+// Hands the model (by reference) to the dataplane when something changed —
 // never before the first in-sync, and after a refused write not before the
-// backoff expires (unless forced: a CNI ADD waits on it).
+// backoff expires (unless forced: a CNI ADD or DEL waits on it).
 void Agent::flush(bool force) {
   if (!dirty_ || !synced_once_) return;
   if (!force && std::chrono::steady_clock::now() < retry_at_) return;
-  const auto started = std::chrono::steady_clock::now();
-  engine::Model model = build_model(store_, config_.node, local_);
   const auto built = std::chrono::steady_clock::now();
-  metrics_.add("rampart_agent_model_build_seconds_total", std::chrono::duration<double>(built - started).count());
-  auto applied = dataplane_.set_model(model);
+  {
+    std::lock_guard lock(mutex_);
+    merge_change(unwritten_, live_.take_change());
+  }
+  auto applied = dataplane_.update_model(live_.model(), unwritten_);
   metrics_.add("rampart_agent_dataplane_apply_seconds_total",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - built).count());
   metrics_.add("rampart_agent_dataplane_applies_total", 1, applied ? "result=\"ok\"" : "result=\"error\"");
@@ -255,6 +274,7 @@ void Agent::flush(bool force) {
         {{"ops", std::to_string(ops)}, {"seconds", std::to_string(std::chrono::duration<double>(
                                                                    std::chrono::steady_clock::now() - built).count())}});
     first_write_ = false;
+    unwritten_ = {};
     retry_delay_ = std::chrono::milliseconds(0);
     retry_at_ = {};
     metrics_.set("rampart_agent_dataplane_retry_seconds", 0);
@@ -264,7 +284,6 @@ void Agent::flush(bool force) {
   {
     std::lock_guard lock(mutex_);
     dataplane_ok_ = applied.has_value();
-    model_ = std::move(model);
   }
   dirty_ = !applied;  // a failed write is retried after the backoff
   update_gauges();
@@ -291,7 +310,17 @@ void Agent::persist() {
 }
 
 bool Agent::pod_known(const std::string& ns, const std::string& name) const {
-  return store_.find(ResourceKey{ResourceKind::kPod, ns, name}) != nullptr;
+  return live_.contains(ResourceKey{ResourceKind::kPod, ns, name});
+}
+
+void Agent::local_changed() {
+  const auto started = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    dirty_ |= live_.set_local(local_);
+  }
+  metrics_.add("rampart_agent_model_build_seconds_total",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
 void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
@@ -312,8 +341,10 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
       const LocalEndpoint ep = local_endpoint(request);
       if (local_.erase(ep.id()) > 0) {
         persist();
-        if (auto removed = dataplane_.remove_endpoint(ep.id()); !removed) dataplane_failed("remove_endpoint", removed.error());
+        local_changed();
+        dataplane_.unstage_endpoint(ep.id());
         dirty_ = true;
+        flush(true);  // one write: the endpoint's rules and the model's overlay go together
         log(LogLevel::kInfo, "endpoint removed", {{"endpoint", ep.id()}, {"pod", ep.pod()}});
       }
       update_gauges();
@@ -345,7 +376,7 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
       for (const auto& a : request.valid_attachments) valid.emplace(a.container_id, a.ifname);
       for (auto it = local_.begin(); it != local_.end();) {
         if (it->second.network == request.network && !valid.count({it->second.container_id, it->second.ifname})) {
-          (void)dataplane_.remove_endpoint(it->first);
+          dataplane_.unstage_endpoint(it->first);
           log(LogLevel::kInfo, "endpoint collected", {{"endpoint", it->first}});
           it = local_.erase(it);
           dirty_ = true;
@@ -354,6 +385,8 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
         }
       }
       persist();
+      local_changed();
+      flush(true);
       update_gauges();
       return reply(ok());
     }
@@ -372,7 +405,7 @@ std::optional<Reply> Agent::try_add(const Request& request) {
       for (const auto& b : ep.addresses) shares |= a.substr(0, a.find('/')) == b.substr(0, b.find('/'));
     }
     if (shares && it->first != ep.id()) {
-      (void)dataplane_.remove_endpoint(it->first);
+      dataplane_.unstage_endpoint(it->first);
       it = local_.erase(it);
     } else {
       ++it;
@@ -380,16 +413,12 @@ std::optional<Reply> Agent::try_add(const Request& request) {
   }
   local_[ep.id()] = ep;
   persist();  // before the reply: a restarted agent must know every pod it said yes to
+  local_changed();  // the model now carries what the plugin knows about the pod
+  dataplane_.stage_endpoint(ep);
   dirty_ = true;
-  flush(true);  // the model now carries what the plugin knows about the pod
-  if (dirty_) return failure("the dataplane refused the model; see the agent's log", true);
-  auto added = dataplane_.add_endpoint(ep);
+  flush(true);  // one lowering, one batch: the endpoint and the model change together
   update_gauges();
-  if (!added) {
-    dataplane_failed("add_endpoint", added.error());
-    dirty_ = true;  // retried with the next write
-    return failure("programming the endpoint failed: " + added.error().message, true);
-  }
+  if (dirty_) return failure("the dataplane refused the endpoint's rules; see the agent's log", true);
   log(LogLevel::kInfo, "endpoint added", {{"endpoint", ep.id()}, {"pod", ep.pod()}});
   return ok();
 }
@@ -440,7 +469,7 @@ void Agent::check_drift() {
 void Agent::update_gauges() {
   std::map<ResourceKind, int> counts;
   for (auto kind : kAllResourceKinds) counts[kind] = 0;
-  for (const auto& [key, resource] : store_.resources()) ++counts[key.kind];
+  for (auto kind : kAllResourceKinds) counts[kind] = static_cast<int>(live_.count(kind));
   for (const auto& [kind, n] : counts) metrics_.set("rampart_agent_resources", n, "kind=" + quoted(kind_name(kind)));
   metrics_.set("rampart_agent_local_endpoints", static_cast<double>(local_.size()));
   std::vector<LocalEndpoint> snapshot;

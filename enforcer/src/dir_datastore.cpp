@@ -59,6 +59,31 @@ Result<void> write_atomically(const fs::path& target, const std::string& content
   return {};
 }
 
+// The updates from what was delivered to what the files hold now; only
+// changed resources are copied.
+std::vector<ResourceUpdate> changes(const std::map<ResourceKey, std::string>& delivered,
+                                    const std::map<ResourceKey, const Resource*>& now, std::int64_t revision) {
+  std::vector<ResourceUpdate> out;
+  auto old_it = delivered.begin();
+  auto new_it = now.begin();
+  while (old_it != delivered.end() || new_it != now.end()) {
+    if (new_it == now.end() || (old_it != delivered.end() && old_it->first < new_it->first)) {
+      out.push_back(ResourceUpdate{UpdateType::kDelete, old_it->first, std::nullopt, revision});
+      ++old_it;
+    } else if (old_it == delivered.end() || new_it->first < old_it->first) {
+      out.push_back(ResourceUpdate{UpdateType::kAdd, new_it->first, *new_it->second, revision});
+      ++new_it;
+    } else {
+      if (old_it->second != new_it->second->json) {
+        out.push_back(ResourceUpdate{UpdateType::kModify, new_it->first, *new_it->second, revision});
+      }
+      ++old_it;
+      ++new_it;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 DirDatastore::DirDatastore(fs::path root, DirDatastoreOptions options)
@@ -93,12 +118,22 @@ bool DirDatastore::scan(Files& files, std::vector<Error>& problems, std::string&
   for (const auto& path : present) {
     FileState state;
     if (auto old = files.find(path); old != files.end()) state = std::move(old->second);
+    const auto mtime = fs::last_write_time(path, ec);
+    const auto size = ec ? std::uintmax_t{0} : fs::file_size(path, ec);
+    if (!ec && !state.content.empty() && mtime == state.mtime && size == state.size) {
+      next.emplace(path, std::move(state));  // untouched since the last read
+      continue;
+    }
+    const bool stat_ok = !ec;
+    ec.clear();
     auto content = read_file(path);
     if (!content) {
       problems.push_back(content.error());
       next.emplace(path, std::move(state));  // keep the last good state
       continue;
     }
+    state.mtime = stat_ok ? mtime : fs::file_time_type{};  // unknown: read again next time
+    state.size = stat_ok ? size : 0;
     if (state.content == *content && !state.content.empty()) {
       next.emplace(path, std::move(state));
       continue;
@@ -122,8 +157,8 @@ bool DirDatastore::scan(Files& files, std::vector<Error>& problems, std::string&
   return true;
 }
 
-ResourceStore::Map DirDatastore::merge(const Files& files, std::vector<Error>& problems) const {
-  ResourceStore::Map out;
+DirDatastore::Merged DirDatastore::merge(const Files& files, std::vector<Error>& problems) const {
+  Merged out;
   std::map<ResourceKey, fs::path> origin;
   for (const auto& [path, state] : files) {  // sorted: the last path wins
     for (const auto& resource : state.resources) {
@@ -134,7 +169,7 @@ ResourceStore::Map DirDatastore::merge(const Files& files, std::vector<Error>& p
                                  resource.where});
       }
       origin.insert_or_assign(resource.key, path);
-      out.insert_or_assign(resource.key, resource);
+      out.insert_or_assign(resource.key, &resource);
     }
   }
   return out;
@@ -150,7 +185,7 @@ Result<Snapshot> DirDatastore::list(std::vector<Error>* problems) {
   auto merged = merge(files, found);
   if (problems) problems->insert(problems->end(), found.begin(), found.end());
   Snapshot out;
-  for (auto& [key, resource] : merged) out.resources.push_back(std::move(resource));
+  for (const auto& [key, resource] : merged) out.resources.push_back(*resource);
   return out;
 }
 
@@ -248,7 +283,7 @@ void DirDatastore::run(DatastoreListener& listener) {
   if (inotify_fd < 0) listener.on_error(Error{ErrorCode::kIo, "inotify unavailable; rescanning periodically", {}});
   std::map<int, fs::path> watches;
   Files files;
-  ResourceStore delivered;
+  std::map<ResourceKey, std::string> delivered;  // documents, to tell what changed
   bool synced = false;
   bool lost = false;
   std::array<char, 64 * 1024> buffer{};
@@ -265,11 +300,14 @@ void DirDatastore::run(DatastoreListener& listener) {
       if (inotify_fd >= 0) watch_tree(inotify_fd, watches);
       for (const auto& problem : problems) listener.on_error(problem);
       std::vector<Error> conflicts;
-      auto merged = merge(files, conflicts);
-      auto updates = delivered.diff_to(merged, revision_ + 1);
+      const auto merged = merge(files, conflicts);
+      auto updates = changes(delivered, merged, revision_ + 1);
       if (!updates.empty()) {
         ++revision_;
-        for (const auto& update : updates) delivered.apply(update);
+        for (const auto& u : updates) {
+          if (u.resource) delivered.insert_or_assign(u.key, u.resource->json);
+          else delivered.erase(u.key);
+        }
         for (const auto& problem : conflicts) listener.on_error(problem);
         if (lost) listener.on_state(SyncState::kResyncing, describe() + " is back");
         listener.on_updates(updates);

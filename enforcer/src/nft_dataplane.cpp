@@ -9,15 +9,14 @@
 namespace rampart::enforcer {
 
 NftDataplane::NftDataplane(std::string node, compiler::NodeConfig config, std::string netns)
-    : node_(std::move(node)), config_(std::move(config)), kernel_(std::move(netns)) {}
+    : node_(std::move(node)), config_(config), kernel_(std::move(netns)), lowering_(node_, std::move(config)) {}
 
-Result<compiler::Ruleset> NftDataplane::desired() const {
-  std::map<std::string, std::string> interfaces;  // "ns/pod" → host-side interface
+std::map<std::string, std::string> NftDataplane::interfaces() const {
+  std::map<std::string, std::string> out;  // "ns/pod" → host-side interface
   for (const auto& [id, ep] : endpoints_) {
-    if (!ep.host_interface.empty()) interfaces[ep.pod()] = ep.host_interface;
+    if (!ep.host_interface.empty()) out[ep.pod()] = ep.host_interface;
   }
-  const auto local = compiler::node_endpoints(model_, node_, interfaces);
-  return compiler::lower(model_, local, config_);
+  return out;
 }
 
 Result<void> NftDataplane::apply(const compiler::Transaction& tx) {
@@ -46,54 +45,77 @@ Result<compiler::Transaction> NftDataplane::from_kernel(const compiler::Ruleset&
     log(LogLevel::kWarning, "kernel read-back not understood; rebuilding our tables in one batch",
         {{"error", state.error().str()}});
     report_.rebuilt = true;
-    return compiler::rebuild(wanted, programmed_);
+    return compiler::rebuild(wanted);
   }
   report_.chains_differing = state->chains_differing;
   return compiler::diff(state->ruleset, wanted);
 }
 
-Result<void> NftDataplane::program() {
-  if (!have_model_) return fail(ErrorCode::kUnavailable, "no model yet (datastore not in sync)");
-  auto wanted = desired();
-  if (!wanted) return std::unexpected(wanted.error());
+// While the kernel is known to hold the lowering's ruleset, a change is one
+// incremental lowering and its delta. Otherwise (start, a refused batch,
+// drift, a lowering error) the ruleset is lowered in full if it may be stale
+// and diffed against what the kernel holds, read back.
+Result<void> NftDataplane::program(const compiler::ModelChange& change) {
+  if (!model_) return fail(ErrorCode::kUnavailable, "no model yet (datastore not in sync)");
   report_ = {};
-  Result<compiler::Transaction> tx = kernel_known_ ? compiler::diff(programmed_, *wanted) : from_kernel(*wanted);
-  if (!tx) return std::unexpected(tx.error());
-  if (auto invalid = tx->error(); !invalid) return std::unexpected(invalid.error());
-  auto applied = apply(*tx);
-  if (!applied && kernel_known_) {
+  const auto ifs = interfaces();
+  if (lowering_ready_ && kernel_known_) {
+    auto tx = lowering_.update(*model_, change, ifs);
+    if (!tx) {
+      lowering_ready_ = false;  // stale until reset(); the kernel still holds the previous ruleset
+      kernel_known_ = false;
+      return std::unexpected(tx.error());
+    }
+    if (auto invalid = tx->error(); !invalid) {
+      lowering_ready_ = false;
+      kernel_known_ = false;
+      return std::unexpected(invalid.error());
+    }
+    if (apply(*tx)) return {};
     // Refused: either the batch itself or the kernel was not what we thought
     // (drift). Read the kernel back and try once more from what it holds.
     kernel_known_ = false;
     report_ = {};
-    tx = from_kernel(*wanted);
-    if (!tx) return std::unexpected(tx.error());
-    if (auto invalid = tx->error(); !invalid) return std::unexpected(invalid.error());
-    applied = apply(*tx);
   }
-  if (!applied) {
+  if (!lowering_ready_) {
+    if (auto reset = lowering_.reset(*model_, ifs); !reset) return std::unexpected(reset.error());
+    lowering_ready_ = true;
+  }
+  auto tx = from_kernel(lowering_.ruleset());
+  if (!tx) return std::unexpected(tx.error());
+  if (auto invalid = tx->error(); !invalid) return std::unexpected(invalid.error());
+  if (auto applied = apply(*tx); !applied) {
     kernel_known_ = false;  // all or nothing: the kernel kept its previous state; re-read next time
-    return std::unexpected(applied.error());
+    return applied;
   }
-  programmed_ = std::move(*wanted);
   kernel_known_ = true;
   return {};
 }
 
 Result<void> NftDataplane::set_model(const engine::Model& model) {
-  model_ = model;
-  have_model_ = true;
-  return program();
+  model_ = &model;
+  return program(compiler::ModelChange{.everything = true});
+}
+
+Result<void> NftDataplane::update_model(const engine::Model& model, const compiler::ModelChange& change) {
+  if (model_ != &model) return set_model(model);
+  return program(change);
 }
 
 Result<void> NftDataplane::add_endpoint(const LocalEndpoint& endpoint) {
   endpoints_[endpoint.id()] = endpoint;
-  return program();
+  compiler::ModelChange change;
+  change.endpoints.insert(endpoint.pod());
+  return program(change);
 }
 
 Result<void> NftDataplane::remove_endpoint(const std::string& id) {
-  if (endpoints_.erase(id) == 0) return {};
-  return program();
+  const auto it = endpoints_.find(id);
+  if (it == endpoints_.end()) return {};
+  compiler::ModelChange change;
+  change.endpoints.insert(it->second.pod());
+  endpoints_.erase(it);
+  return program(change);
 }
 
 void NftDataplane::restore_endpoints(const std::vector<LocalEndpoint>& endpoints) {
@@ -101,15 +123,16 @@ void NftDataplane::restore_endpoints(const std::vector<LocalEndpoint>& endpoints
 }
 
 Result<std::string> NftDataplane::read_back() {
-  if (!have_model_) return std::string();
+  if (!model_) return std::string();
   if (!kernel_known_) return std::string("the kernel's state is not known: the last write was refused");
-  return kernel_.drift(programmed_);
+  return kernel_.drift(lowering_.ruleset());
 }
 
 // Drift: read the kernel back and patch only what differs.
 Result<void> NftDataplane::repair() {
   kernel_known_ = false;
-  return program();
+  lowering_ready_ = false;  // lowered again in full: the repair does not trust any incremental state
+  return program(compiler::ModelChange{.everything = true});
 }
 
 }  // namespace rampart::enforcer

@@ -1,6 +1,6 @@
 // A Dataplane that records every call and checks the agent's side of the
 // contract as it goes: an endpoint is added only for a pod of the last model,
-// after a model was given. Failures can be injected.
+// after a model was given; a staged one only for a pod of the next model. Failures can be injected.
 #pragma once
 
 #include <map>
@@ -23,15 +23,29 @@ class RecordingDataplane final : public enforcer::Dataplane {
     }
     model_ = model;
     has_model_ = true;
+    for (const auto& [id, endpoint] : staged_) {
+      if (!in_model(endpoint)) violations_.push_back("staged endpoint for a pod not in the model: " + endpoint.pod());
+    }
+    staged_.clear();
     return {};
+  }
+  void stage_endpoint(const enforcer::LocalEndpoint& endpoint) override {
+    std::lock_guard lock(mutex_);
+    calls_.push_back("stage " + endpoint.pod());
+    endpoints_[endpoint.id()] = endpoint;
+    staged_[endpoint.id()] = endpoint;
+  }
+  void unstage_endpoint(const std::string& id) override {
+    std::lock_guard lock(mutex_);
+    calls_.push_back("unstage " + id);
+    endpoints_.erase(id);
+    staged_.erase(id);
   }
   Result<void> add_endpoint(const enforcer::LocalEndpoint& endpoint) override {
     std::lock_guard lock(mutex_);
     calls_.push_back("add " + endpoint.pod());
     if (!has_model_) violations_.push_back("add_endpoint before any model");
-    bool found = false;
-    for (const auto& ep : model_.endpoints) found |= ep.ns == endpoint.pod_namespace && ep.name == endpoint.pod_name;
-    if (!found) violations_.push_back("add_endpoint for a pod not in the model: " + endpoint.pod());
+    if (!in_model(endpoint)) violations_.push_back("add_endpoint for a pod not in the model: " + endpoint.pod());
     endpoints_[endpoint.id()] = endpoint;
     return {};
   }
@@ -86,6 +100,12 @@ class RecordingDataplane final : public enforcer::Dataplane {
   }
 
  private:
+  bool in_model(const enforcer::LocalEndpoint& endpoint) const {
+    for (const auto& ep : model_.endpoints)
+      if (ep.ns == endpoint.pod_namespace && ep.name == endpoint.pod_name) return true;
+    return false;
+  }
+
   mutable std::mutex mutex_;
   std::vector<std::string> calls_;
   std::vector<std::string> violations_;
@@ -94,6 +114,7 @@ class RecordingDataplane final : public enforcer::Dataplane {
   int fail_next_ = 0;
   std::string drift_;
   std::map<std::string, enforcer::LocalEndpoint> endpoints_;
+  std::map<std::string, enforcer::LocalEndpoint> staged_;  // since the last set_model
 };
 
 }  // namespace rampart::test

@@ -1,10 +1,11 @@
 // The agent's core: keeps an engine::Model current from the datastore and
 // the dataplane in step with it, and answers the CNI plugin.
 //
-//   Datastore ──updates/state──► Agent queue ──► ResourceStore ──► build_model()
-//                                    ▲                                  │ (dirty, flushed
-//   CniServer ──request/reply────────┘                                  ▼  only when in sync)
-//                                                          Dataplane::set_model / add_endpoint
+//   Datastore ──updates/state──► Agent queue ──► LiveModel (one model, updated
+//                                    ▲              │ and re-normalised per change;
+//   CniServer ──request/reply────────┘              │ dirty, flushed only when in sync)
+//                                                   ▼
+//                        Dataplane::stage_endpoint + set_model (by reference: one write per change)
 //
 // A restarted agent first loads the registrations the previous one persisted
 // (endpoint_file.h), then writes nothing until the datastore is in sync; the
@@ -33,6 +34,7 @@
 #include "rampart/agent_protocol/messages.h"
 #include "rampart/enforcer/dataplane.h"
 #include "rampart/enforcer/datastore.h"
+#include "rampart/enforcer/live_model.h"
 #include "rampart/enforcer/metrics.h"
 #include "rampart/enforcer/resource_store.h"
 
@@ -56,7 +58,8 @@ struct AgentConfig {
 
 // The model for one node: every resource, plus what only the CNI plugin
 // knows about this node's pods (addresses not yet in the pod's status, the
-// host-side interface). Normalised.
+// host-side interface). Normalised. Built from scratch: the reference the
+// agent's LiveModel is tested against.
 [[nodiscard]] engine::Model build_model(const ResourceStore& store, const std::string& node,
                                         const std::map<std::string, LocalEndpoint>& local);
 
@@ -81,7 +84,7 @@ class Agent final : public DatastoreListener {
   [[nodiscard]] bool ready() const;  // in sync and the last dataplane write succeeded
   [[nodiscard]] bool alive(std::chrono::milliseconds limit) const;  // the loop is turning
   [[nodiscard]] SyncState state() const;
-  [[nodiscard]] engine::Model model() const;  // the last model handed to the dataplane
+  [[nodiscard]] engine::Model model() const;  // a copy of the agent's current model
   [[nodiscard]] std::vector<LocalEndpoint> endpoints() const;
 
  private:
@@ -100,6 +103,7 @@ class Agent final : public DatastoreListener {
   void check_drift();
   void update_gauges();
   void persist();
+  void local_changed();  // local_ changed: the model's overlay follows
   void dataplane_failed(const char* what, const Error& error);
   [[nodiscard]] bool pod_known(const std::string& ns, const std::string& name) const;
 
@@ -107,8 +111,10 @@ class Agent final : public DatastoreListener {
   Dataplane& dataplane_;
   Metrics& metrics_;
 
-  // Owned by the agent's thread.
-  ResourceStore store_;
+  // Owned by the agent's thread; live_ is changed only under mutex_ (model()
+  // copies it from other threads).
+  LiveModel live_;
+  compiler::ModelChange unwritten_;  // changes the dataplane has not yet taken
   std::map<std::string, LocalEndpoint> local_;  // registered attachments by id
   std::vector<PendingAdd> pending_;
   bool synced_once_ = false;
@@ -124,7 +130,6 @@ class Agent final : public DatastoreListener {
   bool stopping_ = false;
   SyncState state_ = SyncState::kConnecting;
   bool dataplane_ok_ = false;
-  engine::Model model_;
   std::vector<LocalEndpoint> endpoints_snapshot_;
   std::chrono::steady_clock::time_point heartbeat_;
   std::thread thread_;

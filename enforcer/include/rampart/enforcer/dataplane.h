@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "rampart/common/error.h"
+#include "rampart/compiler/node_lowering.h"
 #include "rampart/engine/model.h"
 
 namespace rampart::enforcer {
@@ -36,7 +37,22 @@ class Dataplane {
 
   // The desired policy state: a normalised model (every pod of the cluster;
   // the dataplane picks this node's). Returns once the kernel holds it.
+  // The dataplane may keep a reference to `model` (no copy per change): the
+  // caller keeps it alive and calls set_model again after changing it,
+  // before any other call that writes.
   virtual Result<void> set_model(const engine::Model& model) = 0;
+  // The same, told what changed since the previous call (the model's items
+  // by their compiler keys; an incremental lowering needs no more). A change
+  // that names too much is only slower; one that names too little is a bug.
+  virtual Result<void> update_model(const engine::Model& model, const compiler::ModelChange& change) {
+    (void)change;
+    return set_model(model);
+  }
+  // Registers (or replaces, same id) / forgets an endpoint without writing:
+  // it takes effect with the next set_model, so a pod ADD and the model
+  // change it brings are one lowering and one batch.
+  virtual void stage_endpoint(const LocalEndpoint& endpoint) = 0;
+  virtual void unstage_endpoint(const std::string& id) = 0;
   // Adds (or replaces, same id) an endpoint; returns once its rules are in
   // the kernel. The pod is in the last model given to set_model.
   virtual Result<void> add_endpoint(const LocalEndpoint& endpoint) = 0;

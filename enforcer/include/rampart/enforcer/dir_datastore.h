@@ -1,6 +1,8 @@
 // dir:PATH — YAML/JSON manifests in a directory tree, watched with inotify.
-// Every change rescans the tree (only files whose content changed are parsed
-// again). A file that does not load is reported and the objects it held keep
+// Every change rescans the tree: a stat per file; only files whose size or
+// modification time changed are read, and only those whose content changed
+// are parsed again. What was delivered is remembered as documents (JSON), not
+// as typed copies. A file that does not load is reported and the objects it held keep
 // their last good state: nothing from it is half-applied. An object defined
 // by two files is taken from the one whose path sorts last, and reported.
 #pragma once
@@ -45,13 +47,16 @@ class DirDatastore final : public Datastore {
     std::string content;
     std::vector<Resource> resources;  // the last good parse
     bool bad = false;
+    std::filesystem::file_time_type mtime{};
+    std::uintmax_t size = 0;
   };
   using Files = std::map<std::filesystem::path, FileState>;
+  using Merged = std::map<ResourceKey, const Resource*>;  // into Files
 
   // Reads the tree into `files` (reparsing changed files). Errors for bad
   // files go to `problems`; false when the root cannot be read.
   bool scan(Files& files, std::vector<Error>& problems, std::string& fatal) const;
-  ResourceStore::Map merge(const Files& files, std::vector<Error>& problems) const;
+  Merged merge(const Files& files, std::vector<Error>& problems) const;
   void run(DatastoreListener& listener);
   void watch_tree(int fd, std::map<int, std::filesystem::path>& watches) const;
 

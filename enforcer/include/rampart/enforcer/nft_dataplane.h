@@ -1,5 +1,7 @@
 // The compiler-backed Dataplane: lowers the model for this node's pods to the
-// nft IR and applies the difference as one transaction (compiler::diff).
+// nft IR and applies the difference as one transaction. A change the agent
+// describes (update_model) goes through compiler::NodeLowering: only the
+// chains and sets it touches are lowered again, and the delta is the batch.
 //
 // It never rebuilds what it can patch. When it does not know what the kernel
 // holds — at start (a restarted agent finds the previous agent's tables), after
@@ -19,6 +21,7 @@
 #include "rampart/compiler/ir.h"
 #include "rampart/compiler/kernel.h"
 #include "rampart/compiler/lower.h"
+#include "rampart/compiler/node_lowering.h"
 #include "rampart/compiler/transaction.h"
 #include "rampart/enforcer/dataplane.h"
 
@@ -39,14 +42,18 @@ class NftDataplane final : public Dataplane {
   NftDataplane(std::string node, compiler::NodeConfig config, std::string netns = "");
 
   Result<void> set_model(const engine::Model& model) override;
+  Result<void> update_model(const engine::Model& model, const compiler::ModelChange& change) override;
   Result<void> add_endpoint(const LocalEndpoint& endpoint) override;
   Result<void> remove_endpoint(const std::string& id) override;
+  void stage_endpoint(const LocalEndpoint& endpoint) override { endpoints_[endpoint.id()] = endpoint; }
+  void unstage_endpoint(const std::string& id) override { endpoints_.erase(id); }
   void restore_endpoints(const std::vector<LocalEndpoint>& endpoints) override;
   Result<std::string> read_back() override;
   Result<void> repair() override;
   [[nodiscard]] std::size_t last_write_ops() const override { return report_.ops; }
 
-  [[nodiscard]] const compiler::Ruleset& programmed() const { return programmed_; }
+  // What the last successful write left in the kernel.
+  [[nodiscard]] const compiler::Ruleset& programmed() const { return lowering_.ruleset(); }
   [[nodiscard]] const ApplyReport& last_report() const { return report_; }
 
   // Fault injection for tests: runs before every kernel write; an error is
@@ -55,19 +62,19 @@ class NftDataplane final : public Dataplane {
   void set_apply_gate(ApplyGate gate) { gate_ = std::move(gate); }
 
  private:
-  Result<compiler::Ruleset> desired() const;
-  Result<void> program();
+  [[nodiscard]] std::map<std::string, std::string> interfaces() const;
+  Result<void> program(const compiler::ModelChange& change);
   Result<void> apply(const compiler::Transaction& tx);
   Result<compiler::Transaction> from_kernel(const compiler::Ruleset& wanted);
 
   std::string node_;
   compiler::NodeConfig config_;
   compiler::Kernel kernel_;
-  engine::Model model_;
-  bool have_model_ = false;
+  const engine::Model* model_ = nullptr;  // the caller's (Dataplane::set_model)
   std::map<std::string, LocalEndpoint> endpoints_;  // by id
-  compiler::Ruleset programmed_;
-  bool kernel_known_ = false;  // programmed_ is what the kernel holds
+  compiler::NodeLowering lowering_;  // the desired ruleset, kept current
+  bool lowering_ready_ = false;      // lowering_ matches the model (else reset() first)
+  bool kernel_known_ = false;        // the kernel holds lowering_.ruleset()
   ApplyReport report_;
   std::optional<std::uint32_t> read_generation_;  // ruleset generation at the last read-back
   ApplyGate gate_;
