@@ -146,6 +146,7 @@ struct NodeLowering::State {
   std::map<std::string, std::optional<Set>> touched_sets;
   std::map<std::string, std::optional<Chain>> touched_chains;
   std::unordered_map<std::string, const Chain*> chain_index;  // every endpoint and policy chain
+  bool recording = false;  // update() records what it touches; a full build does not
   bool base_touched = false;
   std::optional<detail::BaseParts> old_base;
   std::unordered_map<std::uint32_t, EndpointData> old_data;  // changed endpoints as they were
@@ -164,10 +165,10 @@ struct NodeLowering::State {
 
   // ---- sets --------------------------------------------------------------
   void touch_set(const std::string& name, const Set* previous) {
-    if (!touched_sets.contains(name)) touched_sets.emplace(name, previous ? std::optional<Set>(*previous) : std::nullopt);
+    if (recording && !touched_sets.contains(name)) touched_sets.emplace(name, previous ? std::optional<Set>(*previous) : std::nullopt);
   }
   void touch_chain(const std::string& name, const Chain* previous) {
-    if (!touched_chains.contains(name))
+    if (recording && !touched_chains.contains(name))
       touched_chains.emplace(name, previous ? std::optional<Chain>(*previous) : std::nullopt);
   }
   void drop_chain(const Chain& chain) {
@@ -246,12 +247,13 @@ struct NodeLowering::State {
     }
   }
 
-  void acquire_member(const std::string& name, const detail::MemberSet& spec) {
+  void acquire_member(const std::string& name, detail::MemberSet& spec) {
     auto it = member_sets.find(name);
     if (it == member_sets.end()) {
       static const selector::Selector kAll = *selector::Selector::parse("all()");
-      MemberSetState m{.spec = spec};
-      m.entry = &entry_for(spec.selector ? *spec.selector : kAll);
+      SelectorEntry* entry = &entry_for(spec.selector ? *spec.selector : kAll);
+      spec.selector.reset();  // the entry has it; members come from there
+      MemberSetState m{.spec = std::move(spec), .entry = entry};
       m.entry->sets.insert(name);
       m.set = member_contents(name, m);
       ++stats.sets;
@@ -306,7 +308,7 @@ struct NodeLowering::State {
       if (!pc) return std::unexpected(pc.error());
       ++stats.policy_chains;
       LoweredChain lc{.chain = std::move(pc->chain)};
-      for (const auto& [name, spec] : pc->member_sets) {
+      for (auto& [name, spec] : pc->member_sets) {
         acquire_member(name, spec);
         lc.member_sets.push_back(name);
       }
@@ -838,6 +840,7 @@ Result<Transaction> NodeLowering::update(const Model& model, const ModelChange& 
   s.old_base.reset();
   s.old_data.clear();
   s.element_deltas.clear();
+  s.recording = true;
   if (auto r = s.apply_change(model, change, interfaces); !r) {
     s.valid = false;
     s.cache.reset();
