@@ -1,11 +1,17 @@
 // Selector parse and evaluation throughput (issue 2 targets: >= 200,000
 // parses/s, >= 10,000,000 evaluations/s of a 3-term selector, one core).
-//   build/bench/selector_bench --benchmark_min_time=1
+//   selector_bench --benchmark_enable_random_interleaving=true
+// Every benchmark runs 5 repetitions and reports mean, median and
+// spread; read the median, in CPU time (items_per_second is per CPU second),
+// and compare it with the baselines of the same run: the machine is shared and
+// its speed drifts, and random interleaving spreads that drift over all of them.
 // BM_Parse goes through the per-thread parse cache (selectors repeat in real
 // policy sets); BM_ParseUncached runs the generated ANTLR parser every time,
-// fed by the hand-written scanner. Baselines in the same run:
-// BM_ParseWithGrammarLexer (the same parser fed by the ANTLR lexer generated
-// from SelectorLexer.g4, as before the scanner) for parsing, and
+// fed by the hand-written scanner, with the grammar's actions building the AST.
+// Baselines in the same run: BM_ParseWithParseTree (the same parser building
+// a full ANTLR parse tree that a transformer walks, as before the actions),
+// BM_ParseWithGrammarLexer (the actions parser fed by the ANTLR lexer
+// generated from SelectorLexer.g4, as before the scanner) for parsing, and
 // BM_EvaluateTreeWalk (the uncompiled AST walk) for evaluation.
 #include <benchmark/benchmark.h>
 
@@ -59,6 +65,9 @@ std::vector<Labels> realistic_label_maps(std::size_t count) {
   return maps;
 }
 
+// Every benchmark: 5 repetitions, aggregates only (see the top of the file).
+void repeated(benchmark::internal::Benchmark* bench) { bench->Repetitions(5)->ReportAggregatesOnly(true); }
+
 void BM_Parse(benchmark::State& state) {
   const auto& selectors = realistic_selectors();
   std::size_t i = 0;
@@ -68,7 +77,7 @@ void BM_Parse(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
-BENCHMARK(BM_Parse);
+BENCHMARK(BM_Parse)->Apply(repeated);
 
 void BM_ParseUncached(benchmark::State& state) {
   const auto& selectors = realistic_selectors();
@@ -79,7 +88,7 @@ void BM_ParseUncached(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
-BENCHMARK(BM_ParseUncached);
+BENCHMARK(BM_ParseUncached)->Apply(repeated);
 
 void BM_ParseWithGrammarLexer(benchmark::State& state) {
   const auto& selectors = realistic_selectors();
@@ -90,7 +99,7 @@ void BM_ParseWithGrammarLexer(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
-BENCHMARK(BM_ParseWithGrammarLexer);
+BENCHMARK(BM_ParseWithGrammarLexer)->Apply(repeated);
 
 void BM_ParseWithParseTree(benchmark::State& state) {
   const auto& selectors = realistic_selectors();
@@ -101,7 +110,7 @@ void BM_ParseWithParseTree(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
-BENCHMARK(BM_ParseWithParseTree);
+BENCHMARK(BM_ParseWithParseTree)->Apply(repeated);
 
 void BM_ParseThreeTermUncached(benchmark::State& state) {
   for (auto _ : state) {
@@ -110,7 +119,7 @@ void BM_ParseThreeTermUncached(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
-BENCHMARK(BM_ParseThreeTermUncached);
+BENCHMARK(BM_ParseThreeTermUncached)->Apply(repeated);
 
 void BM_UniqueId(benchmark::State& state) {
   const auto parsed = Selector::parse(kThreeTerm);
@@ -120,7 +129,7 @@ void BM_UniqueId(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
-BENCHMARK(BM_UniqueId);
+BENCHMARK(BM_UniqueId)->Apply(repeated);
 
 void BM_EvaluateCompiled(benchmark::State& state) {
   const auto parsed = Selector::parse(kThreeTerm);
@@ -130,7 +139,7 @@ void BM_EvaluateCompiled(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(matcher.matches(maps[i++ & 1023]));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
-BENCHMARK(BM_EvaluateCompiled);
+BENCHMARK(BM_EvaluateCompiled)->Apply(repeated);
 
 void BM_EvaluateTreeWalk(benchmark::State& state) {
   const auto parsed = Selector::parse(kThreeTerm);
@@ -145,7 +154,7 @@ void BM_EvaluateTreeWalk(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
-BENCHMARK(BM_EvaluateTreeWalk);
+BENCHMARK(BM_EvaluateTreeWalk)->Apply(repeated);
 
 }  // namespace
 

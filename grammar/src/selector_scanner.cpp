@@ -200,7 +200,7 @@ size_t ScannedTokenStream::LA(ssize_t i) {
 }
 
 void ScannedTokenStream::consume() {
-  if (LA(1) == antlr4::Token::EOF) throw antlr4::IllegalStateException("cannot consume EOF");
+  if (ahead(1)->type() == antlr4::Token::EOF) throw antlr4::IllegalStateException("cannot consume EOF");
   ++position_;
 }
 

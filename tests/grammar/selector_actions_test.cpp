@@ -162,7 +162,7 @@ TEST_CASE("grammar actions build the parse tree's AST on hand-picked inputs", "[
 TEST_CASE("grammar actions build the parse tree's AST on generated selectors and near misses", "[selector][actions]") {
   SelectorGenerator generate(20261127);
   std::mt19937 rng(7);
-  constexpr int kCases = 5000;
+  constexpr int kCases = 3000;
   int parsed = 0, rejected = 0;
   for (int i = 0; i < kCases; ++i) {
     const std::string text = generate.selector();
