@@ -5,13 +5,14 @@
 // in-memory FakeKernel) gives it too.
 #include <catch2/catch.hpp>
 
-#include "gen.h"
 #include "change_world.h"
+#include "gen.h"
 #include "model_builder.h"
 #include "rampart/compiler/diff.h"
 #include "rampart/compiler/lower.h"
 #include "rampart/compiler/node_lowering.h"
 #include "rampart/compiler/render.h"
+#include "rampart/engine/loader.h"
 
 using namespace rampart;
 using namespace rampart::compiler;
@@ -108,4 +109,22 @@ TEST_CASE("NodeLowering recomputes only what a change touches", "[compiler][lowe
   m.policies.pop_back();
   REQUIRE(nl.reset(m));
   REQUIRE(nl.ruleset() == *lower_reference(m, node_endpoints(m, "node-1"), NodeConfig{}));
+}
+
+TEST_CASE("lower() equals the reference lowering on the demo cluster, every node", "[compiler][lower]") {
+  auto loaded = engine::load({std::string(RAMPART_SOURCE_DIR) + "/policies/demo"});
+  REQUIRE_FALSE(loaded.has_errors());
+  engine::Model& m = loaded.model;
+  REQUIRE(m.endpoints.size() > 10);
+  for (std::size_t i = 0; i < m.endpoints.size(); ++i) m.endpoints[i].node_name = "node-" + std::to_string(i % 3);
+  for (int node = 0; node < 3; ++node)
+    for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
+      const auto eps = node_endpoints(m, "node-" + std::to_string(node));
+      auto fast = lower(m, eps, NodeConfig{.mode = mode});
+      auto ref = lower_reference(m, eps, NodeConfig{.mode = mode});
+      REQUIRE(fast);
+      REQUIRE(ref);
+      REQUIRE(render(*fast) == render(*ref));
+      REQUIRE(*fast == *ref);
+    }
 }
