@@ -82,17 +82,23 @@ nlmsghdr* header(Batch& b, std::uint16_t type, Family family, std::uint16_t flag
   return nftnl_nlmsg_build_hdr(b.buffer(), type, static_cast<std::uint16_t>(nf_family(family)), flags, b.next_seq(op));
 }
 
+// DELRULE without a handle: every rule of the table, or of one chain (flush).
+void delete_rules(Batch& b, const Op& op, const char* chain, size_t index) {
+  nftnl_rule* r = nftnl_rule_alloc();
+  nftnl_rule_set_str(r, NFTNL_RULE_TABLE, op.table.c_str());
+  if (chain) nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+  nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, nf_family(op.family));
+  nftnl_rule_nlmsg_build_payload(header(b, NFT_MSG_DELRULE, op.family, 0, index), r);
+  nftnl_rule_free(r);
+}
+
 void encode_op(Batch& b, const Op& op, size_t index, const std::set<std::string>& created_sets, std::uint32_t& set_id,
                BatchStats& stats) {
   const std::uint16_t create = NLM_F_CREATE;
   switch (op.object) {
     case Op::Object::kTable: {
       if (op.verb == Op::Verb::kFlush) {  // every rule of the table
-        nftnl_rule* r = nftnl_rule_alloc();
-        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, op.table.c_str());
-        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, nf_family(op.family));
-        nftnl_rule_nlmsg_build_payload(header(b, NFT_MSG_DELRULE, op.family, 0, index), r);
-        nftnl_rule_free(r);
+        delete_rules(b, op, nullptr, index);
         break;
       }
       nftnl_table* t = nftnl_table_alloc();
@@ -105,12 +111,7 @@ void encode_op(Batch& b, const Op& op, size_t index, const std::set<std::string>
     }
     case Op::Object::kChain: {
       if (op.verb == Op::Verb::kFlush) {
-        nftnl_rule* r = nftnl_rule_alloc();
-        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, op.table.c_str());
-        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, op.name.c_str());
-        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, nf_family(op.family));
-        nftnl_rule_nlmsg_build_payload(header(b, NFT_MSG_DELRULE, op.family, 0, index), r);
-        nftnl_rule_free(r);
+        delete_rules(b, op, op.name.c_str(), index);
         break;
       }
       nftnl_chain* c = nftnl_chain_alloc();
