@@ -9,6 +9,8 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/flowtable.h>
+#include <libnftnl/object.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -636,6 +638,31 @@ Result<Table> read_table(mnl_socket* nl, Family family, const std::string& name)
         return true;
       });
   if (!sets) return std::unexpected(sets.error());
+
+  // Stateful objects and flowtables: Rampart writes none, so any in our
+  // table is not ours to keep (the IR cannot even say it is there).
+  auto objects = dump(
+      nl, NFT_MSG_GETOBJ, nf, "GETOBJ", [](nlmsghdr*) {},
+      [&](const nlmsghdr* h) {
+        nftnl_obj* o = nftnl_obj_alloc();
+        const bool ok = nftnl_obj_nlmsg_parse(h, o) >= 0;
+        if (ok && nftnl_obj_get_str(o, NFTNL_OBJ_TABLE) == name && nftnl_obj_get_u32(o, NFTNL_OBJ_FAMILY) == nf)
+          note(std::string("object ") + nftnl_obj_get_str(o, NFTNL_OBJ_NAME), Error{.message = "a stateful object"});
+        nftnl_obj_free(o);
+        return ok;
+      });
+  if (!objects) return std::unexpected(objects.error());
+  auto flowtables = dump(
+      nl, NFT_MSG_GETFLOWTABLE, nf, "GETFLOWTABLE", [](nlmsghdr*) {},
+      [&](const nlmsghdr* h) {
+        nftnl_flowtable* f = nftnl_flowtable_alloc();
+        const bool ok = nftnl_flowtable_nlmsg_parse(h, f) >= 0;
+        if (ok && nftnl_flowtable_get_str(f, NFTNL_FLOWTABLE_TABLE) == name && nftnl_flowtable_get_u32(f, NFTNL_FLOWTABLE_FAMILY) == nf)
+          note(std::string("flowtable ") + nftnl_flowtable_get_str(f, NFTNL_FLOWTABLE_NAME), Error{.message = "a flowtable"});
+        nftnl_flowtable_free(f);
+        return ok;
+      });
+  if (!flowtables) return std::unexpected(flowtables.error());
   if (failed) return std::unexpected(*failed);
 
   for (auto& set : table.sets) {
