@@ -564,7 +564,7 @@ PacketWitness FlowWorld::decode_packet(const z3::model& model) const {
 }
 
 z3::model FlowWorld::concrete_model(const EndpointWitness& src, const EndpointWitness& dst,
-                                    const PacketWitness& packet) const {
+                                    const PacketWitness& packet, const Model* inventory) const {
   z3::context& c = *ctx_;
   z3::model m(c);
   const auto set = [&](const z3::expr& var, z3::expr value) {
@@ -574,6 +574,20 @@ z3::model FlowWorld::concrete_model(const EndpointWitness& src, const EndpointWi
   // One pool of "other" values for both endpoints: the same string is the
   // same value on both sides (namespace and service-account names).
   std::map<std::string, int, std::less<>> others;
+  // Seeded the way well_formed numbers the inventory's namespace label
+  // values that are no literal, so that the same value is the same term.
+  if (inventory) {
+    const bool string_names = universe_->is_string(kNamespaceKey);
+    for (const auto& ns : inventory->namespaces) {
+      if (!string_names && universe_->literal_index(ns.name) < 0) continue;
+      for (const auto& key : universe_->keys()) {
+        if (!key.starts_with(kNsPrefix) || key == kNsNameKey) continue;
+        const auto it = ns.labels.find(std::string_view(key).substr(kNsPrefix.size()));
+        if (it != ns.labels.end()) (void)src_->labels.value_of(key, it->second, others);
+      }
+      (void)src_->labels.value_of(kNamespaceKey, ns.name, others);
+    }
+  }
   const auto ip_term = [&](const IpAddress& ip) {
     const U128 v = address_value(ip);
     return ip.family == 4 ? c.int_val(static_cast<std::int64_t>(v)) : c.int_val(u128_str(v).c_str());

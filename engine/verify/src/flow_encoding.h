@@ -167,7 +167,9 @@ class FlowWorld {
   // (pods by their effective labels). A formula that evaluates to true in it
   // (with the well-formedness constraints) is satisfiable, with this flow as
   // the witness: a guess settles a question without the solver, exactly.
-  z3::model concrete_model(const EndpointWitness& src, const EndpointWitness& dst, const PacketWitness& packet) const;
+  // `inventory`: the model given to well_formed.
+  z3::model concrete_model(const EndpointWitness& src, const EndpointWitness& dst, const PacketWitness& packet,
+                           const engine::Model* inventory) const;
   EndpointWitness decode(const z3::model& model, const SymEndpoint& ep) const;
   PacketWitness decode_packet(const z3::model& model) const;
   // The steps the model takes through a chain (policies that applied, rules

@@ -231,7 +231,7 @@ class Cell {
     State& s = z();
     if (!s.world->service_matches().empty() && s.world->depends_on_services(*s.flow_solver, z3::model(s.ctx), e))
       return false;
-    const z3::model m = s.world->concrete_model(guess->src, guess->dst, guess->packet);
+    const z3::model m = s.world->concrete_model(guess->src, guess->dst, guess->packet, &shared_.model);
     if (!m.eval(*s.well_formed && e, true).is_true()) return false;
     ++sink.timing(check_name).settled;
     if (model) model->emplace(m);

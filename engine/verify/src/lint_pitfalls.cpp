@@ -111,9 +111,64 @@ bool Linter::bare_pod_unmatched(Cell& c, const z3::expr& m, const SymEndpoint& o
 }
 
 // ---- RV101 ------------------------------------------------------------------
+namespace {
+
+// Keys a selector reads.
+void keys_of(const selector::Node& n, std::set<std::string>& out) {
+  if (!n.key.empty()) out.insert(n.key);
+  for (const auto& c : n.children) keys_of(*c, out);
+}
+
+// Does `r` match every DNS query of a pod it can see, to every pod labelled
+// only k8s-app=kube-dns in kube-system (UDP 53)? Syntactic, exact when true:
+// no source criteria, UDP or any protocol, a port range holding 53, and a
+// destination selector that reads only what every such pod has in common
+// and matches one of them.
+bool allows_all_dns(const engine::Model& model, const Rule& r) {
+  if (r.action != Action::kAllow || uses_services(r) || r.has_http || r.ip_version == 6 || r.icmp || r.not_icmp ||
+      r.not_protocol)
+    return false;
+  if (r.protocol && r.protocol->number != engine::proto::kUdp) return false;
+  const engine::EntityRule& s = r.source;
+  if (!s.nets.empty() || !s.not_nets.empty() || !s.selector.empty() || !s.not_selector.empty() ||
+      !s.namespace_selector.empty() || !s.ports.empty() || !s.not_ports.empty() || s.service_accounts ||
+      s.effective_selector || s.effective_not_selector)
+    return false;
+  const engine::EntityRule& t = r.destination;
+  if (!t.nets.empty() || !t.not_nets.empty() || !t.not_ports.empty() || t.service_accounts || t.effective_not_selector)
+    return false;
+  if (!t.ports.empty() && std::none_of(t.ports.begin(), t.ports.end(), [](const engine::PortSpec& ps) {
+        return !ps.is_named() && ps.min <= 53 && 53 <= ps.max;
+      }))
+    return false;
+  if (!t.effective_selector) return true;
+  std::set<std::string> keys;
+  keys_of(t.effective_selector->root(), keys);
+  const std::set<std::string, std::less<>> fixed{"k8s-app", std::string(kNamespaceKey), std::string(kOrchestratorKey),
+                                                 std::string(kNsNameKey), std::string(kNsMetaNameKey)};
+  for (const auto& k : keys)
+    if (!fixed.contains(k)) return false;
+  const auto dns = guess_pod(model, {{"k8s-app", "kube-dns"}, {std::string(kNamespaceKey), "kube-system"}}, {},
+                             "kube-system", *IpAddress::parse("100.64.0.53"));
+  return dns && engine::SelectorMatcher(*t.effective_selector).matches(dns->effective_labels);
+}
+
+}  // namespace
+
 void Linter::check_dns(const Policy& p, const std::vector<Cell*>& cells, Sink& sink) {
   if (!p.governs(Direction::kEgress)) return;
   Timer timer{&sink, "dns-blocked"};
+  // Exact: evaluation that reaches p and finds only Allow (or Log) rules
+  // before one that allows every DNS query is allowed.
+  if (shared_.options.slicing) {
+    for (const Rule& r : p.egress) {
+      if (allows_all_dns(shared_.model, r)) {
+        ++sink.timing("dns-blocked").settled;
+        return;
+      }
+      if (r.action != Action::kAllow && r.action != Action::kLog) break;
+    }
+  }
   // Evaluation reaches this policy (an earlier tier did not already
   // decide): the denial is this policy's isolation or comes after it.
   const auto blocked = [&](Cell& x, bool full) {
@@ -185,8 +240,16 @@ void Linter::check_k8s_overridden(const Policy& p, const std::vector<Cell*>& cel
                      "policy denies or passes first",
                  rule.where, x.witness_text(m, &x.chain(p, d)));
       };
+      // Only Allow (or Log) rules before it in p: overriding needs a policy
+      // before p in the chain.
+      const bool allows_before = std::all_of(rules.begin(), rules.begin() + static_cast<std::ptrdiff_t>(i),
+                                             [](const Rule& r) { return r.action == Action::kAllow || r.action == Action::kLog; });
       for (Cell* c : cells) {
         if (!find_rule(c->chain(p, d), &rule)) continue;
+        // Exact: with nothing before p in the (sliced) chain, the rule is
+        // reached unless an earlier rule of p allowed the flow.
+        const auto& first = c->chain(p, d).tiers.front().policies;
+        if (shared_.options.slicing && allows_before && !first.empty() && first.front().policy == &p) continue;
         const auto earlier = c->earlier(p, d);
         std::optional<z3::model> m;
         // Guesses first: a pod that p and one policy before it select, a
