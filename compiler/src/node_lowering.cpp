@@ -125,9 +125,9 @@ struct NodeLowering::State {
   std::unordered_map<std::string, std::uint32_t> net_slot;
   std::vector<std::optional<NetData>> net_data;
 
-  std::map<std::string, std::unique_ptr<SelectorEntry>> entries;  // by canonical selector
-  std::map<std::string, MemberSetState> member_sets;
-  std::map<std::string, FixedSetState> fixed_sets;
+  std::unordered_map<std::string, std::unique_ptr<SelectorEntry>> entries;  // by canonical selector
+  std::unordered_map<std::string, MemberSetState> member_sets;
+  std::unordered_map<std::string, FixedSetState> fixed_sets;
   std::map<std::string, std::unique_ptr<PolicyState>> policies;  // non-staged, by policy_key
 
   Model tiers;  // only the model's tiers (the tier list points into it)
