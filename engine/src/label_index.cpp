@@ -51,21 +51,28 @@ void LabelIndex::grow(std::size_t universe) {
 
 namespace {
 
-// Items are usually added in ascending order, so this is an append.
-void add_posting(std::vector<std::uint32_t>& postings, std::uint32_t item) {
-  if (postings.empty() || postings.back() < item) {
-    postings.push_back(item);
-    return;
-  }
-  postings.insert(std::lower_bound(postings.begin(), postings.end(), item), item);
-}
-
-void remove_posting(std::vector<std::uint32_t>& postings, std::uint32_t item) {
-  const auto it = std::lower_bound(postings.begin(), postings.end(), item);
-  if (it != postings.end() && *it == item) postings.erase(it);
+void remove_posting(std::vector<std::uint32_t>& items, std::vector<std::uint64_t>& dense, std::uint32_t item) {
+  const auto it = std::lower_bound(items.begin(), items.end(), item);
+  if (it != items.end() && *it == item) items.erase(it);
+  if (item / 64 < dense.size()) dense[item / 64] &= ~(std::uint64_t{1} << (item % 64));
 }
 
 }  // namespace
+
+void LabelIndex::add_posting(Postings& postings, std::uint32_t item) const {
+  auto& items = postings.items;
+  // Items are usually added in ascending order, so this is an append.
+  if (items.empty() || items.back() < item) items.push_back(item);
+  else items.insert(std::lower_bound(items.begin(), items.end(), item), item);
+  auto& dense = postings.dense;
+  if (!dense.empty()) {
+    if (item / 64 >= dense.size()) dense.resize(item / 64 + 1, 0);
+    dense[item / 64] |= std::uint64_t{1} << (item % 64);
+  } else if (items.size() * 32 >= live_.universe_) {
+    dense.assign((live_.universe_ + 63) / 64, 0);
+    for (const auto i : items) dense[i / 64] |= std::uint64_t{1} << (i % 64);
+  }
+}
 
 void LabelIndex::insert(std::uint32_t item, const Labels& labels) {
   auto& contributed = contributions_[item];
@@ -96,10 +103,10 @@ void LabelIndex::remove(std::uint32_t item) {
   // Empty postings are erased so that the value scans of contains / starts
   // with / ends with never meet a value no item carries.
   for (const auto& c : contributions_[item]) {
-    remove_posting(c.value->second, item);
-    if (c.value->second.empty()) c.key->second.values.erase(c.value);
-    remove_posting(c.key->second.items, item);
-    if (c.key->second.items.empty()) keys_.erase(c.key);
+    remove_posting(c.value->second.items, c.value->second.dense, item);
+    if (c.value->second.items.empty()) c.key->second.values.erase(c.value);
+    remove_posting(c.key->second.items.items, c.key->second.items.dense, item);
+    if (c.key->second.items.items.empty()) keys_.erase(c.key);
   }
   contributions_[item].clear();
   contributions_[item].shrink_to_fit();
@@ -113,8 +120,13 @@ void LabelIndex::replace(std::uint32_t item, const Labels& labels) {
   insert(item, labels);
 }
 
-void LabelIndex::or_postings(const Postings& postings, ItemSet& out) const {
-  for (const auto item : postings) out.set(item);
+void LabelIndex::or_postings(const Postings& postings, ItemSet& out) {
+  if (postings.dense.empty()) {
+    for (const auto item : postings.items) out.set(item);
+    return;
+  }
+  const std::size_t words = std::min(postings.dense.size(), out.words_.size());
+  for (std::size_t w = 0; w < words; ++w) out.words_[w] |= postings.dense[w];
 }
 
 // The items whose value under node.key satisfies a label op (has, ==, in,

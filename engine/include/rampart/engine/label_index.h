@@ -126,9 +126,14 @@ class LabelIndex {
   [[nodiscard]] ItemSet select(const selector::Node& node) const;
 
  private:
-  // Postings are sorted item lists, not bitsets: a label with a distinct
-  // value per pod would otherwise cost a universe-sized bitset per value.
-  using Postings = std::vector<std::uint32_t>;
+  // Postings are sorted item lists: a label with a distinct value per pod
+  // would otherwise cost a universe-sized bitset per value. A list holding at
+  // least 1/32 of the universe also keeps a bitset (no larger than the list),
+  // so that has(k), != and common values are OR-ed a word at a time.
+  struct Postings {
+    std::vector<std::uint32_t> items;
+    std::vector<std::uint64_t> dense;  // empty until the list is dense enough
+  };
   struct KeyEntry {
     Postings items;                                              // items having the key
     std::map<std::string, Postings, std::less<>> values;         // value → items
@@ -142,7 +147,8 @@ class LabelIndex {
 
   void insert(std::uint32_t item, const Labels& labels);
   void grow(std::size_t universe);
-  void or_postings(const Postings& postings, ItemSet& out) const;
+  void add_posting(Postings& postings, std::uint32_t item) const;
+  static void or_postings(const Postings& postings, ItemSet& out);
   [[nodiscard]] ItemSet values_matching(const selector::Node& node) const;
 
   KeyMap keys_;
