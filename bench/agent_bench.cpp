@@ -19,6 +19,7 @@
 // x_baseline divides p50 by the baseline's p50 measured in the same run.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -35,7 +36,9 @@
 
 #include "rampart/compiler/kernel.h"
 #include "rampart/enforcer/agent.h"
+#include "rampart/compiler/node_lowering.h"
 #include "rampart/enforcer/dir_datastore.h"
+#include "rampart/enforcer/live_model.h"
 #include "rampart/enforcer/manifest.h"
 #include "rampart/enforcer/nft_dataplane.h"
 
@@ -327,6 +330,44 @@ static void BM_DirChange(benchmark::State& state) {
   report(state, ms, cpu);
 }
 BENCHMARK(BM_DirChange)->Iterations(iterations("AGENT_BENCH_DIR_CHANGES", 10))->Unit(benchmark::kMillisecond)->UseRealTime();
+
+namespace {
+
+double rss_mib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmRSS:")) return std::stod(line.substr(6)) / 1024;
+  }
+  return 0;
+}
+
+}  // namespace
+
+// Where the agent's memory goes, in this process: RSS growth (after giving
+// free heap back with malloc_trim) for the dir: datastore's parsed files, the
+// LiveModel over them and the NodeLowering of node-00. Approximate (heap
+// reuse); the whole binary's figure is BM_AgentMemory.
+static void BM_MemoryParts(benchmark::State& state) {
+  auto& rig = Rig::get();
+  for (auto _ : state) {
+    ::malloc_trim(0);
+    const double r0 = rss_mib();
+    DirDatastore datastore(rig.dir / "cluster");
+    auto snapshot = datastore.list();
+    if (!snapshot) return state.SkipWithError("list");
+    const double r1 = rss_mib();
+    LiveModel live(kNode);
+    for (const auto& r : snapshot->resources) live.apply(ResourceUpdate{UpdateType::kAdd, r.key, r, 0});
+    const double r2 = rss_mib();
+    compiler::NodeLowering lowering(kNode, compiler::NodeConfig{});
+    if (!lowering.reset(live.model())) return state.SkipWithError("lowering");
+    const double r3 = rss_mib();
+    state.counters["parsed_mib"] = r1 - r0;
+    state.counters["live_model_mib"] = r2 - r1;
+    state.counters["lowering_mib"] = r3 - r2;
+  }
+}
+BENCHMARK(BM_MemoryParts)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 namespace {
 

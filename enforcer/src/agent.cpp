@@ -1,5 +1,7 @@
 #include "rampart/enforcer/agent.h"
 
+#include <malloc.h>
+
 #include <future>
 #include <set>
 
@@ -145,8 +147,10 @@ void Agent::post(std::function<void()> task) {
   wake_.notify_all();
 }
 
-void Agent::on_updates(const std::vector<ResourceUpdate>& updates) {
-  post([this, updates] {
+void Agent::on_updates(const std::vector<ResourceUpdate>& updates) { take_updates(std::vector<ResourceUpdate>(updates)); }
+
+void Agent::take_updates(std::vector<ResourceUpdate>&& batch) {
+  post([this, updates = std::move(batch)] {
     const auto started = std::chrono::steady_clock::now();
     {
       std::lock_guard lock(mutex_);
@@ -273,6 +277,7 @@ void Agent::flush(bool force) {
     log(first_write_ ? LogLevel::kInfo : LogLevel::kDebug, first_write_ ? "first dataplane write after start" : "dataplane write",
         {{"ops", std::to_string(ops)}, {"seconds", std::to_string(std::chrono::duration<double>(
                                                                    std::chrono::steady_clock::now() - built).count())}});
+    if (first_write_) ::malloc_trim(0);  // the start-up list's copies are gone: give their pages back
     first_write_ = false;
     unwritten_ = {};
     retry_delay_ = std::chrono::milliseconds(0);

@@ -61,21 +61,22 @@ Result<void> write_atomically(const fs::path& target, const std::string& content
 
 // The updates from what was delivered to what the files hold now; only
 // changed resources are copied.
-std::vector<ResourceUpdate> changes(const std::map<ResourceKey, std::string>& delivered,
-                                    const std::map<ResourceKey, const Resource*>& now, std::int64_t revision) {
+template <typename Merged>
+std::vector<ResourceUpdate> changes(const std::map<ResourceKey, std::string>& delivered, const Merged& now,
+                                    std::int64_t revision) {
   std::vector<ResourceUpdate> out;
   auto old_it = delivered.begin();
   auto new_it = now.begin();
   while (old_it != delivered.end() || new_it != now.end()) {
-    if (new_it == now.end() || (old_it != delivered.end() && old_it->first < new_it->first)) {
+    if (new_it == now.end() || (old_it != delivered.end() && old_it->first < *new_it->first)) {
       out.push_back(ResourceUpdate{UpdateType::kDelete, old_it->first, std::nullopt, revision});
       ++old_it;
-    } else if (old_it == delivered.end() || new_it->first < old_it->first) {
-      out.push_back(ResourceUpdate{UpdateType::kAdd, new_it->first, *new_it->second, revision});
+    } else if (old_it == delivered.end() || *new_it->first < old_it->first) {
+      out.push_back(ResourceUpdate{UpdateType::kAdd, *new_it->first, *new_it->second.resource, revision});
       ++new_it;
     } else {
-      if (old_it->second != new_it->second->json) {
-        out.push_back(ResourceUpdate{UpdateType::kModify, new_it->first, *new_it->second, revision});
+      if (old_it->second != new_it->second.resource->json) {
+        out.push_back(ResourceUpdate{UpdateType::kModify, *new_it->first, *new_it->second.resource, revision});
       }
       ++old_it;
       ++new_it;
@@ -159,17 +160,18 @@ bool DirDatastore::scan(Files& files, std::vector<Error>& problems, std::string&
 
 DirDatastore::Merged DirDatastore::merge(const Files& files, std::vector<Error>& problems) const {
   Merged out;
-  std::map<ResourceKey, fs::path> origin;
   for (const auto& [path, state] : files) {  // sorted: the last path wins
     for (const auto& resource : state.resources) {
-      if (auto seen = origin.find(resource.key); seen != origin.end() && seen->second != path) {
+      const auto [it, inserted] = out.try_emplace(&resource.key, Source{&resource, &path});
+      if (inserted) continue;
+      if (*it->second.file != path) {
         problems.push_back(Error{ErrorCode::kValidation,
-                                 resource.key.str() + " is defined in " + seen->second.string() + " and " +
+                                 resource.key.str() + " is defined in " + it->second.file->string() + " and " +
                                      path.string() + "; using the latter",
                                  resource.where});
       }
-      origin.insert_or_assign(resource.key, path);
-      out.insert_or_assign(resource.key, &resource);
+      out.erase(it);  // re-keyed on the winner's own key object
+      out.emplace(&resource.key, Source{&resource, &path});
     }
   }
   return out;
@@ -185,7 +187,7 @@ Result<Snapshot> DirDatastore::list(std::vector<Error>* problems) {
   auto merged = merge(files, found);
   if (problems) problems->insert(problems->end(), found.begin(), found.end());
   Snapshot out;
-  for (const auto& [key, resource] : merged) out.resources.push_back(*resource);
+  for (const auto& [key, source] : merged) out.resources.push_back(*source.resource);
   return out;
 }
 
@@ -310,7 +312,7 @@ void DirDatastore::run(DatastoreListener& listener) {
         }
         for (const auto& problem : conflicts) listener.on_error(problem);
         if (lost) listener.on_state(SyncState::kResyncing, describe() + " is back");
-        listener.on_updates(updates);
+        listener.take_updates(std::move(updates));
       }
       if (!synced || lost) listener.on_state(SyncState::kInSync, "revision " + std::to_string(revision_));
       synced = true;

@@ -108,7 +108,7 @@ bool EtcdDatastore::relist(DatastoreListener& listener, bool announce, std::stri
   auto updates = delivered_.diff_to(next, range->revision);
   for (const auto& update : updates) delivered_.apply(update);
   revision_ = range->revision;
-  if (!updates.empty()) listener.on_updates(updates);
+  if (!updates.empty()) listener.take_updates(std::move(updates));
   return true;
 }
 
@@ -136,7 +136,7 @@ void EtcdDatastore::on_events(DatastoreListener& listener, std::int64_t revision
   }
   revision_ = std::max(revision_, revision);
   for (const auto& event : events) revision_ = std::max(revision_, event.kv.mod_revision);
-  if (!updates.empty()) listener.on_updates(updates);
+  if (!updates.empty()) listener.take_updates(std::move(updates));
 }
 
 void EtcdDatastore::run(DatastoreListener& listener) {

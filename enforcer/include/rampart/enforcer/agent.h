@@ -75,6 +75,7 @@ class Agent final : public DatastoreListener {
 
   // DatastoreListener (datastore thread): queued for the agent's thread.
   void on_updates(const std::vector<ResourceUpdate>& updates) override;
+  void take_updates(std::vector<ResourceUpdate>&& updates) override;
   void on_state(SyncState state, std::string_view detail) override;
   void on_error(const Error& error) override;
 

@@ -36,6 +36,12 @@ class DatastoreListener {
   virtual ~DatastoreListener() = default;
   // A batch of changes in revision order.
   virtual void on_updates(const std::vector<ResourceUpdate>& updates) = 0;
+  // The same, for a batch the datastore no longer needs: a listener that
+  // keeps it (the agent queues it) takes it without a copy — a full list is
+  // every resource of the cluster.
+  virtual void take_updates(std::vector<ResourceUpdate>&& updates) {
+    on_updates(static_cast<const std::vector<ResourceUpdate>&>(updates));
+  }
   virtual void on_state(SyncState state, std::string_view detail) = 0;
   // A problem that does not change the state: an object refused, a member down.
   virtual void on_error(const Error& error) = 0;

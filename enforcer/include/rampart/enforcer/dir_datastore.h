@@ -51,7 +51,14 @@ class DirDatastore final : public Datastore {
     std::uintmax_t size = 0;
   };
   using Files = std::map<std::filesystem::path, FileState>;
-  using Merged = std::map<ResourceKey, const Resource*>;  // into Files
+  struct ByKey {
+    bool operator()(const ResourceKey* a, const ResourceKey* b) const { return *a < *b; }
+  };
+  struct Source {
+    const Resource* resource;
+    const std::filesystem::path* file;
+  };
+  using Merged = std::map<const ResourceKey*, Source, ByKey>;  // all pointers into Files: nothing copied
 
   // Reads the tree into `files` (reparsing changed files). Errors for bad
   // files go to `problems`; false when the root cannot be read.
