@@ -820,7 +820,7 @@ Result<Transaction> NodeLowering::reset(const Model& model, const std::map<std::
 Result<Transaction> NodeLowering::update(const Model& model, const ModelChange& change,
                                          const std::map<std::string, std::string>& interfaces) {
   if (!state_->valid)
-    return fail(ErrorCode::kInvalidArgument, "node lowering is stale after an error: reset() it");
+    return fail(ErrorCode::kInvalidArgument, "node lowering is not current (never reset, or a previous call failed): reset() it");
   if (change.everything) {
     const Ruleset previous = ruleset();
     auto fresh = std::make_unique<State>(state_->node, state_->cfg);
