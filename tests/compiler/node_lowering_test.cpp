@@ -128,3 +128,36 @@ TEST_CASE("lower() equals the reference lowering on the demo cluster, every node
       REQUIRE(*fast == *ref);
     }
 }
+
+TEST_CASE("NodeLowering: a set turning into an interval set, and an unknown-scope change", "[compiler][lower][incremental]") {
+  engine::Model m;
+  add_default_tier(m);
+  add_pod(m, "ns", "a1", {{"app", "a"}}, {"10.244.0.10"});
+  add_pod(m, "ns", "b1", {{"app", "b"}}, {"10.244.0.11"});
+  add_policy(m, "ns", "from-a", "app == 'b'", {rule(engine::Action::kAllow, 6, peer("app == 'a'"))}, {}, true, false);
+  NodeLowering nl("node-1", NodeConfig{});
+  auto start = nl.reset(m);
+  REQUIRE(start);
+  FakeKernel kernel;
+  REQUIRE(kernel.apply(*start));
+  const auto check = [&](const Transaction& tx) {
+    const auto want = lower_reference(m, node_endpoints(m, "node-1"), NodeConfig{});
+    REQUIRE(want);
+    REQUIRE(nl.ruleset() == *want);
+    REQUIRE(kernel.apply(tx));
+    REQUIRE(canonical(kernel.ruleset()) == canonical(*want));
+  };
+  // A network set labelled app=a joins the selector's set: it becomes an interval set.
+  engine::NetworkSet n{.name = "ext", .labels = {{"app", "a"}}, .nets = {cidr("192.168.0.0/24")}};
+  n.effective_labels = n.labels;
+  m.network_sets.push_back(n);
+  auto tx = nl.update(m, ModelChange{.network_sets = {network_set_key(n)}});
+  REQUIRE(tx);
+  check(*tx);
+  // Something the caller cannot name: everything is recomputed, the delta still small.
+  m.endpoints[0].effective_labels["app"] = "b";
+  tx = nl.update(m, ModelChange{.everything = true});
+  REQUIRE(tx);
+  check(*tx);
+  CHECK_FALSE(rebuild(nl.ruleset()).ops().size() <= tx->ops().size());
+}
