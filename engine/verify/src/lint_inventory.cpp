@@ -1,6 +1,8 @@
 // RV002, RV003, RV104: concrete checks over the inventory (no solver).
 #include "linter.h"
 
+#include <set>
+
 namespace rampart::verify::detail::lint {
 
 // ---- RV002, RV003, RV104 (concrete, over the inventory) ----------------
@@ -30,8 +32,14 @@ void Linter::check_inventory() {
           if (!er->effective_selector) continue;
           const engine::SelectorMatcher pm(*er->effective_selector);
           bool any = false;
-          for (const auto& e : model.endpoints) any = any || pm.matches(e.effective_labels);
-          for (const auto& n : model.network_sets) any = any || pm.matches(n.effective_labels);
+          for (const auto& e : model.endpoints) {
+            if (any) break;
+            any = pm.matches(e.effective_labels);
+          }
+          for (const auto& n : model.network_sets) {
+            if (any) break;
+            any = pm.matches(n.effective_labels);
+          }
           if (!any)
             sink.add(kRuleDanglingPeer, Severity::kWarning,
                      rule_name(p, d, static_cast<int>(i)) + ": the " +
@@ -41,13 +49,15 @@ void Linter::check_inventory() {
         }
     }
   }
+  // Which endpoints some policy isolates, per direction (one pass over the
+  // selections instead of a search per pod and policy).
+  std::set<const engine::Endpoint*> isolated_in, isolated_out;
+  for (const auto& [p, eps] : selected) {
+    if (p->types_ingress) isolated_in.insert(eps.begin(), eps.end());
+    if (p->types_egress) isolated_out.insert(eps.begin(), eps.end());
+  }
   for (const auto* e : pods) {
-    bool in = false, out = false;
-    for (const auto& [p, eps] : selected)
-      if (std::find(eps.begin(), eps.end(), e) != eps.end()) {
-        in = in || p->types_ingress;
-        out = out || p->types_egress;
-      }
+    const bool in = isolated_in.contains(e), out = isolated_out.contains(e);
     if (!in || !out)
       sink.add(kRuleUnprotectedPod, Severity::kNote,
                "pod " + e->ns + "/" + e->name + " is selected by no policy for " +

@@ -241,4 +241,43 @@ std::optional<FlowGuess> guess_flow(const Model& model, engine::Direction d, con
   return g;
 }
 
+namespace {
+
+bool numeric_ports_disjoint(const std::vector<engine::PortSpec>& a, const std::vector<engine::PortSpec>& b) {
+  if (a.empty() || b.empty()) return false;
+  for (const auto& x : a)
+    for (const auto& y : b) {
+      if (x.is_named() || y.is_named()) return false;
+      if (x.min <= y.max && y.min <= x.max) return false;
+    }
+  return true;
+}
+
+bool nets_disjoint(const std::vector<Cidr>& a, const std::vector<Cidr>& b) {
+  if (a.empty() || b.empty()) return false;
+  for (const auto& x : a)
+    for (const auto& y : b)
+      if (x.contains(y) || y.contains(x)) return false;  // CIDRs overlap only by containment
+  return true;
+}
+
+bool peers_disjoint(const engine::EntityRule& a, const engine::EntityRule& b) {
+  if (numeric_ports_disjoint(a.ports, b.ports) || nets_disjoint(a.nets, b.nets)) return true;
+  if (a.effective_selector && b.effective_selector) {
+    Restriction ra, rb;
+    restrict(a.effective_selector->root(), ra);
+    restrict(b.effective_selector->root(), rb);
+    if (!compatible(ra, rb)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool surely_disjoint(const engine::Rule& a, const engine::Rule& b) {
+  if (a.protocol && b.protocol && a.protocol->number != b.protocol->number) return true;
+  if (a.ip_version && b.ip_version && *a.ip_version != *b.ip_version) return true;
+  return peers_disjoint(a.source, b.source) || peers_disjoint(a.destination, b.destination);
+}
+
 }  // namespace rampart::verify::detail::lint

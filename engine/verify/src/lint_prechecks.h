@@ -59,4 +59,9 @@ std::optional<FlowGuess> guess_flow(const engine::Model& model, engine::Directio
                                     const std::vector<const selector::Selector*>& self_selectors,
                                     const std::vector<const engine::Rule*>& rules);
 
+// Can no flow match both rules? True only when that is certain from their
+// protocols, numeric port lists, nets or the label values their peer
+// selectors require (exact when true; false means "maybe").
+bool surely_disjoint(const engine::Rule& a, const engine::Rule& b);
+
 }  // namespace rampart::verify::detail::lint

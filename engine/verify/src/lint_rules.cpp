@@ -97,8 +97,9 @@ void Linter::check_rule(const Policy& p, Direction d, int index, const std::vect
     for (const RuleTerm* q : before) {
       if (related.size() >= 5) break;
       if (named.contains(q->rule)) continue;
+      if (shared_.options.slicing && surely_disjoint(rule, *q->rule)) continue;
       const z3::expr blocks = c->in_cell(d) && applies && rt->match && q->reach && q->match;
-      if (!c->concrete(blocks, guess(*c, p, d, {&rule, q->rule}), sink, check_name) &&
+      if (!c->concrete(blocks, guess(*c, p, d, {&rule, q->rule}, owner(c->chain(p, d), q)), sink, check_name) &&
           c->ask(blocks, sink, check_name, rule.where, name) != SatResult::kSat)
         continue;
       named.insert(q->rule);
