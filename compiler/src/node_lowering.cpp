@@ -147,6 +147,7 @@ struct NodeLowering::State {
   std::map<std::string, std::optional<Chain>> touched_chains;
   std::unordered_map<std::string, const Chain*> chain_index;  // every endpoint and policy chain
   bool recording = false;  // update() records what it touches; a full build does not
+  bool any_v6 = true;      // false: no endpoint has an IPv6 address (s6-/np6- sets hold only nets)
   bool base_touched = false;
   std::optional<detail::BaseParts> old_base;
   std::unordered_map<std::uint32_t, EndpointData> old_data;  // changed endpoints as they were
@@ -155,7 +156,8 @@ struct NodeLowering::State {
   State(std::string n, NodeConfig c) : node(std::move(n)), cfg(std::move(c)) {}
 
   // ---- endpoints -------------------------------------------------------
-  static EndpointData data_of(const Endpoint& e) {
+  EndpointData data_of(const Endpoint& e) {
+    for (const auto& ip : e.ips) any_v6 = any_v6 || ip.family == 6;
     return EndpointData{.key = endpoint_key(e), .ns = e.ns, .ips = e.ips, .ports = e.ports};
   }
 
@@ -189,8 +191,9 @@ struct NodeLowering::State {
 
   Set member_contents(const std::string& name, const MemberSetState& m) const {
     Set s = detail::member_set_decl(name, m.spec);
-    for (std::uint32_t slot : m.entry->endpoints)
-      if (const auto& d = ep_data[slot]) detail::add_endpoint_elements(m.spec, d->ips, d->ports, s);
+    if (m.spec.family == 4 || any_v6)
+      for (std::uint32_t slot : m.entry->endpoints)
+        if (const auto& d = ep_data[slot]) detail::add_endpoint_elements(m.spec, d->ips, d->ports, s);
     if (!m.spec.named_port)
       for (std::uint32_t slot : m.entry->nets) detail::add_network_set_elements(m.spec, net_data[slot]->set, s);
     normalize(s);
@@ -393,6 +396,7 @@ struct NodeLowering::State {
     std::vector<const Labels*> labels;
     labels.reserve(model.endpoints.size());
     ep_data.clear();
+    any_v6 = false;  // data_of() sets it again for the first IPv6 address
     for (std::uint32_t i = 0; i < model.endpoints.size(); ++i) {
       const auto& e = model.endpoints[i];
       labels.push_back(&detail::effective_labels(e));

@@ -154,6 +154,15 @@ TEST_CASE("NodeLowering: a set turning into an interval set, and an unknown-scop
   auto tx = nl.update(m, ModelChange{.network_sets = {network_set_key(n)}});
   REQUIRE(tx);
   check(*tx);
+  // The first IPv6 address in a cluster that had none (s6- sets were built empty).
+  auto& v6 = add_pod(m, "ns", "a6", {{"app", "a"}}, {"10.244.0.12", "fd00::12"}, "node-2");
+  tx = nl.update(m, ModelChange{.endpoints = {endpoint_key(v6)}});
+  REQUIRE(tx);
+  check(*tx);
+  m.network_sets[0].nets.push_back(cidr("192.168.1.0/24"));  // the sets of app == 'a' recomputed in full
+  tx = nl.update(m, ModelChange{.network_sets = {network_set_key(m.network_sets[0])}});
+  REQUIRE(tx);
+  check(*tx);
   // Something the caller cannot name: everything is recomputed, the delta still small.
   m.endpoints[0].effective_labels["app"] = "b";
   tx = nl.update(m, ModelChange{.everything = true});
