@@ -96,3 +96,26 @@ TEST_CASE("lint with slicing and pre-checks finds exactly what the unsliced path
   CHECK(with_findings > n / 2);
   CHECK(rules_seen.size() >= 5);
 }
+
+TEST_CASE("guesses settle questions without the solver and change no finding", "[verify][lint][slicing]") {
+  std::mt19937 rng(29);
+  int settled = 0, settled_without = 0, queries_with = 0, queries_without = 0;
+  for (int i = 0; i < cases(10); ++i) {
+    const engine::Model m = merged(rng);
+    LintOptions without;
+    without.guesses = false;
+    const LintReport a = semantic_lint_report(m);
+    const LintReport b = semantic_lint_report(m, without);
+    CHECK(keys(a.diagnostics) == keys(b.diagnostics));
+    for (const auto& t : a.timings) {
+      settled += t.settled;
+      queries_with += t.queries;
+    }
+    for (const auto& t : b.timings) {
+      settled_without += t.settled;  // only the syntactic pre-checks
+      queries_without += t.queries;
+    }
+  }
+  CHECK(settled > settled_without);
+  CHECK(queries_with < queries_without);
+}
