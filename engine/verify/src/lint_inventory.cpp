@@ -15,11 +15,21 @@ void Linter::check_inventory() {
   for (const auto& e : model.endpoints)
     if (e.kind == engine::EndpointKind::kPod) pods.push_back(&e);
   std::map<const Policy*, std::vector<const engine::Endpoint*>> selected;
+  // Generated and real policy sets repeat selectors: each distinct one is
+  // matched against the inventory once.
+  std::map<std::string, std::vector<const engine::Endpoint*>, std::less<>> selections;
+  std::map<std::string, bool, std::less<>> peer_matches;
   for (const auto& p : model.policies) {
     if (p.staged() || !p.effective_selector) continue;
-    const engine::SelectorMatcher m(*p.effective_selector);
-    for (const auto& e : model.endpoints)
-      if (m.matches(e.effective_labels)) selected[&p].push_back(&e);
+    const std::string key = p.effective_selector->canonical();
+    auto known = selections.find(key);
+    if (known == selections.end()) {
+      known = selections.emplace(key, std::vector<const engine::Endpoint*>{}).first;
+      const engine::SelectorMatcher m(*p.effective_selector);
+      for (const auto& e : model.endpoints)
+        if (m.matches(e.effective_labels)) known->second.push_back(&e);
+    }
+    selected[&p] = known->second;
     if (selected[&p].empty())
       sink.add(kRuleDanglingPolicy, Severity::kWarning,
                "policy " + p.qualified_name() + " selects no workload of the inventory (" +
@@ -30,16 +40,22 @@ void Linter::check_inventory() {
       for (std::size_t i = 0; i < rules.size(); ++i)
         for (const auto* er : {&rules[i].source, &rules[i].destination}) {
           if (!er->effective_selector) continue;
-          const engine::SelectorMatcher pm(*er->effective_selector);
-          bool any = false;
-          for (const auto& e : model.endpoints) {
-            if (any) break;
-            any = pm.matches(e.effective_labels);
+          const std::string peer_key = er->effective_selector->canonical();
+          auto peer = peer_matches.find(peer_key);
+          if (peer == peer_matches.end()) {
+            const engine::SelectorMatcher pm(*er->effective_selector);
+            bool found = false;
+            for (const auto& e : model.endpoints) {
+              if (found) break;
+              found = pm.matches(e.effective_labels);
+            }
+            for (const auto& n : model.network_sets) {
+              if (found) break;
+              found = pm.matches(n.effective_labels);
+            }
+            peer = peer_matches.emplace(peer_key, found).first;
           }
-          for (const auto& n : model.network_sets) {
-            if (any) break;
-            any = pm.matches(n.effective_labels);
-          }
+          const bool any = peer->second;
           if (!any)
             sink.add(kRuleDanglingPeer, Severity::kWarning,
                      rule_name(p, d, static_cast<int>(i)) + ": the " +
