@@ -118,23 +118,18 @@ LintReport Linter::run() {
       }
     }
   };
-  unsigned threads = shared_.options.threads > 0 ? static_cast<unsigned>(shared_.options.threads)
-                                                 : std::max(1u, std::thread::hardware_concurrency());
-  threads = std::min<unsigned>(threads, static_cast<unsigned>(cells_.size()));
+  const unsigned wanted = shared_.options.threads > 0 ? static_cast<unsigned>(shared_.options.threads)
+                                                     : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = std::min<unsigned>(wanted, static_cast<unsigned>(cells_.size()));
   {
     std::vector<std::jthread> pool;
     for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
     work();
   }
-  // Sequential phase: policies that can apply in several cells, and checks
-  // about pairs of policies.
+  // Then the policies that can apply in several cells (in parallel too),
+  // and checks about pairs of policies.
   if (failed_) return merge();
-  for (const auto& p : model.policies) {
-    const auto& in = cells_of_.at(&p);
-    if (in.size() <= 1 || !live(p)) continue;
-    lint_policy(p, in, sink_);
-    for (std::size_t i = 1; i < in.size(); ++i) in[i]->release();
-  }
+  lint_shared_policies(wanted);
   if (shared_.options.inventory_checks) check_inventory();
   check_conflicts();
   if (shared_.options.pitfalls) check_ignored_directions();
@@ -151,6 +146,73 @@ std::vector<const Policy*> Linter::members(const std::string& ns) const {
     if (in) out.push_back(&p);
   }
   return out;
+}
+
+// Policies that can apply in several cells, on `threads` threads: this
+// thread uses the cells, every other thread blank copies of them (a cell's
+// Z3 state is its thread's), each policy on one thread.
+void Linter::lint_shared_policies(unsigned threads) {
+  std::vector<const Policy*> todo;
+  for (const auto& p : shared_.model.policies)
+    if (cells_of_.at(&p).size() > 1 && live(p)) todo.push_back(&p);
+  if (todo.empty()) return;
+  threads = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(todo.size())));
+  std::map<const Cell*, std::size_t> index;
+  for (std::size_t i = 0; i < cells_.size(); ++i) index.emplace(cells_[i].get(), i);
+  std::atomic<std::size_t> next{0};
+  std::mutex mutex;
+  std::vector<Sink> sinks(threads);
+  const auto work = [&](unsigned t) {
+    std::vector<std::unique_ptr<Cell>> own, own_locals;
+    std::vector<Cell*> mine;
+    for (const auto& c : cells_) {
+      if (t == 0) {
+        mine.push_back(c.get());
+        continue;
+      }
+      own.push_back(c->blank_copy());
+      if (c->local) {
+        own_locals.push_back(c->local->blank_copy());
+        own.back()->local = own_locals.back().get();
+      }
+      mine.push_back(own.back().get());
+    }
+    try {
+      for (std::size_t k = next++; k < todo.size(); k = next++) {
+        std::vector<Cell*> in;
+        for (Cell* c : cells_of_.at(todo[k])) in.push_back(mine[index.at(c)]);
+        lint_policy(*todo[k], in, sinks[t]);
+        for (std::size_t i = t == 0 ? 1 : 0; i < in.size(); ++i) {
+          in[i]->release();
+          if (in[i]->local) in[i]->local->release();
+        }
+      }
+    } catch (const z3::exception& e) {
+      sinks[t].add(kRuleUnknown, Severity::kNote, std::string("semantic checks stopped: z3: ") + e.msg(), {});
+      const std::lock_guard lock(mutex);
+      failed_ = true;
+    }
+    for (Cell* c : mine)
+      if (t != 0) {
+        c->release();  // before this thread's context goes
+        if (c->local) c->local->release();
+      }
+  };
+  {
+    std::vector<std::jthread> pool;
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work, t);
+    work(0);
+  }
+  for (auto& sink : sinks) {
+    for (auto& d : sink.diagnostics) sink_.diagnostics.push_back(std::move(d));
+    for (const auto& t : sink.timings) {
+      LintTiming& into = sink_.timing(t.check);
+      into.elapsed += t.elapsed;
+      into.queries += t.queries;
+      into.unknown += t.unknown;
+      into.settled += t.settled;
+    }
+  }
 }
 
 bool Linter::may_apply_in(const Policy& p, const std::string& ns) const {

@@ -130,6 +130,9 @@ class Cell {
       }
   }
 
+  // The same cell without its Z3 state, for another thread.
+  [[nodiscard]] std::unique_ptr<Cell> blank_copy() const { return std::make_unique<Cell>(shared_, ns_, members_); }
+
   // The lighter cell for this namespace: its own policies and the global
   // ones from its first tier on (no earlier-tier global policies); null when
   // it would be the same cell.

@@ -37,6 +37,7 @@ class Linter {
   }
 
   LintReport merge();
+  void lint_shared_policies(unsigned threads);
 
   // Every check about one policy, over the cells it can apply in.
   void lint_policy(const Policy& p, const std::vector<Cell*>& cells, Sink& sink);
