@@ -1,4 +1,5 @@
-// The lint driver: cells, the parallel and sequential phases, and one
+// The lint driver: cells, the two parallel phases (one-cell policies, then
+// policies that can apply in several cells), pair checks, and one
 // member per check. The checks live in one file per family:
 //   lint_selectors.cpp   RV001 (contradictions, policies that select no pod)
 //   lint_inventory.cpp   RV002, RV003, RV104 (concrete, over the inventory)
@@ -101,7 +102,7 @@ class Linter {
   std::set<const Policy*> live_;
   bool failed_ = false;
   bool one_cell_ = false;  // every policy in the cell "*"
-  Sink sink_;  // the sequential phase
+  Sink sink_;  // inventory and pair checks, and the merged findings of the shared phase
 };
 
 }  // namespace rampart::verify::detail::lint
