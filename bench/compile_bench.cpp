@@ -26,6 +26,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "bench_support.h"
 #include "rampart/compiler/diff.h"
 #include "rampart/compiler/kernel.h"
 #include "rampart/compiler/lower.h"
@@ -255,28 +256,12 @@ void BM_DiffOnePod(benchmark::State& state) {
 BENCHMARK(BM_DiffOnePod)->Unit(benchmark::kMillisecond);
 
 // Kernel programming in a private netns: a full rebuild vs one pod added.
-struct Netns {
-  std::string name = "rpb-" + std::to_string(getpid());
-  Netns() { ok = std::system(("ip netns add " + name).c_str()) == 0; }
-  ~Netns() { (void)std::system(("ip netns del " + name + " 2>/dev/null").c_str()); }
-  bool ok = false;
-};
-
-double cpu_seconds() {  // self + reaped children, user + system
-  double total = 0;
-  for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
-    rusage u{};
-    getrusage(who, &u);
-    total += static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-  }
-  return total;
-}
 
 // CPU of the timed parts only.
 struct CpuMeter {
   double total = 0, start = 0;
-  void begin() { start = cpu_seconds(); }
-  void end() { total += cpu_seconds() - start; }
+  void begin() { start = rampart::bench::cpu_seconds_with_children(); }
+  void end() { total += rampart::bench::cpu_seconds_with_children() - start; }
   void report(benchmark::State& state) const {
     state.counters["cpu_ms"] = 1e3 * total / static_cast<double>(std::max<benchmark::IterationCount>(state.iterations(), 1));
   }
@@ -290,7 +275,7 @@ KernelBackend backend_arg(benchmark::State& state) {
 
 void BM_KernelFullApply(benchmark::State& state) {
   const KernelBackend backend = backend_arg(state);
-  Netns ns;
+  rampart::bench::BenchNetns ns("rpb-");
   if (!ns.ok) return state.SkipWithError("needs root (ip netns add)");
   const auto& m = big();
   const auto rs = *lower(m, node_endpoints(m, "node-1"), NodeConfig{});
@@ -309,7 +294,7 @@ BENCHMARK(BM_KernelFullApply)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->It
 // The baseline as the issue states it: the already rendered script loaded
 // with `nft -f` (no rendering in the measured part).
 void BM_NftLoadRenderedScript(benchmark::State& state) {
-  Netns ns;
+  rampart::bench::BenchNetns ns("rpb-");
   if (!ns.ok) return state.SkipWithError("needs root (ip netns add)");
   const auto& m = big();
   const auto rs = *lower(m, node_endpoints(m, "node-1"), NodeConfig{});
@@ -328,7 +313,7 @@ BENCHMARK(BM_NftLoadRenderedScript)->Unit(benchmark::kMillisecond)->Iterations(5
 
 void BM_KernelOnePodIncremental(benchmark::State& state) {
   const KernelBackend backend = backend_arg(state);
-  Netns ns;
+  rampart::bench::BenchNetns ns("rpb-");
   if (!ns.ok) return state.SkipWithError("needs root (ip netns add)");
   auto m = big();
   const auto before = *lower(m, node_endpoints(m, "node-1"), NodeConfig{});

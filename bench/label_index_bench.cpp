@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "rampart/engine/label_index.h"
+#include "bench_support.h"
 #include "rampart/engine/loader.h"
 #include "rampart/engine/selector_matcher.h"
 
@@ -27,19 +28,6 @@ namespace fs = std::filesystem;
 using namespace rampart;
 
 namespace {
-
-fs::path data_dir(int pods, int policies) {
-  if (const char* dir = std::getenv("RAMPART_BENCH_DATA")) return dir;
-  const fs::path out = fs::temp_directory_path() /
-                       ("rampart-load-bench-" + std::to_string(pods) + "-" + std::to_string(policies));
-  if (!fs::exists(out / "base-000.yaml")) {
-    const std::string command = "python3 " RAMPART_SOURCE_DIR "/bench/gen/gen_cluster.py --pods " +
-                                std::to_string(pods) + " --policies " + std::to_string(policies) +
-                                " --namespaces 50 --seed 1 --out " + out.string();
-    if (std::system(command.c_str()) != 0) std::abort();
-  }
-  return out;
-}
 
 double thread_cpu_seconds() {
   timespec ts{};
@@ -58,7 +46,7 @@ const Input& input(int pods, int policies) {
   auto [it, fresh] = cache.try_emplace({pods, policies});
   if (!fresh) return it->second;
   Input& in = it->second;
-  in.model = engine::load({data_dir(pods, policies)}).model;
+  in.model = engine::load({rampart::bench::generated_cluster(pods, policies)}).model;
   for (const auto& e : in.model.endpoints) in.items.push_back(&e.effective_labels);
   for (const auto& ns : in.model.network_sets) in.items.push_back(ns.effective_labels.empty() ? &ns.labels : &ns.effective_labels);
   std::map<std::string, const selector::Selector*> distinct;

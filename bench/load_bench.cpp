@@ -22,24 +22,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "bench_support.h"
 #include "rampart/engine/loader.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-fs::path data_dir(int pods, int policies) {
-  if (const char* dir = std::getenv("RAMPART_BENCH_DATA")) return dir;
-  const fs::path out = fs::temp_directory_path() /
-                       ("rampart-load-bench-" + std::to_string(pods) + "-" + std::to_string(policies));
-  if (!fs::exists(out / "base-000.yaml")) {
-    const std::string command = "python3 " RAMPART_SOURCE_DIR "/bench/gen/gen_cluster.py --pods " +
-                                std::to_string(pods) + " --policies " + std::to_string(policies) +
-                                " --namespaces 50 --seed 1 --out " + out.string();
-    if (std::system(command.c_str()) != 0) std::abort();
-  }
-  return out;
-}
 
 std::vector<fs::path> yaml_files(const fs::path& dir) {
   std::vector<fs::path> files;
@@ -98,7 +86,7 @@ std::size_t yaml_parse_only(const std::vector<fs::path>& files) {
 void BM_LoadAndValidate(benchmark::State& state) {
   const int pods = static_cast<int>(state.range(0));
   const int policies = static_cast<int>(state.range(1));
-  const fs::path dir = data_dir(pods, policies);
+  const fs::path dir = rampart::bench::generated_cluster(pods, policies);
   const auto files = yaml_files(dir);
   double load_total = 0, parse_total = 0, events_total = 0;
   std::size_t findings = 0, loaded_policies = 0, endpoints = 0;

@@ -21,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bench_support.h"
 #include "rampart/compiler/diff.h"
 #include "rampart/compiler/kernel.h"
 #include "rampart/compiler/lower.h"
@@ -31,53 +32,17 @@ using namespace rampart::compiler;
 
 namespace {
 
-const std::filesystem::path& data_dir() {
-  static const std::filesystem::path dir = [] {
-    const auto out = std::filesystem::temp_directory_path() / ("rampart-readback-bench-" + std::to_string(getpid()));
-    const std::string cmd = "python3 " RAMPART_SOURCE_DIR "/bench/gen/gen_cluster.py --pods 10000 --policies 2000 --seed 1 --out " +
-                            out.string() + " >/dev/null";
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
-    return out;
-  }();
-  return dir;
-}
-
-struct RemoveDir {
-  ~RemoveDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(std::filesystem::temp_directory_path() / ("rampart-readback-bench-" + std::to_string(getpid())), ec);
-  }
-} remove_dir;
-
 const Ruleset& ruleset(Mode mode) {
   static std::map<Mode, Ruleset> cache;
   if (auto it = cache.find(mode); it != cache.end()) return it->second;
   static const engine::Model model = [] {
-    auto loaded = engine::load({data_dir()});
+    auto loaded = engine::load({rampart::bench::generated_cluster(10000, 2000, "")});
     if (loaded.has_errors()) throw std::runtime_error("gen_cluster output does not load");
     return std::move(loaded.model);
   }();
   auto rs = lower(model, node_endpoints(model, "node-00"), NodeConfig{.mode = mode});
   if (!rs) throw std::runtime_error(rs.error().message);
   return cache.emplace(mode, std::move(*rs)).first->second;
-}
-
-struct Netns {
-  std::string name = "rpr-" + std::to_string(getpid());
-  Netns() { ok = std::system(("ip netns add " + name).c_str()) == 0; }
-  ~Netns() { (void)std::system(("ip netns del " + name + " 2>/dev/null").c_str()); }
-  bool ok = false;
-};
-
-double cpu_seconds() {  // self + reaped children, user + system
-  double total = 0;
-  for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
-    rusage u{};
-    getrusage(who, &u);
-    total += static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-             1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-  }
-  return total;
 }
 
 std::size_t count(const Ruleset& rs, bool elements) {
@@ -96,7 +61,7 @@ void BM_ReadBack(benchmark::State& state) {
   const Mode mode = state.range(0) == 0 ? Mode::kVcnNative : Mode::kOverlay;
   const bool nft = state.range(1) == 1;
   state.SetLabel(std::string(mode == Mode::kVcnNative ? "vcn-native" : "overlay") + (nft ? ", nft -t/-j" : ", netlink"));
-  Netns ns;
+  rampart::bench::BenchNetns ns("rpr-");
   if (!ns.ok) return state.SkipWithError("needs root (ip netns add)");
   const Ruleset& rs = ruleset(mode);
   const Kernel k(ns.name);
@@ -105,7 +70,7 @@ void BM_ReadBack(benchmark::State& state) {
   for (const auto& t : rs.tables) names.emplace_back(t.family, t.name);
   double total = 0;
   for (auto _ : state) {
-    const double start = cpu_seconds();
+    const double start = rampart::bench::cpu_seconds_with_children();
     if (nft) {
       for (const auto& [family, name] : names) {
         auto text = k.nft({"-t", "list", "table", family_name(family), name});
@@ -118,7 +83,7 @@ void BM_ReadBack(benchmark::State& state) {
       if (!back) return state.SkipWithError(back.error().message.c_str());
       benchmark::DoNotOptimize(back->tables.size());
     }
-    total += cpu_seconds() - start;
+    total += rampart::bench::cpu_seconds_with_children() - start;
   }
   state.counters["cpu_ms"] = 1e3 * total / static_cast<double>(std::max<benchmark::IterationCount>(state.iterations(), 1));
   state.counters["rules"] = static_cast<double>(count(rs, false));
@@ -131,16 +96,16 @@ BENCHMARK(BM_ReadBack)->Args({0, 0})->Args({0, 1})->Args({1, 0})->Args({1, 1})->
 void BM_Drift(benchmark::State& state) {
   const bool nft = state.range(0) == 1;
   state.SetLabel(nft ? "drift_nft" : "drift (netlink)");
-  Netns ns;
+  rampart::bench::BenchNetns ns("rpr-");
   if (!ns.ok) return state.SkipWithError("needs root (ip netns add)");
   const Ruleset& rs = ruleset(Mode::kOverlay);
   const Kernel k(ns.name);
   if (auto r = k.apply(rebuild(rs)); !r) return state.SkipWithError(r.error().message.c_str());
   double total = 0;
   for (auto _ : state) {
-    const double start = cpu_seconds();
+    const double start = rampart::bench::cpu_seconds_with_children();
     auto d = nft ? k.drift_nft(rs) : k.drift(rs);
-    total += cpu_seconds() - start;
+    total += rampart::bench::cpu_seconds_with_children() - start;
     if (!d || !d->empty()) return state.SkipWithError(d ? d->substr(0, 300).c_str() : d.error().message.c_str());
   }
   state.counters["cpu_ms"] = 1e3 * total / static_cast<double>(std::max<benchmark::IterationCount>(state.iterations(), 1));
