@@ -344,25 +344,31 @@ Result<std::uint32_t> read_generation(mnl_socket* nl) {
 }  // namespace
 
 Result<std::uint32_t> generation(const std::string& netns) {
-  auto nl = open_socket(netns);
+  auto nl = kept_socket(netns);
   if (!nl) return std::unexpected(nl.error());
-  return read_generation(nl->get());
+  auto g = read_generation(*nl);
+  if (!g) drop_kept_socket(netns);
+  return g;
 }
 
 Result<BatchStats> apply(const std::string& netns, const Transaction& tx, std::optional<std::uint32_t> genid) {
   if (auto e = tx.error(); !e) return std::unexpected(e.error());
   if (tx.empty()) return BatchStats{};
-  auto nl = open_socket(netns);
+  auto nl = kept_socket(netns);
   if (!nl) return std::unexpected(nl.error());
-  if (genid) return send_batch(nl->get(), tx, *genid);
-  // Unbound: someone may commit between GETGEN and our batch; the
-  // transaction does not depend on their change, so take the new id.
-  for (int attempt = 0;; ++attempt) {
-    auto g = read_generation(nl->get());
-    if (!g) return std::unexpected(g.error());
-    auto r = send_batch(nl->get(), tx, *g);
-    if (r || attempt == 3 || r.error().message.find(kGenerationChanged) == std::string::npos) return r;
-  }
+  const auto sent = [&]() -> Result<BatchStats> {
+    if (genid) return send_batch(*nl, tx, *genid);
+    // Unbound: someone may commit between GETGEN and our batch; the
+    // transaction does not depend on their change, so take the new id.
+    for (int attempt = 0;; ++attempt) {
+      auto g = read_generation(*nl);
+      if (!g) return std::unexpected(g.error());
+      auto r = send_batch(*nl, tx, *g);
+      if (r || attempt == 3 || r.error().message.find(kGenerationChanged) == std::string::npos) return r;
+    }
+  }();
+  if (!sent) drop_kept_socket(netns);  // answers of a refused batch may still be queued
+  return sent;
 }
 
 }  // namespace rampart::compiler::netlink

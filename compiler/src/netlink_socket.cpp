@@ -4,12 +4,16 @@
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
 #include <sched.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <utility>
 #include <vector>
 
 namespace rampart::compiler::netlink {
@@ -47,6 +51,60 @@ Result<Socket> open_socket(const std::string& netns) {
   mnl_socket_setsockopt(s.get(), NETLINK_CAP_ACK, &one, sizeof one);
   mnl_socket_setsockopt(s.get(), NETLINK_EXT_ACK, &one, sizeof one);
   return s;
+}
+
+namespace {
+
+struct KeptSocket {
+  std::string netns;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  Socket socket;
+};
+constexpr std::size_t kKeptSockets = 4;
+thread_local std::vector<KeptSocket> kept;
+
+std::string ns_path(const std::string& netns) {
+  return netns.empty() ? std::string("/proc/thread-self/ns/net") : "/run/netns/" + netns;
+}
+
+std::optional<std::pair<dev_t, ino_t>> ns_identity(const std::string& netns) {
+  struct stat st {};
+  if (stat(ns_path(netns).c_str(), &st) != 0) return std::nullopt;
+  return std::pair{st.st_dev, st.st_ino};
+}
+
+void drain(mnl_socket* nl) {
+  std::vector<char> buf(64 * 1024);
+  while (recv(mnl_socket_get_fd(nl), buf.data(), buf.size(), MSG_DONTWAIT) > 0) {
+  }
+}
+
+}  // namespace
+
+Result<mnl_socket*> kept_socket(const std::string& netns) {
+  // Namespaces that are gone or were replaced give their socket up first.
+  std::erase_if(kept, [](const KeptSocket& k) {
+    const auto id = ns_identity(k.netns);
+    return !id || id->first != k.dev || id->second != k.ino;
+  });
+  for (auto& k : kept) {
+    if (k.netns == netns) {
+      drain(k.socket.get());
+      return k.socket.get();
+    }
+  }
+  const auto id = ns_identity(netns);
+  if (!id) return fail(ErrorCode::kNotFound, "network namespace " + netns + ": " + std::strerror(errno));
+  auto s = open_socket(netns);
+  if (!s) return std::unexpected(s.error());
+  if (kept.size() >= kKeptSockets) kept.erase(kept.begin());
+  kept.push_back(KeptSocket{netns, id->first, id->second, std::move(*s)});
+  return kept.back().socket.get();
+}
+
+void drop_kept_socket(const std::string& netns) {
+  std::erase_if(kept, [&](const KeptSocket& k) { return k.netns == netns; });
 }
 
 std::uint32_t next_sequence() {
