@@ -16,6 +16,7 @@
 #include <set>
 
 #include "ip_util.h"
+#include "transport_fold.h"
 
 namespace rampart::compiler::netlink {
 namespace {
@@ -382,25 +383,6 @@ std::uint32_t verdict_code(const Verdict& v) {
   }
   return static_cast<std::uint32_t>(NFT_CONTINUE);
 }
-
-namespace {
-
-// The match render() folds into `tcp dport`-style keys (same test as there):
-// index and protocol.
-std::optional<std::pair<size_t, std::uint64_t>> folded_l4proto(const Rule& rule) {
-  for (size_t i = 0; i < rule.matches.size(); ++i) {
-    const auto& m = rule.matches[i];
-    if (m.op != Match::Op::kEq || m.keys != std::vector<Key>{Key::kL4proto}) continue;
-    const std::uint64_t p = num(m.values.front());
-    if (p != 6 && p != 17 && p != 132 && p != 136) continue;
-    for (size_t j = i + 1; j < rule.matches.size(); ++j)
-      for (Key k : rule.matches[j].keys)
-        if (k == Key::kThSport || k == Key::kThDport) return std::pair{i, p};
-  }
-  return std::nullopt;
-}
-
-}  // namespace
 
 void encode_rule(nftnl_rule* r, Family family, const Rule& rule) {
   ProtoContext ctx(family);

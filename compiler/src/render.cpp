@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "ip_util.h"
+#include "transport_fold.h"
 
 namespace rampart::compiler {
 namespace {
@@ -318,17 +319,9 @@ std::string render_rule(const Rule& rule) {
   // The dependency nft folds into transport matches (see keys_text).
   std::optional<size_t> dep;
   const char* th_proto = nullptr;
-  for (size_t i = 0; i < rule.matches.size() && !dep; ++i) {
-    const auto& m = rule.matches[i];
-    if (m.op != Match::Op::kEq || m.keys != std::vector<Key>{Key::kL4proto}) continue;
-    const std::uint64_t p = num(m.values.front());
-    if (p != 6 && p != 17 && p != 132 && p != 136) continue;
-    for (size_t j = i + 1; j < rule.matches.size(); ++j)
-      for (Key k : rule.matches[j].keys)
-        if (k == Key::kThSport || k == Key::kThDport) {
-          dep = i;
-          th_proto = proto_name(p);
-        }
+  if (const auto folded = folded_l4proto(rule)) {
+    dep = folded->first;
+    th_proto = proto_name(folded->second);
   }
   for (size_t i = 0; i < rule.matches.size(); ++i)
     if (!dep || *dep != i) add(match_text(rule.matches[i], dep && i > *dep ? th_proto : nullptr));
