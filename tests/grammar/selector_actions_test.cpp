@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "conformance_selectors.h"
 #include "rampart/selector/tokens.h"
 
 using rampart::selector::Node;
@@ -54,15 +55,6 @@ bool require_same_result(const std::string& text) {
   return false;
 }
 
-std::vector<std::string> conformance_selectors() {
-  const YAML::Node doc = YAML::LoadFile(std::string(RAMPART_CONFORMANCE_DIR) + "/selectors.yaml");
-  std::vector<std::string> texts;
-  for (const auto& v : doc["match"]) texts.push_back(v["selector"].as<std::string>());
-  for (const auto& v : doc["parse_error"]) texts.push_back(v.as<std::string>());
-  for (const auto& v : doc["valid"]) texts.push_back(v.as<std::string>());
-  for (const auto& v : doc["canonical"]) texts.push_back(v["input"].as<std::string>());
-  return texts;
-}
 
 // A random selector from the grammar, `depth` levels of nesting at most.
 class SelectorGenerator {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "conformance_selectors.h"
 #include "rampart/selector/tokens.h"
 
 using rampart::selector::Selector;
@@ -45,15 +46,6 @@ void require_same_tokens(const std::string& text) {
   }
 }
 
-std::vector<std::string> conformance_selectors() {
-  const YAML::Node doc = YAML::LoadFile(std::string(RAMPART_CONFORMANCE_DIR) + "/selectors.yaml");
-  std::vector<std::string> texts;
-  for (const auto& v : doc["match"]) texts.push_back(v["selector"].as<std::string>());
-  for (const auto& v : doc["parse_error"]) texts.push_back(v.as<std::string>());
-  for (const auto& v : doc["valid"]) texts.push_back(v.as<std::string>());
-  for (const auto& v : doc["canonical"]) texts.push_back(v["input"].as<std::string>());
-  return texts;
-}
 
 }  // namespace
 
