@@ -16,15 +16,6 @@ Tri both(Tri a, Tri b) {
   return Tri::kYes;
 }
 
-std::optional<int> implied_ip_version(const Rule& rule) {
-  if (rule.ip_version) return rule.ip_version;
-  if (rule.protocol) {
-    if (rule.protocol->written == "ICMP") return 4;
-    if (rule.protocol->written == "ICMPv6") return 6;
-  }
-  return std::nullopt;
-}
-
 // The CIDRs of one family; nullopt when a non-empty list empties (the rule is
 // then not rendered for that family, §4.4).
 std::optional<std::vector<Cidr>> family_cidrs(const std::vector<Cidr>& cidrs, int family) {
@@ -36,6 +27,15 @@ std::optional<std::vector<Cidr>> family_cidrs(const std::vector<Cidr>& cidrs, in
 }
 
 }  // namespace
+
+std::optional<int> implied_ip_version(const Rule& rule) {
+  if (rule.ip_version) return rule.ip_version;
+  if (rule.protocol) {
+    if (rule.protocol->written == "ICMP") return 4;
+    if (rule.protocol->written == "ICMPv6") return 6;
+  }
+  return std::nullopt;
+}
 
 FlowEnd FlowEnd::of(const Endpoint& e, int ip_version) {
   FlowEnd end;

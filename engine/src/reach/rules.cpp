@@ -3,6 +3,7 @@
 // stage of the class engine; see reach_impl.h).
 #include <algorithm>
 
+#include "rampart/engine/evaluator.h"  // implied_ip_version
 #include "reach_impl.h"
 
 namespace rampart::engine {
@@ -16,15 +17,6 @@ IntervalSet reach_detail::cidr_interval(const Cidr& c) {
 }
 
 namespace {
-
-std::optional<int> implied_ip_version(const Rule& rule) {
-  if (rule.ip_version) return rule.ip_version;
-  if (rule.protocol) {
-    if (rule.protocol->written == "ICMP") return 4;
-    if (rule.protocol->written == "ICMPv6") return 6;
-  }
-  return std::nullopt;
-}
 
 void collect_keys(const selector::Node& n, std::set<std::string, std::less<>>& keys) {
   if (n.is_label_op()) keys.insert(n.key);

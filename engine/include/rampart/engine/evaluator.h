@@ -85,6 +85,11 @@ class Evaluator {
   std::unique_ptr<Impl> impl_;
 };
 
+// The IP version a rule is limited to: ipVersion, else the one its protocol
+// *name* implies (ICMP → 4, ICMPv6 → 6; the numbers 1 and 58 imply nothing,
+// calico-semantics.md §7.13). The rule is skipped for the other family.
+[[nodiscard]] std::optional<int> implied_ip_version(const Rule& rule);
+
 // Human text of a direction's result, several lines ("explain").
 [[nodiscard]] std::string describe(const DirectionResult& result);
 [[nodiscard]] const char* action_name(Action action);
