@@ -4,17 +4,12 @@
 
 #include "rampart/engine/loader.h"
 #include "rampart/engine/normalize.h"
+#include "diagnostics_text.h"
 
 using namespace rampart;
 using namespace rampart::engine;
 
 namespace {
-
-std::string dump(const std::vector<Diagnostic>& ds) {
-  std::string out;
-  for (const auto& d : ds) out += d.where.str() + ": " + d.rule_id + ": " + d.message + "\n";
-  return out;
-}
 
 std::string canon(const std::string& text) {
   auto parsed = selector::Selector::parse(text);

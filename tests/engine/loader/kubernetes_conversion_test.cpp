@@ -4,6 +4,7 @@
 
 #include "rampart/engine/loader.h"
 #include "rampart/engine/normalize.h"
+#include "diagnostics_text.h"
 
 using namespace rampart;
 using namespace rampart::engine;
@@ -25,12 +26,6 @@ std::string canon(const char* text) {
   auto parsed = selector::Selector::parse(text);
   REQUIRE(parsed);
   return parsed->canonical();
-}
-
-std::string dump(const std::vector<Diagnostic>& ds) {
-  std::string out;
-  for (const auto& d : ds) out += d.where.str() + ": " + d.rule_id + ": " + d.message + "\n";
-  return out;
 }
 
 const char* kWorkedExample = R"(apiVersion: networking.k8s.io/v1

@@ -9,6 +9,7 @@
 
 #include "rampart/engine/loader.h"
 #include "rampart/engine/validate.h"
+#include "diagnostics_text.h"
 
 using namespace rampart;
 using namespace rampart::engine;
@@ -23,12 +24,6 @@ std::string read(const fs::path& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
-}
-
-std::string dump(const std::vector<Diagnostic>& ds) {
-  std::string out;
-  for (const auto& d : ds) out += d.where.str() + ": " + d.rule_id + ": " + d.message + "\n";
-  return out;
 }
 
 // Rules whose input cannot be a committed text fixture: tested below.

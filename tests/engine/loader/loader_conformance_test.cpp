@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "rampart/engine/loader.h"
+#include "diagnostics_text.h"
 
 using namespace rampart::engine;
 namespace fs = std::filesystem;
@@ -13,12 +14,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const fs::path kNpguard = fs::path(RAMPART_CONFORMANCE_DIR) / "npguard";
-
-std::string dump(const std::vector<Diagnostic>& ds) {
-  std::string out;
-  for (const auto& d : ds) out += d.where.str() + ": " + d.rule_id + ": " + d.message + "\n";
-  return out;
-}
 
 // Every input directory holding YAML/JSON directly (a case may have two: diff inputs).
 std::vector<fs::path> input_dirs() {

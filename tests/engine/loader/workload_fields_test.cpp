@@ -5,17 +5,12 @@
 #include <catch2/catch.hpp>
 
 #include "rampart/engine/loader.h"
+#include "diagnostics_text.h"
 
 using namespace rampart;
 using namespace rampart::engine;
 
 namespace {
-
-std::string dump(const std::vector<Diagnostic>& ds) {
-  std::string out;
-  for (const auto& d : ds) out += d.where.str() + ": " + d.rule_id + ": " + d.message + "\n";
-  return out;
-}
 
 std::vector<std::string> unknown(const LoadResult& r) {
   std::vector<std::string> out;
