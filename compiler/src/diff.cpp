@@ -25,12 +25,16 @@ bool diff_table(Transaction& tx, const Table& cur, const Table& want) {
 
   const Family f = want.family;
   const std::string& t = want.name;
-  for (const auto& s : want.sets)
-    if (!cur.find_set(s.name)) tx.add_set(f, t, s);
-  for (const auto& ch : want.chains)
+  for (const auto& ch : want.chains)  // chains first: see Transaction::create
     if (!cur.find_chain(ch.name)) tx.add_chain(f, t, ch);
   for (const auto& s : want.sets)
+    if (!cur.find_set(s.name)) tx.add_set(f, t, s);
+  for (const auto& s : want.sets)
     if (const Set* c = cur.find_set(s.name)) tx.delete_elements(f, t, s, minus(c->elements, s.elements));
+  // A map going away still holds its jumps: empty it first, or the chains
+  // it points at cannot be deleted below.
+  for (const auto& s : cur.sets)
+    if (s.verdict_map && !want.find_set(s.name)) tx.delete_elements(f, t, s, s.elements);
   for (const auto& s : want.sets) {
     const Set* c = cur.find_set(s.name);
     tx.add_elements(f, t, s, c ? minus(s.elements, c->elements) : s.elements);

@@ -91,7 +91,9 @@ void normalize(Set& set) {
               return a.key == b.key && (set.interval ? a.key_end == b.key_end : true);
             }),
             els.end());
-  if (!set.interval || els.empty()) return;
+  // Maps are not merged: neighbouring ranges may have different verdicts
+  // (the lowering never makes them overlap).
+  if (!set.interval || set.verdict_map || els.empty()) return;
   // Merge overlapping or adjacent ranges: the kernel rejects overlaps.
   std::vector<Element> merged;
   for (auto& e : els) {

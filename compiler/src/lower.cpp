@@ -363,11 +363,35 @@ class ReferenceLowerer {
     inet.chains = std::move(base.chains);
     std::map<std::string, Chain> policy_chains;
     std::optional<Error> failed;
+    // Allow runs built by the same code as lower()'s (allow_runs.cpp): this
+    // path checks set membership and chain assembly; the runs' meaning is
+    // checked against the evaluator (tests/compiler differential tests).
+    struct Hooks final : detail::RunHooks {
+      ReferenceLowerer& self;
+      std::map<std::string, Chain>& chains;
+      explicit Hooks(ReferenceLowerer& s, std::map<std::string, Chain>& c) : self(s), chains(c) {}
+      detail::RunMember member(const Policy& p, Direction d) override {
+        auto it = chains.find(policy_chain(p, d));
+        if (it == chains.end() || it->second.name.empty()) return {};
+        return detail::RunMember{.chain = &it->second, .hash = detail::content_hash(it->second),
+                                 .allow_only = detail::allow_only(it->second, self.cfg_)};
+      }
+      void use(const std::string& name, const std::vector<const Chain*>& run) override {
+        if (chains.contains(name)) return;
+        auto parts = detail::build_allow_run(name, run, [this](const std::string& set) -> const Set* {
+          auto it = self.sets_.find(set);
+          return it == self.sets_.end() ? nullptr : &it->second;
+        });
+        for (auto& m : parts.maps) self.add_set(std::move(m));
+        for (auto& c : parts.segments) chains.emplace(c.name, std::move(c));
+        chains.emplace(name, std::move(parts.head));
+      }
+    };
+    Hooks hooks(*this, policy_chains);
     for (const auto& ne : endpoints) {
       const Endpoint& e = model_.endpoints[ne.index];
       for (Direction d : {Direction::kEgress, Direction::kIngress}) {
         const auto selects = [&](const Policy& p) { return matches(*p.effective_selector, detail::effective_labels(e)); };
-        inet.chains.push_back(detail::endpoint_chain_of(e, d, tiers, selects, cfg_));
         for (const auto& [tier, policies] : tiers)
           for (const Policy* p : policies) {
             if (!p->governs(d) || !selects(*p) || policy_chains.contains(policy_chain(*p, d))) continue;
@@ -381,6 +405,7 @@ class ReferenceLowerer {
             for (const auto& [name, spec] : pc->member_sets) member_set(name, spec);
             policy_chains.emplace(pc->chain.name, std::move(pc->chain));
           }
+        inet.chains.push_back(detail::endpoint_chain_of(e, d, tiers, selects, cfg_, &hooks));
       }
     }
     if (failed) return std::unexpected(*failed);
@@ -487,7 +512,7 @@ TierList order_tiers(const Model& model, const std::vector<const Policy*>& activ
 }
 
 Chain endpoint_chain_of(const Endpoint& e, Direction d, const TierList& tiers,
-                        const std::function<bool(const Policy&)>& selects, const NodeConfig& cfg) {
+                        const std::function<bool(const Policy&)>& selects, const NodeConfig& cfg, RunHooks* runs) {
   Chain chain{.name = endpoint_chain(e, d)};
   const std::uint32_t both = cfg.accept_mark | cfg.pass_mark;
   chain.rules.push_back(Rule{.statements = {Statement{.kind = Statement::Kind::kMarkAnd, .value = ~both}}});
@@ -498,11 +523,33 @@ Chain endpoint_chain_of(const Endpoint& e, Direction d, const TierList& tiers,
     if (pols.empty()) continue;
     chain.rules.push_back(Rule{.statements = {Statement{.kind = Statement::Kind::kMarkAnd, .value = ~cfg.pass_mark}},
                                .comment = "tier " + tier->name});
-    for (size_t k = 0; k < pols.size(); ++k) {
-      Rule j{.verdict = jump(policy_chain(*pols[k], d))};
+    std::vector<RunMember> members(pols.size());
+    if (runs)
+      for (size_t k = 0; k < pols.size(); ++k) members[k] = runs->member(*pols[k], d);
+    for (size_t k = 0; k < pols.size();) {
+      // A run of allow-only policies sets no pass mark, so the guard at its
+      // start holds for all of it.
+      size_t end = k;
+      while (end < pols.size() && members[end].chain && members[end].allow_only) ++end;
+      std::string target;
+      if (end - k >= 2) {
+        std::vector<const Chain*> chains;
+        std::string id = d == Direction::kIngress ? "in" : "out";
+        for (size_t m = k; m < end; ++m) {
+          chains.push_back(members[m].chain);
+          id += ";" + members[m].chain->name + ":" + hex(members[m].hash);
+        }
+        target = "ar." + hex(fnv1a(id));
+        runs->use(target, chains);
+      } else {
+        target = policy_chain(*pols[k], d);
+        end = k + 1;
+      }
+      Rule j{.verdict = jump(std::move(target))};
       if (k > 0) j.matches.push_back(bits_clear(Key::kMark, cfg.pass_mark));
       chain.rules.push_back(std::move(j));
       chain.rules.push_back(Rule{.matches = {bits_set(Key::kMark, cfg.accept_mark)}, .verdict = plain(Verdict::Kind::kReturn)});
+      k = end;
     }
     if (tier->default_action != Action::kPass)
       chain.rules.push_back(Rule{.matches = {bits_clear(Key::kMark, cfg.pass_mark)}, .verdict = plain(Verdict::Kind::kDrop),

@@ -54,11 +54,51 @@ using TierList = std::vector<std::pair<const engine::Tier*, std::vector<const en
 [[nodiscard]] TierList order_tiers(const engine::Model& model, const std::vector<const engine::Policy*>& active,
                                    std::vector<engine::Tier>& implicit);
 
+// ---- allow runs (src/allow_runs.cpp) --------------------------------------
+// Within a tier, consecutive policies whose every rule allows (no Deny, Pass
+// or Log) decide the same whatever their order: the packet is allowed iff
+// some rule of the run matches. The endpoint chain jumps once into the run's
+// head chain instead of once per policy; the head holds the rules that cannot
+// be dispatched by port, then one `meta l4proto P th dport vmap` per
+// protocol into chains holding exactly the rules that cover that port range.
+// Every object is named by a hash of the run's content, so endpoints with
+// the same run share it.
+
+// A lowered policy chain as the endpoint chain builder sees it.
+struct RunMember {
+  const Chain* chain = nullptr;  // nullptr: not lowered, never merged
+  std::uint64_t hash = 0;        // content_hash(*chain)
+  bool allow_only = false;       // allow_only(*chain)
+};
+
+[[nodiscard]] std::uint64_t content_hash(const Chain& chain);
+[[nodiscard]] bool allow_only(const Chain& chain, const NodeConfig& config);
+
+// What a run turns into.
+struct AllowRun {
+  Chain head;                  // ar.<hash>
+  std::vector<Chain> segments; // ar.<hash>.<proto>.<first port>
+  std::vector<Set> maps;       // ar-<hash>-<proto>: port intervals → goto segment
+};
+// `fixed_set(name)`: the p- sets the rules name (port sets are dispatched).
+[[nodiscard]] AllowRun build_allow_run(const std::string& name, const std::vector<const Chain*>& chains,
+                                       const std::function<const Set*(const std::string&)>& fixed_set);
+
+class RunHooks {
+ public:
+  virtual ~RunHooks() = default;
+  [[nodiscard]] virtual RunMember member(const engine::Policy& policy, engine::Direction d) = 0;
+  // The endpoint chain being built jumps to run `name` made of `chains`: the
+  // caller keeps its objects (build_allow_run) while some chain uses it.
+  virtual void use(const std::string& name, const std::vector<const Chain*>& chains) = 0;
+};
+
 // The endpoint chain walking the tiers; `selects(policy)` says whether the
-// policy's selector matches this endpoint.
+// policy's selector matches this endpoint. With `runs`, runs of two or more
+// allow-only policies are merged (above); without, every policy is jumped to.
 [[nodiscard]] Chain endpoint_chain_of(const engine::Endpoint& e, engine::Direction d, const TierList& tiers,
                                       const std::function<bool(const engine::Policy&)>& selects,
-                                      const NodeConfig& config);
+                                      const NodeConfig& config, RunHooks* runs = nullptr);
 
 // Everything that depends only on the local endpoints (dispatch maps,
 // anti-spoofing sets, base chains; the bridge table in overlay mode).

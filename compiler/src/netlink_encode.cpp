@@ -430,7 +430,15 @@ void encode_rule(nftnl_rule* r, Family family, const Rule& rule) {
   }
   if (!rule.vmap.empty()) {
     std::vector<Rel> deps;
-    for (Key k : rule.vmap_keys) ctx.depend(k, deps);
+    for (Key k : rule.vmap_keys) {
+      if (!folded_done && (k == Key::kThSport || k == Key::kThDport)) {
+        if (ctx.l4 != folded->second)
+          deps.push_back(Rel{.loads = {meta(NFT_META_L4PROTO, 1)}, .a = {static_cast<std::uint8_t>(folded->second)}});
+        ctx.l4 = folded->second;
+        folded_done = true;
+      }
+      ctx.depend(k, deps);
+    }
     for (const auto& d : deps) put_rel(r, d);
     Rel lookup{.kind = Rel::Kind::kLookup, .set = rule.vmap, .verdict_lookup = true};
     for (Key k : rule.vmap_keys) lookup.loads.push_back(load_of(k));
@@ -501,8 +509,12 @@ std::vector<KernelElement> kernel_elements(const Set& set, const std::vector<Ele
     for (const auto& e : elements) {
       const Value& lo = e.key.front();
       const Value& hi = e.key_end ? *e.key_end : lo;
-      const auto after = ip_util::next(hi);
-      out.push_back(KernelElement{.key = value_bytes(t, lo), .open_end = !after});
+      auto after = ip_util::next(hi);
+      // The last value of a numeric type (port 65535) has no "after" either.
+      if (const auto* n = after ? std::get_if<std::uint64_t>(&*after) : nullptr;
+          n && key_type_info(t).length < 8 && *n >> (8 * key_type_info(t).length) != 0)
+        after.reset();
+      out.push_back(KernelElement{.key = value_bytes(t, lo), .verdict = e.verdict, .open_end = !after, .map = set.verdict_map});
       if (after) out.push_back(KernelElement{.key = value_bytes(t, *after), .flags = NFT_SET_ELEM_INTERVAL_END});
     }
     return out;

@@ -499,7 +499,8 @@ Result<std::vector<Element>> decode_elements(const Set& set, std::vector<RawElem
     } else {
       return fail(ErrorCode::kKernel, "an interval start without its end");
     }
-    out.push_back(Element{.key = {value_of(t, r.key.data(), r.key.size())}, .key_end = value_of(t, hi.data(), hi.size())});
+    out.push_back(Element{.key = {value_of(t, r.key.data(), r.key.size())}, .key_end = value_of(t, hi.data(), hi.size()),
+                          .verdict = r.verdict});
   }
   return out;
 }

@@ -92,6 +92,7 @@ struct LocalState {
   std::size_t model_index = 0;
   std::string interface;
   std::array<Chain, 2> chains;
+  std::array<std::vector<std::string>, 2> runs;  // allow runs its chains jump to
   std::set<PolicyState*> policies;  // those selecting this pod
   bool dirty = true;
 };
@@ -99,6 +100,15 @@ struct LocalState {
 struct LoweredChain {
   Chain chain;
   std::vector<std::string> member_sets, fixed_sets;
+  std::uint64_t hash = 0;   // detail::content_hash(chain)
+  bool allow_only = false;  // may join an allow run
+};
+
+// An allow run's objects (lowering_parts.h), shared by the endpoint chains
+// that jump to it.
+struct RunState {
+  detail::AllowRun run;
+  int refs = 0;
 };
 
 struct PolicyState {
@@ -129,6 +139,8 @@ struct NodeLowering::State {
   std::unordered_map<std::string, MemberSetState> member_sets;
   std::unordered_map<std::string, FixedSetState> fixed_sets;
   std::map<std::string, std::unique_ptr<PolicyState>> policies;  // non-staged, by policy_key
+  std::unordered_map<std::string, RunState> runs;                 // by head chain name
+  std::unordered_map<std::string, const Set*> run_maps;           // their maps by name
 
   Model tiers;  // only the model's tiers (the tier list points into it)
   std::vector<engine::Tier> implicit;
@@ -311,6 +323,8 @@ struct NodeLowering::State {
       if (!pc) return std::unexpected(pc.error());
       ++stats.policy_chains;
       LoweredChain lc{.chain = std::move(pc->chain)};
+      lc.hash = detail::content_hash(lc.chain);
+      lc.allow_only = detail::allow_only(lc.chain, cfg);
       for (auto& [name, spec] : pc->member_sets) {
         acquire_member(name, spec);
         lc.member_sets.push_back(name);
@@ -365,6 +379,63 @@ struct NodeLowering::State {
     order_dirty = false;
   }
 
+  // ---- allow runs --------------------------------------------------------
+  void acquire_run(const std::string& name, const std::vector<const Chain*>& chains) {
+    auto [it, added] = runs.try_emplace(name);
+    if (added) {
+      it->second.run = detail::build_allow_run(name, chains, [this](const std::string& set) -> const Set* {
+        auto f = fixed_sets.find(set);
+        return f == fixed_sets.end() ? nullptr : &f->second.set;
+      });
+      auto& run = it->second.run;
+      const auto add = [this](const Chain& c) {
+        touch_chain(c.name, nullptr);
+        chain_index[c.name] = &c;
+      };
+      add(run.head);
+      for (const auto& c : run.segments) add(c);
+      for (const auto& m : run.maps) {
+        touch_set(m.name, nullptr);
+        run_maps[m.name] = &m;
+      }
+    }
+    ++it->second.refs;
+  }
+
+  void release_run(const std::string& name) {
+    auto it = runs.find(name);
+    if (it == runs.end() || --it->second.refs > 0) return;
+    auto& run = it->second.run;
+    drop_chain(run.head);
+    for (const auto& c : run.segments) drop_chain(c);
+    for (const auto& m : run.maps) {
+      touch_set(m.name, &m);
+      run_maps.erase(m.name);
+    }
+    runs.erase(it);
+  }
+
+  class Hooks final : public detail::RunHooks {
+   public:
+    Hooks(State& st, const std::unordered_map<const Policy*, const PolicyState*>& of) : st_(st), of_(of) {}
+    detail::RunMember member(const Policy& p, Direction d) override {
+      auto it = of_.find(&p);
+      if (it == of_.end()) return {};
+      const auto& lc = it->second->chains[dir_index(d)];
+      if (!lc) return {};
+      return detail::RunMember{.chain = &lc->chain, .hash = lc->hash, .allow_only = lc->allow_only};
+    }
+    void use(const std::string& name, const std::vector<const Chain*>& chains) override {
+      used.push_back(name);
+      st_.acquire_run(name, chains);
+    }
+    std::vector<std::string> used;
+
+   private:
+    State& st_;
+    const std::unordered_map<const Policy*, const PolicyState*>& of_;
+  };
+
   // ---- endpoint chains ---------------------------------------------------
   void endpoint_chains(const Model& model, std::uint32_t slot, LocalState& ls) {
     std::vector<PolicyState*> pols(ls.policies.begin(), ls.policies.end());
@@ -374,9 +445,15 @@ struct NodeLowering::State {
       if (mine.empty() || mine.back().first != order[ps->rank.first].first) mine.emplace_back(order[ps->rank.first].first, std::vector<const Policy*>{});
       mine.back().second.push_back(ps->policy);
     }
+    std::unordered_map<const Policy*, const PolicyState*> state_of;
+    for (const PolicyState* ps : pols) state_of.emplace(ps->policy, ps);
     const Endpoint& e = model.endpoints[ls.model_index];
     for (Direction d : kDirections) {
-      Chain c = detail::endpoint_chain_of(e, d, mine, [](const Policy&) { return true; }, cfg);
+      Hooks hooks(*this, state_of);
+      Chain c = detail::endpoint_chain_of(e, d, mine, [](const Policy&) { return true; }, cfg, &hooks);
+      // the new runs are held before the old ones are let go (most are the same)
+      for (const auto& name : ls.runs[dir_index(d)]) release_run(name);
+      ls.runs[dir_index(d)] = std::move(hooks.used);
       Chain& cur = ls.chains[dir_index(d)];
       if (c != cur) {
         touch_chain(c.name, cur.name.empty() ? nullptr : &cur);
@@ -507,6 +584,8 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
       continue;
     }
     for (auto& ch : it->second.chains) drop_chain(ch);
+    for (const auto& names : it->second.runs)
+      for (const auto& name : names) release_run(name);
     for (PolicyState* ps : std::set<PolicyState*>(it->second.policies)) set_selects(*ps, it->first, false, activity);
     it = locals.erase(it);
   }
@@ -724,6 +803,8 @@ Ruleset assemble_from(S& st, bool take) {
   for (auto& s : st.base.sets) sets.emplace(s.name, &s);
   for (auto& [name, m] : st.member_sets) sets.emplace(name, &m.set);
   for (auto& [name, f] : st.fixed_sets) sets.emplace(name, &f.set);
+  for (auto& [name, r] : st.runs)
+    for (auto& m : r.run.maps) sets.emplace(m.name, &m);
   inet.sets.reserve(sets.size());
   for (auto& [name, s] : sets) inet.sets.push_back(out(*s));
   for (auto& c : st.base.chains) inet.chains.push_back(out(c));
@@ -732,10 +813,14 @@ Ruleset assemble_from(S& st, bool take) {
   for (const auto& ne : st.local)
     if (auto it = by_index.find(ne.index); it != by_index.end())
       for (auto& c : it->second->chains) inet.chains.push_back(out(c));
-  std::map<std::string_view, decltype(&st.policies.begin()->second->chains[0]->chain)> pchains;
+  std::map<std::string_view, decltype(&st.base.chains.front())> pchains;  // const with a const state
   for (auto& [key, ps] : st.policies)
     for (auto& c : ps->chains)
       if (c) pchains.emplace(c->chain.name, &c->chain);
+  for (auto& [name, r] : st.runs) {  // ar.… after the policy chains, by name too
+    pchains.emplace(r.run.head.name, &r.run.head);
+    for (auto& c : r.run.segments) pchains.emplace(c.name, &c);
+  }
   for (auto& [name, c] : pchains) inet.chains.push_back(out(*c));
   Ruleset rs;
   rs.tables.push_back(std::move(inet));
@@ -755,6 +840,7 @@ Transaction NodeLowering::State::delta() const {
   const auto now_set = [&](const std::string& name) -> const Set* {
     if (auto it = member_sets.find(name); it != member_sets.end()) return &it->second.set;
     if (auto it = fixed_sets.find(name); it != fixed_sets.end()) return &it->second.set;
+    if (auto it = run_maps.find(name); it != run_maps.end()) return it->second;
     for (const auto& s : base.sets)
       if (s.name == name) return &s;
     return nullptr;

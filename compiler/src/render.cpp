@@ -332,7 +332,7 @@ std::string render_rule(const Rule& rule) {
       case Statement::Kind::kLog: add("log prefix " + quote(s.text)); break;
     }
   }
-  if (!rule.vmap.empty()) add(keys_text(rule.vmap_keys) + " vmap @" + rule.vmap);
+  if (!rule.vmap.empty()) add(keys_text(rule.vmap_keys, th_proto) + " vmap @" + rule.vmap);
   add(verdict_text(rule.verdict));
   if (!rule.comment.empty()) add("comment " + quote(rule.comment));
   return out;

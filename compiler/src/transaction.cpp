@@ -99,8 +99,11 @@ void Transaction::delete_elements(Family f, const std::string& t, const Set& s, 
 
 void Transaction::create(const Table& table) {
   add_table(table.family, table.name);
-  for (const auto& s : table.sets) add_set(table.family, table.name, s);
+  // Chains before sets: nft 1.0.6 refuses (ENOENT) `add element` of an
+  // interval map whose goto names a chain added after the map in the same
+  // `nft -f` batch (netlink does not mind).
   for (const auto& c : table.chains) add_chain(table.family, table.name, c);
+  for (const auto& s : table.sets) add_set(table.family, table.name, s);
   for (const auto& s : table.sets) add_elements(table.family, table.name, s, s.elements);
   for (const auto& c : table.chains)
     for (const auto& r : c.rules) add_rule(table.family, table.name, c.name, r);

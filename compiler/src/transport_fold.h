@@ -13,7 +13,7 @@
 namespace rampart::compiler {
 
 // The first `l4proto == tcp|udp|sctp|dccp` match followed by a th sport/dport
-// match: its index and protocol number.
+// match or map key: its index and protocol number.
 inline std::optional<std::pair<size_t, std::uint64_t>> folded_l4proto(const Rule& rule) {
   for (size_t i = 0; i < rule.matches.size(); ++i) {
     const auto& m = rule.matches[i];
@@ -24,6 +24,9 @@ inline std::optional<std::pair<size_t, std::uint64_t>> folded_l4proto(const Rule
     for (size_t j = i + 1; j < rule.matches.size(); ++j)
       for (Key k : rule.matches[j].keys)
         if (k == Key::kThSport || k == Key::kThDport) return std::pair{i, p};
+    // `meta l4proto tcp th dport vmap @m` is `tcp dport vmap @m` too
+    for (Key k : rule.vmap_keys)
+      if (k == Key::kThSport || k == Key::kThDport) return std::pair{i, p};
   }
   return std::nullopt;
 }

@@ -3,6 +3,7 @@
 // effective fields, as the agent does. For NodeLowering's property tests.
 #pragma once
 
+#include <array>
 #include <initializer_list>
 #include <map>
 #include <random>
@@ -23,14 +24,16 @@ using compiler::policy_key;
 // as the agent does.
 class World {
  public:
-  explicit World(unsigned seed) : rng_(seed) {
+  // allow_runs: mostly allow-only policies over overlapping port ranges and
+  // three protocols, so endpoint chains merge them into allow runs.
+  explicit World(unsigned seed, bool allow_runs = false) : allow_runs_(allow_runs), rng_(seed) {
     for (int i = 0; i < 3; ++i) {
       m.namespaces.push_back(engine::Namespace{.name = "ns" + std::to_string(i), .labels = {{"team", pick_of({"x", "y"})}}});
     }
     m.tiers.push_back(engine::Tier{.name = "sec", .order = 10, .default_action = engine::Action::kPass});
     for (int i = 0; i < 14; ++i) add_pod();
     for (int i = 0; i < 3; ++i) add_network_set();
-    for (int i = 0; i < 7; ++i) add_policy();
+    for (int i = 0; i < (allow_runs_ ? 10 : 7); ++i) add_policy();
     finish();
   }
 
@@ -102,14 +105,17 @@ class World {
     p.types_egress = !p.types_ingress || pick(2);
     for (auto* rules : {&p.ingress, &p.egress}) {
       for (int r = 0, n = pick(3); r < n; ++r) {
-        const int a = pick(10);
+        const int a = allow_runs_ ? (pick(12) == 0 ? 5 + pick(5) : 0) : pick(10);
         engine::Rule rule;
         rule.action = a < 5 ? engine::Action::kAllow : a < 8 ? engine::Action::kDeny : a < 9 ? engine::Action::kPass : engine::Action::kLog;
-        if (pick(2)) rule.protocol = protocol(pick(2) ? 6 : 17);
+        if (allow_runs_ ? pick(5) != 0 : pick(2) != 0)
+          rule.protocol = protocol(allow_runs_ ? std::array<std::uint8_t, 3>{6, 17, 132}[static_cast<std::size_t>(pick(3))]
+                                               : (pick(2) ? 6 : 17));
         rule.source = random_peer();
-        rule.destination = random_peer();
+        rule.destination = allow_runs_ && pick(2) ? engine::EntityRule{} : random_peer();
         if (rule.protocol) {
           if (pick(3) == 0) rule.destination.ports = {named_port(pick(2) ? "web" : "dns")};
+          else if (allow_runs_ && pick(3) != 0) rule.destination.ports = {pick(2) ? port(80, 90) : port(85), port(8000 + pick(2) * 40, 8080)};
           else if (pick(2)) rule.destination.ports = {port(80), port(8000, 8080)};
         }
         rules->push_back(rule);
@@ -226,6 +232,7 @@ class World {
   engine::Model m;
 
  private:
+  bool allow_runs_ = false;
   std::mt19937 rng_;
   int next_ = 0;
   int address_ = 0;

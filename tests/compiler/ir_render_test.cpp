@@ -69,7 +69,8 @@ TEST_CASE("a transaction renders as an nft -f script", "[compiler][render]") {
   Transaction tx;
   tx.create(sample());
   const std::string script = render(tx);
-  CHECK(script.starts_with("add table inet t\nadd set inet t s4 { type ipv4_addr; flags interval; }\n"));
+  CHECK(script.starts_with("add table inet t\nadd chain inet t "));  // chains first (Transaction::create)
+  CHECK(script.find("add set inet t s4 { type ipv4_addr; flags interval; }\n") != std::string::npos);
   CHECK(script.find("add map inet t m { type ifname : verdict; }") != std::string::npos);
   CHECK(script.find("add chain inet t hook-forward { type filter hook forward priority filter + 5; policy accept; }") !=
         std::string::npos);

@@ -39,6 +39,21 @@ engine::Model cluster() {
   auto icmp = rule(Action::kAllow, 1);
   icmp.icmp = engine::IcmpMatch{.type = 8, .code = 0};
   add_policy(m, "ns", "cache", "app == 'cache'", {icmp, rule(Action::kAllow, 58)}, {}, true, false);
+  // Allow-only policies in a row on app == 'web': one allow run (overlapping
+  // TCP ranges, UDP, SCTP, a port set, the last port, a rule without ports).
+  auto web = [](std::vector<engine::PortSpec> ports) {
+    auto d = peer();
+    d.ports = std::move(ports);
+    return d;
+  };
+  add_policy(m, "ns", "web-a", "app == 'web'",
+             {rule(Action::kAllow, 6, peer("app == 'db'"), web({port(80, 90)})), rule(Action::kAllow, 17, peer(), web({port(53)}))}, {},
+             true, false, 20);
+  add_policy(m, "ns", "web-b", "app == 'web'",
+             {rule(Action::kAllow, 6, peer("app == 'cache'"), web({port(85), port(443), port(65535)})),
+              rule(Action::kAllow, 132, peer("", {"10.0.0.0/8"}), web({port(100, 200)}))},
+             {}, true, false, 21);
+  add_policy(m, "ns", "web-c", "app == 'web'", {rule(Action::kAllow, 6, peer("", {"192.168.0.0/16"}))}, {}, true, false, 22);
   return m;
 }
 
@@ -186,6 +201,7 @@ TEST_CASE("the netlink batch leaves the same bytecode in the kernel as nft -f of
     const Ruleset rs = lowered(cluster(), mode);
     auto a = Kernel(nl.name(), KernelBackend::kNetlink).apply(rebuild(rs));
     auto b = Kernel(text.name(), KernelBackend::kNftText).apply(rebuild(rs));
+    INFO((a ? std::string() : a.error().message) << (b ? std::string() : b.error().message));
     REQUIRE(a);
     REQUIRE(b);
     for (const auto& t : rs.tables) {

@@ -19,8 +19,9 @@ using namespace rampart::compiler;
 using namespace rampart::testing;
 
 TEST_CASE("lower() equals the reference lowering on generated clusters", "[compiler][lower]") {
-  for (unsigned seed = 1; seed <= 150; ++seed) {
-    const engine::Model m = generate(seed, 5, 4, 6);
+  for (unsigned seed = 1; seed <= 200; ++seed) {
+    // the last 50 made of allow runs
+    const engine::Model m = seed <= 150 ? generate(seed, 5, 4, 6) : generate_runs(seed);
     const auto eps = node_endpoints(m, "node-1");
     for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
       auto fast = lower(m, eps, NodeConfig{.mode = mode});
@@ -45,10 +46,10 @@ Ruleset full(const engine::Model& m, const std::map<std::string, std::string>& i
 }  // namespace
 
 TEST_CASE("NodeLowering follows random change sequences exactly", "[compiler][lower][incremental]") {
-  std::size_t steps = 0, ops = 0;
-  for (unsigned seed = 1; seed <= 40; ++seed) {
+  std::size_t steps = 0, ops = 0, run_steps = 0;
+  for (unsigned seed = 1; seed <= 60; ++seed) {
     for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
-      World w(seed);
+      World w(seed, seed > 40);  // the last 20 mostly allow-only policies (allow runs)
       std::map<std::string, std::string> ifs;
       NodeLowering nl("node-1", NodeConfig{.mode = mode});
       auto start = nl.reset(w.m, ifs);
@@ -70,12 +71,18 @@ TEST_CASE("NodeLowering follows random change sequences exactly", "[compiler][lo
         if (!applied) FAIL(applied.error().message << "\n" << render(*tx));
         REQUIRE(render(canonical(kernel.ruleset())) == render(canonical(want)));
         ++steps;
+        for (const auto& c : want.tables.front().chains)
+          if (c.name.starts_with("ar.")) {
+            ++run_steps;
+            break;
+          }
         ops += tx->ops().size();
       }
     }
   }
-  INFO(steps << " steps, " << ops << " ops");
-  CHECK(steps == 40 * 2 * 40);
+  INFO(steps << " steps, " << ops << " ops, " << run_steps << " with allow runs");
+  CHECK(steps == 60 * 2 * 40);
+  CHECK(run_steps > 800);
 }
 
 TEST_CASE("NodeLowering recomputes only what a change touches", "[compiler][lower][incremental]") {
