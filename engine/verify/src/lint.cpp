@@ -260,7 +260,9 @@ void Linter::lint_policy(const Policy& p, const std::vector<Cell*>& cells, Sink&
   for (Direction d : {Direction::kIngress, Direction::kEgress}) {
     if (!p.governs(d)) continue;
     const auto& rules = p.rules(d);
-    for (std::size_t i = 0; i < rules.size(); ++i) check_rule(p, d, static_cast<int>(i), cells, sink);
+    ReachMemo reach;
+    for (std::size_t i = 0; i < rules.size(); ++i)
+      check_rule(p, d, static_cast<int>(i), cells, sink, shared_.options.slicing ? &reach : nullptr);
   }
   check_policy_redundant(p, cells, sink);
   if (shared_.options.pitfalls) {
@@ -276,12 +278,14 @@ void Linter::lint_policy(const Policy& p, const std::vector<Cell*>& cells, Sink&
 // when no policy of the earlier tiers applies to the witness (then the
 // earlier tiers do not change its verdict). Otherwise the full chain
 // decides.
-// `model_cell` tells which cell's world the model belongs to.
+// `model_cell` tells which cell's world the model belongs to, `model_full`
+// which chain (with the earlier tiers or without) it satisfies.
 SatResult Linter::ask_reaching(Cell& c, const Policy& p, Direction d, const std::function<z3::expr(Cell&, bool)>& formula,
                        Sink& sink, const std::string& check_name, const SourceLocation& where,
                        const std::string& what, std::optional<z3::model>* model,
-                       Cell** model_cell) {
+                       Cell** model_cell, bool* model_full, bool quiet) {
   if (model_cell) *model_cell = &c;
+  if (model_full) *model_full = false;
   const auto earlier = c.earlier(p, d);
   if (!earlier.empty() && c.local && c.local->has(p)) {
     // The local cell has p's tier and the later ones but not the earlier
@@ -317,7 +321,8 @@ SatResult Linter::ask_reaching(Cell& c, const Policy& p, Direction d, const std:
       }
     }
   }
-  return c.ask(formula(c, true), sink, check_name, where, what, model);
+  if (model_full) *model_full = true;
+  return c.ask(formula(c, true), sink, check_name, where, what, model, quiet);
 }
 
 std::optional<FlowGuess> Linter::guess(const Cell& c, const Policy& p, Direction d,

@@ -5,7 +5,8 @@
 namespace rampart::verify::detail::lint {
 
 // ---- RV004, RV005, RV008 -------------------------------------------------
-void Linter::check_rule(const Policy& p, Direction d, int index, const std::vector<Cell*>& cells, Sink& sink) {
+void Linter::check_rule(const Policy& p, Direction d, int index, const std::vector<Cell*>& cells, Sink& sink,
+                        ReachMemo* reach) {
   const Rule& rule = p.rules(d)[static_cast<std::size_t>(index)];
   const std::string name = rule_name(p, d, index);
   if (uses_services(rule)) {
@@ -34,10 +35,19 @@ void Linter::check_rule(const Policy& p, Direction d, int index, const std::vect
   const char* check_name = "shadowed-redundant-rule";
   // Removing the rule changes no verdict in any cell? A verdict that
   // changes also shows the rule matches a flow of the policy's pods, so
-  // the never-matches question is only asked when none changes.
+  // the never-matches question is only asked when none changes. With
+  // `reach`, a cell where no flow reaches the rule and matches it is one
+  // where removing it changes nothing: the question is not asked there (a
+  // shadowed rule then costs one reach question per cell, shared with the
+  // policy's other rules, instead of two of its own).
+  bool reached = false;
   {
     Timer timer{&sink, check_name};
-    for (Cell* c : cells) {
+    bool unknown = false;
+    for (std::size_t ci = 0; ci < cells.size(); ++ci) {
+      Cell* c = cells[ci];
+      const SatResult r = reach ? reached_in(p, d, index, cells, ci, *reach, sink) : SatResult::kUnknown;
+      if (reach && r == SatResult::kUnsat) continue;
       const auto differs = [&](Cell& x, bool full) {
         const ChainTerm& chain = x.chain(p, d, full);
         const ChainTerm without = x.chain_without(p, d, Removal{nullptr, &rule}, full);
@@ -45,13 +55,15 @@ void Linter::check_rule(const Policy& p, Direction d, int index, const std::vect
       };
       if (c->concrete(differs(*c, true), guess(*c, p, d, {&rule}), sink, check_name)) return;
       if (ask_reaching(*c, p, d, differs, sink, check_name, rule.where, name) != SatResult::kUnsat) return;
+      if (reach) (r == SatResult::kSat ? reached : unknown) = true;
     }
+    if (reach && !reached && unknown) reach = nullptr;  // asked again below, and reported
   }
   if (never_matches() != SatResult::kSat) return;
   Timer timer{&sink, check_name};
   // Redundant. Reached in some cell (then redundant), or shadowed?
-  bool reached = false;
   for (Cell* c : cells) {
+    if (reach) break;  // known already
     if (!find_rule(c->chain(p, d), &rule)) continue;
     const auto reaches = [&](Cell& x, bool full) {
       const RuleTerm* rt = find_rule(x.chain(p, d, full), &rule);
@@ -90,18 +102,19 @@ void Linter::check_rule(const Policy& p, Direction d, int index, const std::vect
   std::string blockers;
   bool differs = false;
   for (Cell* c : cells) {
+    if (related.size() >= kMaxBlockers) break;
     std::vector<const RuleTerm*> before;
     const RuleTerm* rt = find_rule(c->chain(p, d), &rule, &before);
     if (!rt) continue;
-    const z3::expr applies = c->world().applies(p, c->self(d));
+    std::vector<const RuleTerm*> candidates;
     for (const RuleTerm* q : before) {
-      if (related.size() >= 5) break;
       if (named.contains(q->rule)) continue;
       if (shared_.options.slicing && surely_disjoint(rule, *q->rule)) continue;
-      const z3::expr blocks = c->in_cell(d) && applies && rt->match && q->reach && q->match;
-      if (!c->concrete(blocks, guess(*c, p, d, {&rule, q->rule}, owner(c->chain(p, d), q)), sink, check_name) &&
-          c->ask(blocks, sink, check_name, rule.where, name) != SatResult::kSat)
+      if (std::any_of(candidates.begin(), candidates.end(), [&](const RuleTerm* x) { return x->rule == q->rule; }))
         continue;
+      candidates.push_back(q);
+    }
+    for (const RuleTerm* q : blocking_rules(p, d, rule, *rt, candidates, kMaxBlockers - related.size(), *c, sink)) {
       named.insert(q->rule);
       const Policy* qp = owner(c->chain(p, d), q);
       differs = differs || q->rule->action != rule.action;
@@ -115,6 +128,154 @@ void Linter::check_rule(const Policy& p, Direction d, int index, const std::vect
                (blockers.empty() ? std::string() : " (blocking: " + blockers + ")") +
                (differs ? "; a blocking rule has a different action" : "; the blocking rules have the same action"),
            rule.where, witness, std::move(related));
+}
+
+// The first `wanted` of `candidates` (in evaluation order) that decide some
+// flow `rt` matches from a pod of the cell that p selects. The reference
+// path (no slicing) asks one question per candidate. Otherwise one question
+// asks for a flow that any still-open candidate before the wanted-th one
+// found so far decides: "no" closes them all (the common case: a shadowed
+// rule has few blockers and many candidates), "yes" names every candidate
+// the model shows deciding (each is then a blocker, with that model as its
+// witness), and the question is asked again over the rest. The result is
+// the same set, in the same order, as the one question per candidate.
+std::vector<const RuleTerm*> Linter::blocking_rules(const Policy& p, Direction d, const Rule& rule, const RuleTerm& rt,
+                                                    const std::vector<const RuleTerm*>& candidates, std::size_t wanted,
+                                                    Cell& c, Sink& sink) {
+  const char* check_name = "shadowed-redundant-rule";
+  const std::string name = rule_name(p, d, rt.index);
+  const z3::expr base = c.in_cell(d) && c.world().applies(p, c.self(d)) && rt.match;
+  const auto decides = [](const RuleTerm* q) { return q->reach && q->match; };
+  enum class State { kOpen, kBlocks, kNot };
+  std::vector<State> state(candidates.size(), State::kOpen);
+  // Candidates before this index can still be among the first `wanted`.
+  const auto limit = [&] {
+    std::size_t found = 0;
+    for (std::size_t i = 0; i < candidates.size(); ++i)
+      if (state[i] == State::kBlocks && ++found == wanted) return i;
+    return candidates.size();
+  };
+  const auto guessed = [&](std::size_t i) {
+    const RuleTerm* q = candidates[i];
+    return c.concrete(base && decides(q), guess(c, p, d, {&rule, q->rule}, owner(c.chain(p, d), q)), sink,
+                      check_name);
+  };
+  // One question per candidate: the reference path, and the fallback when
+  // the joint question has no usable answer.
+  const auto one_by_one = [&] {
+    for (std::size_t i = 0; i < candidates.size() && i < limit(); ++i) {
+      if (state[i] != State::kOpen) continue;
+      state[i] = guessed(i) || c.ask(base && decides(candidates[i]), sink, check_name, rule.where, name) ==
+                                       SatResult::kSat
+                     ? State::kBlocks
+                     : State::kNot;
+    }
+  };
+  if (!shared_.options.slicing || !c.world().service_matches().empty()) {
+    one_by_one();
+  } else {
+    for (std::size_t i = 0; i < candidates.size() && i < limit(); ++i)
+      if (guessed(i)) state[i] = State::kBlocks;
+    while (true) {
+      const std::size_t end = limit();
+      z3::expr_vector any(c.ctx());
+      for (std::size_t i = 0; i < end; ++i)
+        if (state[i] == State::kOpen) any.push_back(decides(candidates[i]));
+      if (any.empty()) break;
+      std::optional<z3::model> m;
+      const SatResult r = c.ask(base && z3::mk_or(any), sink, check_name, rule.where, name, &m, true);
+      if (r == SatResult::kUnsat) {
+        for (std::size_t i = 0; i < end; ++i)
+          if (state[i] == State::kOpen) state[i] = State::kNot;
+        break;
+      }
+      bool progress = false;
+      if (r == SatResult::kSat)
+        for (std::size_t i = 0; i < end; ++i)
+          if (state[i] == State::kOpen && m->eval(decides(candidates[i]), true).is_true()) {
+            state[i] = State::kBlocks;
+            progress = true;
+          }
+      if (!progress) {
+        one_by_one();
+        break;
+      }
+    }
+  }
+  std::vector<const RuleTerm*> out;
+  for (std::size_t i = 0; i < candidates.size() && out.size() < wanted; ++i)
+    if (state[i] == State::kBlocks) out.push_back(candidates[i]);
+  return out;
+}
+
+// Does a flow from a pod of cells[ci] reach rule `index` of p (direction d)
+// and match it? Answered together for the rule and the later rules of p not
+// answered in that cell yet: guesses first, then one question for a flow
+// that reaches any of them. "No" answers them all; "yes" answers those the
+// model reaches (the model is their witness) and the question is asked again
+// over the rest. An unknown falls back to one question per rule.
+SatResult Linter::reached_in(const Policy& p, Direction d, int index, const std::vector<Cell*>& cells,
+                             std::size_t ci, ReachMemo& memo, Sink& sink) {
+  if (memo.size() <= ci) memo.resize(cells.size());
+  auto& known = memo[ci];
+  const auto& rules = p.rules(d);
+  if (known.size() < rules.size()) known.resize(rules.size());
+  if (known[static_cast<std::size_t>(index)]) return *known[static_cast<std::size_t>(index)];
+  const char* check_name = "shadowed-redundant-rule";
+  Cell& c = *cells[ci];
+  const auto term = [&](Cell& x, bool full, std::size_t j) {
+    const RuleTerm* rt = find_rule(x.chain(p, d, full), &rules[j]);
+    return rt->reach && rt->match;
+  };
+  std::vector<std::size_t> open;
+  for (std::size_t j = static_cast<std::size_t>(index); j < rules.size(); ++j) {
+    if (known[j] || (j != static_cast<std::size_t>(index) && (rules[j].action == Action::kLog || uses_services(rules[j]))))
+      continue;
+    if (!find_rule(c.chain(p, d), &rules[j])) {
+      known[j] = SatResult::kUnsat;
+    } else if (c.concrete(c.in_cell(d) && term(c, true, j), guess(c, p, d, {&rules[j]}), sink, check_name)) {
+      known[j] = SatResult::kSat;
+    } else {
+      open.push_back(j);
+    }
+  }
+  while (!open.empty()) {
+    const auto any = [&](Cell& x, bool full) {
+      z3::expr_vector out(x.ctx());
+      for (std::size_t j : open) out.push_back(term(x, full, j));
+      return x.in_cell(d) && z3::mk_or(out);
+    };
+    std::optional<z3::model> m;
+    Cell* mc = &c;
+    bool full = true;
+    const SatResult r = ask_reaching(c, p, d, any, sink, check_name, p.where, "policy " + p.qualified_name(), &m, &mc,
+                                     &full, true);
+    if (r == SatResult::kUnsat) {
+      for (std::size_t j : open) known[j] = SatResult::kUnsat;
+      break;
+    }
+    std::vector<std::size_t> rest;
+    if (r == SatResult::kSat)
+      for (std::size_t j : open) {
+        if (m->eval(term(*mc, full, j), true).is_true())
+          known[j] = SatResult::kSat;
+        else
+          rest.push_back(j);
+      }
+    if (r == SatResult::kSat && rest.size() < open.size()) {
+      open = std::move(rest);
+      continue;
+    }
+    // No usable answer: one question per rule (an unknown is reported by
+    // check_rule, which asks again).
+    for (std::size_t j : open) {
+      const auto one = [&](Cell& x, bool f) { return x.in_cell(d) && term(x, f, j); };
+      known[j] = ask_reaching(c, p, d, one, sink, check_name, rules[j].where, rule_name(p, d, static_cast<int>(j)),
+                              nullptr, nullptr, nullptr, true);
+    }
+    break;
+  }
+  return *known[static_cast<std::size_t>(index)];
 }
 
 // ---- RV006 -----------------------------------------------------------------

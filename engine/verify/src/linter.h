@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -64,15 +65,29 @@ class Linter {
   // when no policy of the earlier tiers applies to the witness (then the
   // earlier tiers do not change its verdict). Otherwise the full chain
   // decides.
-  // `model_cell` tells which cell's world the model belongs to.
+  // `model_cell` tells which cell's world the model belongs to, `model_full`
+  // which chain it satisfies (formula(cell, full)); `quiet`: an unknown is
+  // not reported (the caller asks again).
   SatResult ask_reaching(Cell& c, const Policy& p, Direction d, const std::function<z3::expr(Cell&, bool)>& formula,
                          Sink& sink, const std::string& check_name, const SourceLocation& where,
                          const std::string& what, std::optional<z3::model>* model = nullptr,
-                         Cell** model_cell = nullptr);
+                         Cell** model_cell = nullptr, bool* model_full = nullptr, bool quiet = false);
 
   // ---- lint_rules.cpp
-  void check_rule(const Policy& p, Direction d, int index, const std::vector<Cell*>& cells, Sink& sink);
+  // Per cell, per rule of one policy and direction: reach answers so far.
+  using ReachMemo = std::vector<std::vector<std::optional<SatResult>>>;
+  // `reach` (with slicing): answers shared by the policy's rules in that
+  // direction; null: the reference path, each rule's own questions.
+  void check_rule(const Policy& p, Direction d, int index, const std::vector<Cell*>& cells, Sink& sink,
+                  ReachMemo* reach);
+  SatResult reached_in(const Policy& p, Direction d, int index, const std::vector<Cell*>& cells, std::size_t ci,
+                       ReachMemo& memo, Sink& sink);
   void check_policy_redundant(const Policy& p, const std::vector<Cell*>& cells, Sink& sink);
+  // A shadowed rule's finding names at most this many blocking rules.
+  static constexpr std::size_t kMaxBlockers = 5;
+  std::vector<const RuleTerm*> blocking_rules(const Policy& p, Direction d, const Rule& rule, const RuleTerm& rt,
+                                              const std::vector<const RuleTerm*>& candidates, std::size_t wanted,
+                                              Cell& c, Sink& sink);
 
   // ---- lint_conflicts.cpp
   static z3::expr decision(Cell& c, const Model& model, const Policy& p, Direction d);
