@@ -1,5 +1,7 @@
 #include "rampart/enforcer/nft_dataplane.h"
 
+#include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "rampart/compiler/diff.h"
@@ -7,6 +9,13 @@
 #include "rampart/enforcer/log.h"
 
 namespace rampart::enforcer {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
 
 NftDataplane::NftDataplane(std::string node, compiler::NodeConfig config, std::string netns)
     : node_(std::move(node)), config_(config), kernel_(std::move(netns)), lowering_(node_, std::move(config)) {}
@@ -29,7 +38,10 @@ Result<void> NftDataplane::apply(const compiler::Transaction& tx) {
   // read: bind the batch to that generation (the kernel refuses it otherwise,
   // and the next write reads again).
   const auto generation = std::exchange(read_generation_, std::nullopt);
-  return generation ? kernel_.apply(tx, *generation) : kernel_.apply(tx);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto applied = generation ? kernel_.apply(tx, *generation) : kernel_.apply(tx);
+  report_.kernel_seconds += seconds_since(t0);
+  return applied;
 }
 
 // The transaction from what the kernel holds now (read back) to `wanted`;
@@ -39,13 +51,23 @@ Result<compiler::Transaction> NftDataplane::from_kernel(const compiler::Ruleset&
   read_generation_.reset();
   if (auto generation = kernel_.generation()) read_generation_ = *generation;
   // Both tables we may own, so a mode switch removes the one no longer wanted.
-  auto state = read_kernel_state(kernel_, wanted,
-                                 {{compiler::Family::kInet, config_.table}, {compiler::Family::kBridge, config_.table}});
+  const std::vector<std::pair<compiler::Family, std::string>> owned = {{compiler::Family::kInet, config_.table},
+                                                                        {compiler::Family::kBridge, config_.table}};
+  auto state = read_kernel_state(kernel_, wanted, owned);
   if (!state) {
     log(LogLevel::kWarning, "kernel read-back not understood; rebuilding our tables in one batch",
         {{"error", state.error().str()}});
     report_.rebuilt = true;
-    return compiler::rebuild(wanted);
+    // The rebuild also deletes an owned table the wanted ruleset lacks (the
+    // other mode's, after a switch); only names are needed, and a delete of
+    // a table that is not there would fail the batch.
+    auto present = kernel_.tables();
+    if (!present) return std::unexpected(present.error());
+    compiler::Ruleset current;
+    for (const auto& table : *present)
+      if (std::find(owned.begin(), owned.end(), table) != owned.end())
+        current.tables.push_back(compiler::Table{.family = table.first, .name = table.second});
+    return compiler::rebuild(wanted, current);
   }
   report_.chains_differing = state->chains_differing;
   return compiler::diff(state->ruleset, wanted);
@@ -60,7 +82,9 @@ Result<void> NftDataplane::program(const compiler::ModelChange& change) {
   report_ = {};
   const auto ifs = interfaces();
   if (lowering_ready_ && kernel_known_) {
+    const auto t0 = std::chrono::steady_clock::now();
     auto tx = lowering_.update(*model_, change, ifs);
+    report_.lower_seconds += seconds_since(t0);
     if (!tx) {
       lowering_ready_ = false;  // stale until reset(); the kernel still holds the previous ruleset
       kernel_known_ = false;
@@ -78,10 +102,15 @@ Result<void> NftDataplane::program(const compiler::ModelChange& change) {
     report_ = {};
   }
   if (!lowering_ready_) {
-    if (auto reset = lowering_.reset(*model_, ifs); !reset) return std::unexpected(reset.error());
+    const auto t0 = std::chrono::steady_clock::now();
+    auto reset = lowering_.reset(*model_, ifs);
+    report_.lower_seconds += seconds_since(t0);
+    if (!reset) return std::unexpected(reset.error());
     lowering_ready_ = true;
   }
+  const auto t0 = std::chrono::steady_clock::now();
   auto tx = from_kernel(lowering_.ruleset());
+  report_.read_seconds += seconds_since(t0);
   if (!tx) return std::unexpected(tx.error());
   if (auto invalid = tx->error(); !invalid) return std::unexpected(invalid.error());
   if (auto applied = apply(*tx); !applied) {

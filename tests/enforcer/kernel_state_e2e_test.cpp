@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "rampart/compiler/kernel.h"
@@ -127,7 +128,9 @@ TEST_CASE("kernel state: a restarted dataplane reads our tables back and reconci
       sent.push_back(tx);
       return {};
     });
-    REQUIRE(third.set_model(changed));
+    const auto changed_applied = third.set_model(changed);
+    INFO((changed_applied ? std::string() : changed_applied.error().str()));
+    REQUIRE(changed_applied);
     CHECK_FALSE(third.last_report().rebuilt);
     CHECK(third.last_report().ops > 0);
     CHECK(third.last_report().ops < full);
@@ -204,4 +207,47 @@ TEST_CASE("kernel state: a restarted dataplane reads our tables back and reconci
     CHECK(drift->empty());
     third.set_apply_gate({});
   }
+}
+
+// The rebuild fallback (read-back not understood) after a switch from overlay
+// to vcn-native: the bridge table the overlay agent left is deleted too, not
+// only the inet table replaced.
+TEST_CASE("kernel state: the rebuild fallback removes the other mode's table", "[e2e]") {
+  if (::geteuid() != 0) {
+    WARN("needs root for network namespaces; not run");
+    return;
+  }
+  const engine::Model model = demo_model();
+  Netns ns("m");
+  const compiler::Kernel kernel(ns.name);
+  NftDataplane overlay("node-1", compiler::NodeConfig{.mode = compiler::Mode::kOverlay}, ns.name);
+  REQUIRE(overlay.set_model(model));
+  REQUIRE(overlay.programmed().find_table(Family::kBridge, "rampart"));
+  // Something Rampart never writes, so the next read-back is not understood.
+  auto added = kernel.nft({"add", "counter", "inet", "rampart", "foreign"});
+  REQUIRE(added);
+  REQUIRE(added->status == 0);
+
+  NftDataplane vcn("node-1", compiler::NodeConfig{.mode = compiler::Mode::kVcnNative}, ns.name);
+  REQUIRE(vcn.set_model(model));
+  CHECK(vcn.last_report().rebuilt);
+  auto tables = kernel.tables();
+  REQUIRE(tables);
+  CHECK(std::count(tables->begin(), tables->end(), std::pair<Family, std::string>(Family::kBridge, "rampart")) == 0);
+  CHECK(std::count(tables->begin(), tables->end(), std::pair<Family, std::string>(Family::kInet, "rampart")) == 1);
+  auto drift = vcn.read_back();
+  REQUIRE(drift);
+  CHECK(drift->empty());
+
+  // The same fallback with nothing of the other mode present: the batch
+  // must not try to delete a table that is not there.
+  auto again = kernel.nft({"add", "counter", "inet", "rampart", "foreign"});
+  REQUIRE(again);
+  REQUIRE(again->status == 0);
+  NftDataplane restarted("node-1", compiler::NodeConfig{.mode = compiler::Mode::kVcnNative}, ns.name);
+  REQUIRE(restarted.set_model(model));
+  CHECK(restarted.last_report().rebuilt);
+  drift = restarted.read_back();
+  REQUIRE(drift);
+  CHECK(drift->empty());
 }

@@ -33,6 +33,9 @@ struct ApplyReport {
   bool rebuilt = false;      // compiler::rebuild was used (not an incremental diff)
   std::size_t ops = 0;       // operations sent (0: the kernel already held the state)
   std::size_t chains_differing = 0;  // read-back: chains of ours not as desired
+  // Where the write's time went (wall seconds): lowering (incremental or
+  // full), reading the kernel back (with the diff), the kernel batch.
+  double lower_seconds = 0, read_seconds = 0, kernel_seconds = 0;
 };
 
 class NftDataplane final : public Dataplane {
