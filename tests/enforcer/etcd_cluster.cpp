@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <exception>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -36,17 +38,36 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
+void run_in_netns(const std::string& netns, const std::function<void()>& fn) {
+  if (netns.empty()) return fn();
+  std::exception_ptr failure;
+  std::thread t([&] {
+    try {
+      const int fd = ::open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) throw std::runtime_error("no network namespace " + netns);
+      const int rc = ::setns(fd, CLONE_NEWNET);
+      ::close(fd);
+      if (rc != 0) throw std::runtime_error("cannot enter network namespace " + netns);
+      fn();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  });
+  t.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
 bool EtcdCluster::available() { return fs::exists("/usr/bin/etcd"); }
 
-EtcdCluster::EtcdCluster(int members) {
+EtcdCluster::EtcdCluster(int members, EtcdPlacement placement) : placement_(std::move(placement)) {
   char templ[] = "/tmp/rampart-etcd-XXXXXX";
   if (!::mkdtemp(templ)) throw std::runtime_error("mkdtemp failed");
   dir_ = templ;
   const std::string token = "rampart-test-" + fs::path(dir_).filename().string();
   for (int i = 0; i < members; ++i) {
     names_.push_back("m" + std::to_string(i));
-    client_urls_.push_back("http://127.0.0.1:" + std::to_string(free_port()));
-    peer_urls_.push_back("http://127.0.0.1:" + std::to_string(free_port()));
+    client_urls_.push_back("http://" + placement_.host + ":" + std::to_string(free_port()));
+    peer_urls_.push_back("http://" + placement_.host + ":" + std::to_string(free_port()));
     initial_cluster_ += (i ? "," : "") + names_.back() + "=" + peer_urls_.back();
   }
   initial_cluster_ += " " + token;  // split again in launch()
@@ -80,7 +101,10 @@ void EtcdCluster::launch(int index) {
   const std::string token = initial_cluster_.substr(space + 1);
   const fs::path data = dir_ / names_[index];
   const bool fresh = !fs::exists(data);
-  std::vector<std::string> args = {"/usr/bin/etcd",
+  std::vector<std::string> args;
+  // `ip netns exec` execs etcd in place: the pid stays the member's.
+  if (!placement_.netns.empty()) args = {"/usr/sbin/ip", "netns", "exec", placement_.netns};
+  args.insert(args.end(), {"/usr/bin/etcd",
                                    "--name", names_[index],
                                    "--data-dir", data.string(),
                                    "--listen-client-urls", client_urls_[index],
@@ -91,7 +115,7 @@ void EtcdCluster::launch(int index) {
                                    "--initial-cluster-token", token,
                                    "--initial-cluster-state", fresh ? "new" : "existing",
                                    "--heartbeat-interval", "50",
-                                   "--election-timeout", "500"};
+                                   "--election-timeout", "500"});
   const std::string log = (dir_ / (names_[index] + ".log")).string();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
@@ -132,6 +156,10 @@ void EtcdCluster::restart_members(const std::vector<int>& indices) {
 }
 
 void EtcdCluster::wait_ready(int index, std::chrono::milliseconds limit) {
+  run_in_netns(placement_.netns, [&] { wait_ready_here(index, limit); });
+}
+
+void EtcdCluster::wait_ready_here(int index, std::chrono::milliseconds limit) {
   enforcer::EtcdClientOptions options;
   options.connect_timeout = std::chrono::milliseconds(200);
   options.request_timeout = std::chrono::milliseconds(1000);

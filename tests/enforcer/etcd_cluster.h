@@ -8,16 +8,30 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace rampart::test {
 
+// Where the members run: by default on the test's own loopback; with a
+// network namespace (`ip netns` name), inside it on `host` (an address of
+// that namespace), so agents in other namespaces can reach them.
+struct EtcdPlacement {
+  std::string netns;
+  std::string host = "127.0.0.1";
+};
+
+// Runs `fn` on a thread inside the network namespace ("" = this one) and
+// waits; an exception from `fn` is rethrown here. Sockets made by `fn` stay in
+// that namespace (an etcd client for members placed in one, for instance).
+void run_in_netns(const std::string& netns, const std::function<void()>& fn);
+
 class EtcdCluster {
  public:
   // Starts `members` members and waits until every one answers. Throws
   // std::runtime_error (with the members' logs) when etcd does not come up.
-  explicit EtcdCluster(int members = 1);
+  explicit EtcdCluster(int members = 1, EtcdPlacement placement = {});
   ~EtcdCluster();
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;
@@ -25,6 +39,8 @@ class EtcdCluster {
   [[nodiscard]] const std::vector<std::string>& client_urls() const { return client_urls_; }
   [[nodiscard]] std::string spec() const;  // "etcd:URL,URL,…"
   [[nodiscard]] int size() const { return static_cast<int>(client_urls_.size()); }
+
+  [[nodiscard]] const EtcdPlacement& placement() const { return placement_; }
 
   void kill_member(int index);     // SIGKILL, as a crash or a power cut
   void restart_member(int index);  // same name, ports and data
@@ -38,7 +54,9 @@ class EtcdCluster {
 
  private:
   void launch(int index);
+  void wait_ready_here(int index, std::chrono::milliseconds limit);  // in the members' namespace
 
+  EtcdPlacement placement_;
   std::filesystem::path dir_;
   std::vector<std::string> names_;
   std::vector<std::string> client_urls_;

@@ -190,6 +190,7 @@ void Cluster::build_overlay_links() {
 }
 
 void Cluster::write_manifest(const std::string& file, const std::string& yaml) const {
+  if (options_.put_manifest) return options_.put_manifest(file, yaml);
   const fs::path target = datastore() / file;
   const fs::path temporary = datastore() / ("." + file + ".tmp");
   {
@@ -201,8 +202,17 @@ void Cluster::write_manifest(const std::string& file, const std::string& yaml) c
 }
 
 void Cluster::remove_manifest(const std::string& file) const {
+  if (options_.delete_manifest) return options_.delete_manifest(file);
   std::error_code ec;
   fs::remove(datastore() / file, ec);
+}
+
+void Cluster::set_datastore(std::string spec,
+                            std::function<void(const std::string&, const std::string&)> put_manifest,
+                            std::function<void(const std::string&)> delete_manifest) {
+  options_.datastore = std::move(spec);
+  options_.put_manifest = std::move(put_manifest);
+  options_.delete_manifest = std::move(delete_manifest);
 }
 
 void Cluster::start_agent(int index) {
@@ -213,11 +223,19 @@ void Cluster::start_agent(int index) {
   const std::string log = (node.dir / "agent.log").string();
   std::vector<std::string> argv = {"/usr/sbin/ip", "netns", "exec", node.netns->name(), options_.agent_binary,
                                    "--node", node.name, "--mode", to_string(options_.mode),
-                                   "--datastore", "dir:" + datastore().string(), "--socket", node.socket,
+                                   "--datastore",
+                                   options_.datastore.empty() ? "dir:" + datastore().string() : options_.datastore,
+                                   "--socket", node.socket,
                                    "--listen", "127.0.0.1:" + std::to_string(kAgentPort)};
   std::vector<char*> c_argv;
   for (auto& a : argv) c_argv.push_back(a.data());
   c_argv.push_back(nullptr);
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  env.insert(env.end(), options_.agent_env.begin(), options_.agent_env.end());
+  std::vector<char*> c_env;
+  for (auto& e : env) c_env.push_back(e.data());
+  c_env.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -232,7 +250,7 @@ void Cluster::start_agent(int index) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(c_argv[0], c_argv.data());
+    ::execve(c_argv[0], c_argv.data(), c_env.data());
     ::_exit(127);
   }
   node.agent_pid = pid;

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -45,6 +46,14 @@ struct ClusterOptions {
   bool start_agents = true;
   int agent_timeout_ms = 20'000;  // rampart-cni's wait for the agent (conflist agent_timeout_ms)
   std::string tag = "cl";         // part of every namespace name
+  // The agents' --datastore ("etcd:URL,…"); "" = the cluster's dir: datastore.
+  std::string datastore;
+  // With another datastore, where manifests go: called instead of writing or
+  // removing the file under datastore() (the waits for the agents stay).
+  std::function<void(const std::string& file, const std::string& yaml)> put_manifest;
+  std::function<void(const std::string& file)> delete_manifest;
+  // Extra environment for the agent processes ("NAME=value"): fault injection.
+  std::vector<std::string> agent_env;
 };
 
 // Why this machine cannot run the topology ("" when it can): not root, no
@@ -107,6 +116,13 @@ class Cluster {
   // reads half a file.
   void write_manifest(const std::string& file, const std::string& yaml) const;
   void remove_manifest(const std::string& file) const;
+
+  // Another datastore for the agents started from now on (ClusterOptions::
+  // datastore, put_manifest, delete_manifest) — for one that lives in the
+  // cluster's namespaces, e.g. etcd in outside(), made after the cluster with
+  // start_agents false.
+  void set_datastore(std::string spec, std::function<void(const std::string&, const std::string&)> put_manifest,
+                     std::function<void(const std::string&)> delete_manifest);
 
   // Agents. start_agent waits until /healthz answers; stop_agent sends the
   // signal and reaps the process (SIGKILL after a grace period).
