@@ -12,12 +12,17 @@
 #   rampart-first / rampart-last
 #              Rampart's ruleset for the same pods and POLICIES + 1 policies
 #              selecting the server (rampart compile | nft -f; the netlink path
-#              leaves the same bytecode, tests/compiler kernel_test). The
-#              server's ingress chain jumps to its policies in order (Calico
-#              order, then name) until one allows: in -first the policy that
-#              allows the client sorts first, in -last it sorts after all
-#              POLICIES others, so every new connection walks every policy
-#              chain (the worst case), and
+#              leaves the same bytecode, tests/compiler kernel_test). In -first
+#              the policy that allows the client sorts first (Calico order,
+#              then name), in -last after all POLICIES others. All of them
+#              only allow, so they form one allow run: the server's ingress
+#              chain makes one jump into a `tcp dport vmap` whose segment for
+#              the client's port holds only the client's rule,
+#   rampart-unmerged
+#              rampart-last compiled with --no-allow-runs: the layout before
+#              allow runs, where the server's chain jumps to every policy
+#              chain in turn until one allows (the worst case: every new
+#              connection walks all POLICIES + 1 chains), and
 #   iptables   the same policy as a linear iptables-nft FORWARD chain (baseline,
 #              expected to degrade: every new connection walks every rule).
 # Only namespaces this script creates are touched; they are removed on every
@@ -132,13 +137,19 @@ compile() {  # compile FILE... > nft text, the same way for both rulesets
 sed 's/{name: client-in,/{name: zz-client-in,/' "$WORK/policies.yaml" >"$WORK/policies-last.yaml"
 compile "$WORK/pods.yaml" "$WORK/policies.yaml" >"$WORK/rampart-first.nft"
 compile "$WORK/pods.yaml" "$WORK/policies-last.yaml" >"$WORK/rampart-last.nft"
+compile "$WORK/pods.yaml" "$WORK/policies-last.yaml" --no-allow-runs >"$WORK/rampart-unmerged.nft"
 # the worst case must really be one: all POLICIES + 1 policy chains are jumped
 # to from the server's chain, the client's last (no early-exiting grep -q in a
 # pipe: SIGPIPE under pipefail)
-JUMPS=$(grep -o 'jump pi\.[^ ]*' "$WORK/rampart-last.nft")
+JUMPS=$(grep -o 'jump pi\.[^ ]*' "$WORK/rampart-unmerged.nft")
 [ "$(echo "$JUMPS" | wc -l)" -eq $((POLICIES + 1)) ] &&
   [ "$(echo "$JUMPS" | tail -1)" = "jump pi.knp.bench.zz-client-in" ] ||
-  { echo "rampart-last: the client's policy is not jumped to last"; exit 1; }
+  { echo "rampart-unmerged: the client's policy is not jumped to last"; exit 1; }
+# and the merged rulesets jump once, into the run (grep -c exits 1 on zero)
+for f in rampart-first rampart-last; do
+  [ "$(grep -c 'jump pi\.' "$WORK/$f.nft" || true)" -eq 0 ] && [ "$(grep -c 'jump ar\.' "$WORK/$f.nft")" -eq 1 ] ||
+    { echo "$f: the policies are not merged into one allow run"; exit 1; }
+done
 compile "$WORK/pods.yaml" >"$WORK/rampart-0.nft"
 
 {
@@ -210,11 +221,12 @@ load() {  # load SCENARIO into the bench's own node namespace
     rampart-0) ip netns exec "$NODE" nft -f "$WORK/rampart-0.nft" ;;
     rampart-first) ip netns exec "$NODE" nft -f "$WORK/rampart-first.nft" ;;
     rampart-last) ip netns exec "$NODE" nft -f "$WORK/rampart-last.nft" ;;
+    rampart-unmerged) ip netns exec "$NODE" nft -f "$WORK/rampart-unmerged.nft" ;;
     iptables) ip netns exec "$NODE" iptables-nft-restore <"$WORK/iptables.rules" ;;
   esac
 }
 
-SCENARIOS=(none ct-only rampart-0 rampart-first rampart-last iptables)
+SCENARIOS=(none ct-only rampart-0 rampart-first rampart-last rampart-unmerged iptables)
 K=${#SCENARIOS[@]}
 echo "datapath_bench: $POLICIES policies, ${SECS}s per probe, $ROUNDS rounds, $CONN_THREADS conn_rate thread(s)"
 echo "  $(nproc) cores, shared; load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,5 +1,6 @@
 // rampart compile PATH… --node NAME --mode vcn-native|overlay [-o nft|json]
-//                 [--interface NS/POD=IFNAME]…
+//                 [--interface NS/POD=IFNAME]… [--endpoint-to-host drop|accept|return]
+//                 [--no-allow-runs]
 // Prints the nftables a node would get: an `nft -f` script (rebuild of our
 // tables, touching no other table) or the IR as JSON.
 #include <iostream>
@@ -21,6 +22,8 @@ struct CompileOptions {
   std::string mode = "vcn-native";
   std::string output = "nft";
   std::vector<std::string> interfaces;
+  std::string endpoint_to_host = "accept";
+  bool no_allow_runs = false;
 };
 
 nlohmann::json to_json(const compiler::Ruleset& rs) {
@@ -68,7 +71,13 @@ int run(const CompileOptions& options) {
   if (!loaded) return 2;
   const auto endpoints = compiler::node_endpoints(loaded->model, options.node, interfaces);
   if (endpoints.empty()) std::cerr << "rampart compile: warning: no pod has spec.nodeName " << options.node << "\n";
-  auto rs = compiler::lower(loaded->model, endpoints, compiler::NodeConfig{.mode = *mode});
+  const auto to_host = compiler::parse_endpoint_to_host(options.endpoint_to_host);
+  if (!to_host) {
+    std::cerr << "rampart compile: " << to_host.error().message << "\n";
+    return 2;
+  }
+  auto rs = compiler::lower(loaded->model, endpoints,
+                            compiler::NodeConfig{.mode = *mode, .endpoint_to_host = *to_host, .allow_runs = !options.no_allow_runs});
   if (!rs) {
     std::cerr << "rampart compile: " << rs.error().str() << "\n";
     return 2;
@@ -98,6 +107,13 @@ void register_compile(CLI::App& app, int& exit_code) {
   cmd->add_option("--mode", options->mode, "CNI mode")->check(CLI::IsMember({"vcn-native", "overlay"}));
   cmd->add_option("-o,--output", options->output, "output format")->check(CLI::IsMember({"nft", "json"}));
   cmd->add_option("--interface", options->interfaces, "host-side interface of a pod, NS/POD=IFNAME (repeatable)");
+  cmd->add_option("--endpoint-to-host", options->endpoint_to_host,
+                  "a pod's new connection to the node after its egress policy allowed it (Felix's "
+                  "DefaultEndpointToHostAction; accept, as Canal sets it, is the default)")
+      ->check(CLI::IsMember({"drop", "accept", "return"}));
+  cmd->add_flag("--no-allow-runs", options->no_allow_runs,
+                "jump to every policy chain in turn instead of merging runs of allow-only policies into one port "
+                "dispatch (the older layout, for comparison)");
   cmd->callback([options, &exit_code] { exit_code = run(*options); });
 }
 

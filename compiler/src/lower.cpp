@@ -524,7 +524,7 @@ Chain endpoint_chain_of(const Endpoint& e, Direction d, const TierList& tiers,
     chain.rules.push_back(Rule{.statements = {Statement{.kind = Statement::Kind::kMarkAnd, .value = ~cfg.pass_mark}},
                                .comment = "tier " + tier->name});
     std::vector<RunMember> members(pols.size());
-    if (runs)
+    if (runs && cfg.allow_runs)
       for (size_t k = 0; k < pols.size(); ++k) members[k] = runs->member(*pols[k], d);
     for (size_t k = 0; k < pols.size();) {
       // A run of allow-only policies sets no pass mark, so the guard at its
@@ -641,6 +641,12 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
       c.rules.push_back(Rule{.verdict = jump("from-wl")});
       if (to_pods) c.rules.push_back(Rule{.verdict = jump("to-wl")});
     }
+    // A pod's new connection to the node, allowed by its egress policy
+    // (from-wl returned): Felix's DefaultEndpointToHostAction=DROP. Pods
+    // without a known interface were dropped in from-wl already.
+    if (!to_pods && cfg.endpoint_to_host == EndpointToHost::kDrop)
+      c.rules.push_back(Rule{.matches = {overlay ? eq(Key::kIifname, cfg.bridge) : in_set({Key::kIifname}, "wl-ifs")},
+                             .verdict = plain(Verdict::Kind::kDrop), .comment = "endpoint to host"});
     return c;
   };
   out.chains.push_back(hook_chain("hook-forward", Hook::kForward, true));
@@ -675,6 +681,13 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
 }
 
 }  // namespace detail
+
+Result<EndpointToHost> parse_endpoint_to_host(std::string_view text) {
+  if (text == "drop") return EndpointToHost::kDrop;
+  if (text == "accept") return EndpointToHost::kAccept;
+  if (text == "return") return EndpointToHost::kReturn;
+  return fail(ErrorCode::kInvalidArgument, "unknown endpoint-to-host action '" + std::string(text) + "' (drop, accept or return)");
+}
 
 Result<Mode> parse_mode(std::string_view text) {
   if (text == "vcn-native") return Mode::kVcnNative;

@@ -160,3 +160,51 @@ TEST_CASE("lowering refuses a model that was not normalised", "[compiler][lower]
   REQUIRE_FALSE(rs);
   CHECK(rs.error().message.find("db-in") != std::string::npos);
 }
+
+// Felix's DefaultEndpointToHostAction: a pod's new connection to the node
+// (input hook) after its egress policy. accept (Canal, the default) and
+// return leave it to the host; drop drops it; replies to the node's own
+// connections (ct established) and neighbour discovery pass either way, and
+// a pod whose egress policy denies is dropped either way.
+TEST_CASE("endpoint to host: drop, accept and return", "[compiler][lower][host]") {
+  auto m = shop();
+  // other: egress only to TCP 53
+  add_policy(m, "shop", "other-out", "app == 'other'", {}, {rule(Action::kAllow, 6, peer(), [] {
+               auto d = peer();
+               d.ports = {port(53)};
+               return d;
+             }())},
+             false, true, 100);
+  const auto eps = node_endpoints(m, "node-1");
+  for (Mode mode : {Mode::kVcnNative, Mode::kOverlay})
+    for (EndpointToHost action : {EndpointToHost::kDrop, EndpointToHost::kAccept, EndpointToHost::kReturn}) {
+      INFO((mode == Mode::kOverlay ? "overlay" : "vcn-native") << " action " << static_cast<int>(action));
+      auto rs = lower(m, eps, NodeConfig{.mode = mode, .endpoint_to_host = action});
+      REQUIRE(rs);
+      const auto to_node = [&](size_t pod, std::uint16_t port, std::uint32_t ct = ct_state::kNew, std::uint8_t proto = 6,
+                               int family = 4) {
+        Packet p = flow_packet(m, eps, mode, pod, pod, proto, port, family);
+        p.hook = Hook::kInput;
+        p.daddr = family == 4 ? ip("10.244.0.1") : ip("fd00::1");
+        p.oif.clear();
+        p.ct_state = ct;
+        if (proto == 58) p.icmp_type = 135;  // neighbour solicitation
+        auto t = trace(*rs, p);
+        REQUIRE(t);
+        return t->accepted;
+      };
+      const bool open = action != EndpointToHost::kDrop;
+      CHECK(to_node(0, 10250) == open);  // web: no egress policy
+      CHECK(to_node(0, 10250, ct_state::kNew, 6, 6) == open);
+      CHECK(to_node(2, 53) == open);     // other: allowed by its egress policy
+      CHECK_FALSE(to_node(2, 10250));    // other: denied by its egress policy, whatever the action
+      CHECK(to_node(0, 10250, ct_state::kEstablished));
+      CHECK(to_node(2, 10250, ct_state::kEstablished));
+      CHECK(to_node(0, 0, ct_state::kNew, 58, 6));
+      // pod to pod is forwarded, not for the node: untouched by the action
+      CHECK(allowed(m, *rs, eps, mode, 0, 1, 6, 5432));
+      CHECK_FALSE(allowed(m, *rs, eps, mode, 2, 1, 6, 5432));
+    }
+  CHECK(parse_endpoint_to_host("drop").value() == EndpointToHost::kDrop);
+  CHECK_FALSE(parse_endpoint_to_host("DROP"));
+}

@@ -33,6 +33,15 @@ enum class Mode { kVcnNative, kOverlay };
 
 [[nodiscard]] Result<Mode> parse_mode(std::string_view text);  // "vcn-native" | "overlay"
 
+// Felix's DefaultEndpointToHostAction: what happens to a pod's new
+// connection to the node itself (input hook) once its egress policy allowed
+// it. Felix defaults to DROP; Canal (flannel + Calico policy) sets ACCEPT.
+// kAccept and kReturn are the same here: an nft accept ends only Rampart's
+// base chain, so the host's own tables decide next either way.
+enum class EndpointToHost { kDrop, kAccept, kReturn };
+
+[[nodiscard]] Result<EndpointToHost> parse_endpoint_to_host(std::string_view text);  // "drop" | "accept" | "return"
+
 struct NodeConfig {
   Mode mode = Mode::kVcnNative;
   std::string table = "rampart";
@@ -44,6 +53,11 @@ struct NodeConfig {
   std::uint32_t accept_mark = 0x10000;
   std::uint32_t pass_mark = 0x20000;
   std::string log_prefix = "rampart";
+  EndpointToHost endpoint_to_host = EndpointToHost::kAccept;
+  // Runs of allow-only policies become one port dispatch (lowering_parts.h);
+  // false jumps to every policy chain in turn (the layout before, kept to
+  // measure against: bench/datapath_bench.sh).
+  bool allow_runs = true;
 };
 
 // A pod on this node: an index into Model::endpoints and its host-side
