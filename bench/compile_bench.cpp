@@ -143,15 +143,17 @@ std::size_t count_rules(const Ruleset& rs) {
 
 // First arg: local pods (0 = all 625 of node-00). Second: 0 lower() (label
 // index), 1 lower_reference() (every selector against every endpoint, per
-// family: the path before session 3).
+// family: the path before session 3), 2 lower() without allow runs (one jump
+// per policy: what merging runs costs the lowering and the ruleset's size).
 void BM_LowerGenCluster(benchmark::State& state) {
   const bool reference = state.range(1) == 1;
-  state.SetLabel(reference ? "reference" : "lower");
+  const NodeConfig config{.allow_runs = state.range(1) != 2};
+  state.SetLabel(reference ? "reference" : config.allow_runs ? "lower" : "lower, no allow runs");
   const auto& m = gen_cluster(static_cast<int>(state.range(0)));
   const auto eps = node_endpoints(m, "node-00");
   std::size_t rules = 0;
   for (auto _ : state) {
-    auto rs = reference ? lower_reference(m, eps, NodeConfig{}) : lower(m, eps, NodeConfig{});
+    auto rs = reference ? lower_reference(m, eps, config) : lower(m, eps, config);
     if (!rs) return state.SkipWithError(rs.error().message.c_str());
     rules = count_rules(*rs);
     benchmark::DoNotOptimize(rs);
@@ -164,7 +166,7 @@ void BM_LowerGenCluster(benchmark::State& state) {
   state.counters["local_pods"] = static_cast<double>(eps.size());
   state.counters["rules"] = static_cast<double>(rules);
 }
-BENCHMARK(BM_LowerGenCluster)->Args({0, 0})->Args({110, 0})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LowerGenCluster)->Args({0, 0})->Args({110, 0})->Args({0, 2})->Args({110, 2})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_LowerGenCluster)->Args({0, 1})->Args({110, 1})->Unit(benchmark::kMillisecond)->Iterations(1);
 
 // One pod added on the node (then removed again, untimed), 110 local pods.

@@ -208,7 +208,7 @@ run() {
   # (iperf3's own connections close with FIN and are not counted)
   tw=$(( $(ip netns exec "$A" ss -Htan state time-wait '( dport = :5301 )' | wc -l) + $(ip netns exec "$B" ss -Htan state time-wait '( sport = :5301 )' | wc -l) ))
   awk -v n="$name" -v b="$bps" -v c="$cps" -v k="$n" -v f="$failed" -v u="$cpu" -v x="$blocked" -v tw="$tw" \
-    'BEGIN { printf "%-13s %7.2f Gbit/s %8.0f conn/s (%d conns, %d failed, client %.1f us CPU/conn, %d in TIME_WAIT)  port 5999: %s\n", n, b / 1e9, c, k, f, k ? u * 1e6 / k : 0, tw, x }'
+    'BEGIN { printf "%-16s %7.2f Gbit/s %8.0f conn/s (%d conns, %d failed, client %.1f us CPU/conn, %d in TIME_WAIT)  port 5999: %s\n", n, b / 1e9, c, k, f, k ? u * 1e6 / k : 0, tw, x }'
 }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 minmax() { tr ' ' '\n' | grep . | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo, hi }'; }
@@ -246,7 +246,7 @@ for s in "${SCENARIOS[@]}"; do
 done
 echo "median (min..max) over $ROUNDS rounds; ratios of medians to rampart-0 (headline) and to none;"
 echo "client CPU per connection (us), median (min..max) and ratio to rampart-0 (lower is better)"
-printf '%-20s %-21s %-11s %-8s %-23s %-11s %-8s %-19s %s\n' "" Gbit/s x_rampart-0 x_none conn/s x_rampart-0 x_none cpu_us/conn x_rampart-0
+printf '%-23s %-21s %-11s %-8s %-23s %-11s %-8s %-19s %s\n' "" Gbit/s x_rampart-0 x_none conn/s x_rampart-0 x_none cpu_us/conn x_rampart-0
 for s in "${SCENARIOS[@]}"; do
   read -r blo bhi <<<"$(echo "${BPS[$s]}" | minmax)"
   read -r clo chi <<<"$(echo "${CPS[$s]}" | minmax)"
@@ -254,6 +254,6 @@ for s in "${SCENARIOS[@]}"; do
   awk -v n="$s" -v b="${MB[$s]}" -v b0="${MB[rampart-0]}" -v bn="${MB[none]}" -v blo="$blo" -v bhi="$bhi" \
     -v c="${MC[$s]}" -v c0="${MC[rampart-0]}" -v cn="${MC[none]}" -v clo="$clo" -v chi="$chi" \
     -v u="$(echo "${UPC[$s]}" | median)" -v u0="$(echo "${UPC[rampart-0]}" | median)" -v ulo="$ulo" -v uhi="$uhi" \
-    'BEGIN { printf "median %-13s %6.2f (%5.2f..%5.2f)  %-11.3f %-8.3f %7.0f (%6.0f..%6.0f)  %-11.3f %-8.3f %5.0f (%4.0f..%4.0f)   %.2f\n",
+    'BEGIN { printf "median %-16s %6.2f (%5.2f..%5.2f)  %-11.3f %-8.3f %7.0f (%6.0f..%6.0f)  %-11.3f %-8.3f %5.0f (%4.0f..%4.0f)   %.2f\n",
              n, b / 1e9, blo / 1e9, bhi / 1e9, b / b0, b / bn, c, clo, chi, c / c0, c / cn, u, ulo, uhi, u / u0 }'
 done
