@@ -164,6 +164,7 @@ Result<EtcdClient::Reply> EtcdClient::call(std::string_view path, const std::str
         continue;
       }
       nlohmann::json reply = nlohmann::json::parse(response->body, nullptr, false);
+      std::string().swap(response->body);  // a whole-cluster list: the text goes before its values are decoded
       if (reply.is_discarded()) {
         problems += "; " + endpoint + ": HTTP " + std::to_string(response->status) + " with a body that is not JSON";
         continue;
@@ -202,10 +203,12 @@ Result<EtcdRange> EtcdClient::range_prefix(std::string_view prefix, std::int64_t
   EtcdRange out;
   out.revision = int_field(reply->body.value("header", nlohmann::json::object()), "revision");
   if (auto it = reply->body.find("kvs"); it != reply->body.end() && it->is_array()) {
-    for (const auto& kv : *it) {
+    out.kvs.reserve(it->size());
+    for (auto& kv : *it) {
       auto decoded = decode_kv(kv);
       if (!decoded) return std::unexpected(decoded.error());
       out.kvs.push_back(std::move(*decoded));
+      kv = nullptr;  // each parsed entry is freed as it is decoded: the list is never held twice
     }
   }
   return out;

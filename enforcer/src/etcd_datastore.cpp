@@ -90,6 +90,8 @@ bool EtcdDatastore::sleep_for(std::chrono::milliseconds duration) {
 
 // A full read, delivered as the difference to what was delivered before. A
 // value that does not decode keeps its last good state (or stays absent).
+// Each value's text is freed once decoded and each resource moves into its
+// update: at no point are there two copies of the cluster here.
 bool EtcdDatastore::relist(DatastoreListener& listener, bool announce, std::string& problem) {
   auto range = watcher_->range_prefix(options_.prefix);
   if (!range) {
@@ -97,17 +99,40 @@ bool EtcdDatastore::relist(DatastoreListener& listener, bool announce, std::stri
     return false;
   }
   if (announce) listener.on_state(SyncState::kResyncing, "relisting at revision " + std::to_string(range->revision));
-  ResourceStore::Map next;
-  for (const auto& kv : range->kvs) {
-    if (auto resource = decode(kv, &listener, nullptr)) {
-      next.insert_or_assign(resource->key, std::move(*resource));
-    } else if (auto key = parse_storage_key(options_.prefix, kv.key)) {
-      if (const Resource* kept = delivered_.find(*key)) next.insert_or_assign(*key, *kept);
+  const std::uint64_t pass = ++relists_;
+  std::vector<ResourceUpdate> updates;
+  for (auto& kv : range->kvs) {
+    auto key = parse_storage_key(options_.prefix, kv.key);
+    if (!key) {
+      listener.on_error(key.error());
+      continue;
     }
+    auto resource = decode(kv, &listener, nullptr);
+    std::string().swap(kv.value);
+    auto [it, added] = delivered_.try_emplace(std::move(*key));
+    it->second.listed = pass;
+    if (!resource) {
+      if (added) delivered_.erase(it);  // reported; never delivered, so nothing to keep
+      continue;
+    }
+    if (!added && it->second.json == resource->json) continue;
+    it->second.json = resource->json;
+    updates.push_back(ResourceUpdate{added ? UpdateType::kAdd : UpdateType::kModify, it->first, std::move(*resource),
+                                     range->revision});
   }
-  auto updates = delivered_.diff_to(next, range->revision);
-  for (const auto& update : updates) delivered_.apply(update);
+  for (auto it = delivered_.begin(); it != delivered_.end();) {
+    if (it->second.listed == pass) {
+      ++it;
+      continue;
+    }
+    updates.push_back(ResourceUpdate{UpdateType::kDelete, it->first, std::nullopt, range->revision});
+    it = delivered_.erase(it);
+  }
+  // Key order, as a diff of two stores gives it (the listener applies in order).
+  std::sort(updates.begin(), updates.end(),
+            [](const ResourceUpdate& a, const ResourceUpdate& b) { return a.key < b.key; });
   revision_ = range->revision;
+  range = EtcdRange{};
   if (!updates.empty()) listener.take_updates(std::move(updates));
   return true;
 }
@@ -125,14 +150,18 @@ void EtcdDatastore::on_events(DatastoreListener& listener, std::int64_t revision
     update.key = *key;
     update.revision = event.kv.mod_revision;
     if (event.deleted) {
+      if (delivered_.erase(*key) == 0) continue;  // never delivered: nothing to take back
       update.type = UpdateType::kDelete;
     } else {
       auto resource = decode(event.kv, &listener, nullptr);
       if (!resource) continue;  // reported; the last good state stays
-      update.type = delivered_.find(*key) ? UpdateType::kModify : UpdateType::kAdd;
+      auto [it, added] = delivered_.try_emplace(*key);
+      if (!added && it->second.json == resource->json) continue;  // the same document written again
+      it->second.json = resource->json;
+      update.type = added ? UpdateType::kAdd : UpdateType::kModify;
       update.resource = std::move(*resource);
     }
-    if (delivered_.apply(update)) updates.push_back(std::move(update));
+    updates.push_back(std::move(update));
   }
   revision_ = std::max(revision_, revision);
   for (const auto& event : events) revision_ = std::max(revision_, event.kv.mod_revision);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,7 +17,6 @@
 
 #include "rampart/enforcer/datastore.h"
 #include "rampart/enforcer/etcd_client.h"
-#include "rampart/enforcer/resource_store.h"
 
 namespace rampart::enforcer {
 
@@ -57,7 +57,15 @@ class EtcdDatastore final : public Datastore {
   EtcdDatastoreOptions options_;
   std::unique_ptr<EtcdClient> client_;   // list/put/remove
   std::unique_ptr<EtcdClient> watcher_;  // the background watch (cancelled by stop)
-  ResourceStore delivered_;               // what the listener has been given
+  // What the listener has been given: the JSON document per key (to tell a
+  // change from a rewrite of the same document), not the typed resource — the
+  // agent holds that. `listed` marks the keys seen by the current relist.
+  struct Delivered {
+    std::string json;
+    std::uint64_t listed = 0;
+  };
+  std::map<ResourceKey, Delivered> delivered_;
+  std::uint64_t relists_ = 0;
   std::int64_t revision_ = 0;            // the last revision delivered
   std::mutex mutex_;
   std::condition_variable wake_;
