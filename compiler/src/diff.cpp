@@ -32,9 +32,10 @@ bool diff_table(Transaction& tx, const Table& cur, const Table& want) {
   for (const auto& s : want.sets)
     if (const Set* c = cur.find_set(s.name)) tx.delete_elements(f, t, s, minus(c->elements, s.elements));
   // A map going away still holds its jumps: empty it first, or the chains
-  // it points at cannot be deleted below.
+  // it points at cannot be deleted below. A flush, not its elements: a
+  // current state read back from the kernel may not list them.
   for (const auto& s : cur.sets)
-    if (s.verdict_map && !want.find_set(s.name)) tx.delete_elements(f, t, s, s.elements);
+    if (s.verdict_map && !want.find_set(s.name)) tx.flush_set(f, t, s);
   for (const auto& s : want.sets) {
     const Set* c = cur.find_set(s.name);
     tx.add_elements(f, t, s, c ? minus(s.elements, c->elements) : s.elements);
