@@ -32,6 +32,7 @@
 
 #include "etcd_cluster.h"
 #include "flow_probe.h"
+#include "matrix.h"
 #include "rampart/enforcer/etcd_datastore.h"
 #include "rampart/enforcer/manifest.h"
 #include "tcp_gate.h"
@@ -147,6 +148,32 @@ struct Workload {
   }
 };
 
+// The probes' expectations, checked against engine::Evaluator on the
+// manifests the agents read (an independent path: if the policy did not say
+// what the probes assume, the fault checks would prove nothing).
+void engine_agrees(Cluster& cluster, const Workload& w, bool denied_port_open) {
+  std::vector<e2e::MatrixFlow> flows;
+  std::vector<bool> expected;
+  for (const Pod* client : {w.near, w.far}) {
+    for (const auto& [port, protocol, allowed] :
+         {std::tuple{kAllowedTcp, Protocol::kTcp, true}, std::tuple{kAllowedUdp, Protocol::kUdp, true},
+          std::tuple{kDeniedTcp, Protocol::kTcp, denied_port_open}}) {
+      flows.push_back(e2e::MatrixFlow{client->key(), w.server->key(),
+                                      client->key() + " -> server " + std::to_string(port),
+                                      Probe{client->netns->name(), w.server->netns->name(), w.server->ip, port,
+                                            protocol, ""}});
+      expected.push_back(allowed);
+    }
+  }
+  const std::string problem = e2e::predict(cluster, flows);
+  INFO(problem);
+  REQUIRE(problem.empty());
+  for (std::size_t i = 0; i < flows.size(); ++i) {
+    INFO(flows[i].what);
+    CHECK(flows[i].predicted == expected[i]);
+  }
+}
+
 struct Probes {
   std::vector<std::unique_ptr<ContinuousProbe>> allowed;
   std::vector<std::unique_ptr<ContinuousProbe>> denied;
@@ -190,6 +217,7 @@ void sigkill_and_restart(ClusterMode mode) {
   if (skip(options)) return;
   Cluster cluster(options);
   Workload w(cluster);
+  engine_agrees(cluster, w, false);
   const int initial_ops = first_write_ops(cluster.agent_log(0));
   INFO(w.logs());
   REQUIRE(initial_ops > 0);
@@ -222,6 +250,7 @@ void sigkill_and_restart(ClusterMode mode) {
   // rules until the next agent applies just that change, incrementally.
   cluster.stop_agent(0, SIGKILL);
   cluster.apply_manifest(kPolicyFile, web_policy({kAllowedTcp, kDeniedTcp}));  // node-2's agent takes it
+  engine_agrees(cluster, w, true);
   CHECK_FALSE(w.denied_through(*w.far));
   {
     ContinuousProbe allowed(w.far->netns->name(), w.server->ip, kAllowedTcp, Protocol::kTcp, 3000ms);
@@ -255,6 +284,7 @@ void batch_refused(ClusterMode mode) {
                        "RAMPART_TEST_REFUSE_BATCHES=" + refuse.string()};
   Cluster cluster(options);
   Workload w(cluster);
+  engine_agrees(cluster, w, false);
   const std::string before = ruleset(cluster, 0);
   REQUIRE(before.find("table inet rampart") != std::string::npos);
 
@@ -278,6 +308,7 @@ void batch_refused(ClusterMode mode) {
   CHECK(cluster.agent_log(0).find("nftables refused the transaction") != std::string::npos);
   probes.stop_and_check();
 
+  engine_agrees(cluster, w, true);  // what the refused batches would have enforced
   fs::remove(refuse);
   CHECK(eventually([&] { return w.denied_through(*w.near) && w.denied_through(*w.far); }));
   CHECK(cluster.wait_ready());
@@ -295,6 +326,7 @@ void malformed_manifest(ClusterMode mode) {
   if (skip(options)) return;
   Cluster cluster(options);
   Workload w(cluster);
+  engine_agrees(cluster, w, false);
   const std::string before = ruleset(cluster, 0);
 
   Probes probes(w);
@@ -312,6 +344,7 @@ void malformed_manifest(ClusterMode mode) {
   // Fixed: the new state applies.
   cluster.remove_manifest("extra.yaml");
   cluster.write_manifest(kPolicyFile, web_policy({kAllowedTcp, kDeniedTcp}));
+  engine_agrees(cluster, w, true);
   CHECK(eventually([&] { return w.denied_through(*w.near) && w.denied_through(*w.far); }));
 }
 
@@ -322,7 +355,9 @@ void malformed_manifest(ClusterMode mode) {
 // the members listen.
 class EtcdManifests {
  public:
-  EtcdManifests(std::string netns, std::vector<std::string> urls) : netns_(std::move(netns)) {
+  // `mirror`: the same files written there too (for the engine's prediction, which reads a directory).
+  EtcdManifests(std::string netns, std::vector<std::string> urls, fs::path mirror)
+      : netns_(std::move(netns)), mirror_(std::move(mirror)) {
     enforcer::EtcdDatastoreOptions options;
     options.client.connect_timeout = 300ms;
     options.client.request_timeout = 3000ms;
@@ -346,6 +381,7 @@ class EtcdManifests {
       }
     });
     files_[file] = std::move(keys);
+    write_file(mirror_ / file, yaml);
     return revision;
   }
   void remove(const std::string& file) {
@@ -356,6 +392,8 @@ class EtcdManifests {
       }
     });
     files_.erase(file);
+    std::error_code ignored;
+    fs::remove(mirror_ / file, ignored);
   }
   void compact(std::int64_t revision) {
     run_in_netns(netns_, [&] {
@@ -366,6 +404,7 @@ class EtcdManifests {
 
  private:
   std::string netns_;
+  fs::path mirror_;
   std::unique_ptr<enforcer::EtcdDatastore> store_;
   std::map<std::string, std::set<enforcer::ResourceKey>> files_;
 };
@@ -393,9 +432,10 @@ void etcd_members_down(ClusterMode mode) {
   }
   Cluster cluster(options);
   test::EtcdCluster etcd(3, {cluster.outside().name(), cluster.outside_address()});
-  EtcdManifests manifests(cluster.outside().name(), etcd.client_urls());
+  EtcdManifests manifests(cluster.outside().name(), etcd.client_urls(), cluster.datastore());
   use_etcd(cluster, manifests, etcd.client_urls());
   Workload w(cluster);
+  engine_agrees(cluster, w, false);
 
   {
     Probes probes(w);
@@ -417,6 +457,7 @@ void etcd_members_down(ClusterMode mode) {
   {
     Probes probes(w, /*with_denied=*/false);
     cluster.apply_manifest(kPolicyFile, web_policy({kAllowedTcp, kDeniedTcp}));
+    engine_agrees(cluster, w, true);
     CHECK(eventually([&] { return w.denied_through(*w.near) && w.denied_through(*w.far); }));
     probes.stop_and_check(1);
   }
@@ -435,9 +476,10 @@ void etcd_compaction(ClusterMode mode) {
   const std::string member = etcd.client_urls().at(0);
   TcpGate gate(cluster.outside().name(), cluster.outside_address(), cluster.outside_address(),
                std::stoi(member.substr(member.rfind(':') + 1)));
-  EtcdManifests manifests(cluster.outside().name(), etcd.client_urls());
+  EtcdManifests manifests(cluster.outside().name(), etcd.client_urls(), cluster.datastore());
   use_etcd(cluster, manifests, {gate.url()});
   Workload w(cluster);
+  engine_agrees(cluster, w, false);
   const double errors0 = cluster.agent_metric(0, "rampart_agent_datastore_errors_total");
 
   {
@@ -449,6 +491,7 @@ void etcd_compaction(ClusterMode mode) {
     manifests.put(kPolicyFile, web_policy({kAllowedTcp, kDeniedTcp}));
     const std::int64_t latest = manifests.put("ns-other.yaml", namespace_manifest("other"));
     manifests.compact(latest);
+    engine_agrees(cluster, w, true);  // what the agents must enforce once they see it
     std::this_thread::sleep_for(1s);  // the agents keep enforcing what they had
     CHECK_FALSE(w.denied_through(*w.near));
     INFO(w.logs());
