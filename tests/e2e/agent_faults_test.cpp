@@ -7,7 +7,8 @@
 //
 // Flows are probed continuously in threads before, during and after each
 // fault (flow_probe.h): an allowed flow is "disturbed" by a failed probe or a
-// retransmitted SYN (a dropped packet), a denied flow must never get through.
+// retransmitted SYN (a dropped packet), a denied flow must never get through,
+// and a connection opened before the fault must keep echoing through it.
 //
 //   SIGKILL + restart of the agent (and a change made while none ran); a
 //   kernel batch refused (LD_PRELOAD makes the kernel reject every batch);
@@ -174,13 +175,17 @@ void engine_agrees(Cluster& cluster, const Workload& w, bool denied_port_open) {
   }
 }
 
+// New flows probed over and over (allowed and denied), and one connection
+// per client kept open across the fault.
 struct Probes {
   std::vector<std::unique_ptr<ContinuousProbe>> allowed;
   std::vector<std::unique_ptr<ContinuousProbe>> denied;
+  std::vector<std::unique_ptr<EstablishedFlow>> established;
 
   explicit Probes(const Workload& w, bool with_denied = true) {
     for (const Pod* client : {w.near, w.far}) {
       const std::string ns = client->netns->name();
+      established.push_back(std::make_unique<EstablishedFlow>(ns, w.server->ip, kAllowedTcp));
       allowed.push_back(std::make_unique<ContinuousProbe>(ns, w.server->ip, kAllowedTcp, Protocol::kTcp, 3000ms));
       allowed.push_back(std::make_unique<ContinuousProbe>(ns, w.server->ip, kAllowedUdp, Protocol::kUdp, 2000ms));
       if (with_denied)
@@ -190,6 +195,13 @@ struct Probes {
   void stop_and_check(int min_through = 5) {
     for (auto& p : allowed) p->stop();
     for (auto& p : denied) p->stop();
+    for (auto& p : established) p->stop();
+    for (const auto& p : established) {
+      INFO(p->describe());
+      CHECK(p->connected());
+      CHECK(p->disturbed() == 0);
+      CHECK(p->round_trips() >= min_through);
+    }
     for (const auto& p : allowed) {
       INFO("allowed " << p->describe());
       CHECK(p->disturbed() == 0);

@@ -9,7 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <future>
 #include <stdexcept>
 
 namespace rampart::testing {
@@ -57,13 +59,24 @@ ProbeServers::ProbeServers(const std::string& netns, const std::string& address,
     std::vector<pollfd> polls;
     for (int fd : tcp_) polls.push_back(pollfd{fd, POLLIN, 0});
     for (int fd : udp_) polls.push_back(pollfd{fd, POLLIN, 0});
+    const std::size_t listeners = polls.size();
     while (!stop_) {
       if (poll(polls.data(), polls.size(), 100) <= 0) continue;
-      for (std::size_t i = 0; i < polls.size(); ++i) {
+      std::vector<int> accepted;
+      for (std::size_t i = listeners; i < polls.size(); ++i) {  // connections: echo until closed
+        if (!(polls[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        char buf[256];
+        const ssize_t n = recv(polls[i].fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0 && send(polls[i].fd, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL | MSG_DONTWAIT) == n) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+        close(polls[i].fd);
+        polls[i].fd = -1;
+      }
+      for (std::size_t i = 0; i < listeners; ++i) {
         if (!(polls[i].revents & POLLIN)) continue;
         if (i < tcp_.size()) {
           int c;
-          while ((c = accept4(polls[i].fd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0) close(c);
+          while ((c = accept4(polls[i].fd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0) accepted.push_back(c);
           continue;
         }
         char buf[256];
@@ -75,7 +88,10 @@ ProbeServers::ProbeServers(const std::string& netns, const std::string& address,
           len = sizeof from;
         }
       }
+      std::erase_if(polls, [](const pollfd& p) { return p.fd < 0; });
+      for (int c : accepted) polls.push_back(pollfd{c, POLLIN, 0});
     }
+    for (std::size_t i = listeners; i < polls.size(); ++i) close(polls[i].fd);
   });
 }
 
@@ -185,6 +201,61 @@ bool udp_once(const std::string& address, int port, std::chrono::milliseconds ti
 }
 
 }  // namespace
+
+EstablishedFlow::EstablishedFlow(std::string client_ns, std::string address, int port,
+                                 std::chrono::milliseconds timeout, std::chrono::milliseconds interval)
+    : client_ns_(std::move(client_ns)), address_(std::move(address)), port_(port), timeout_(timeout),
+      interval_(interval) {
+  const sockaddr_in a = ipv4(address_, port_);
+  std::promise<void> opened;
+  auto ready = opened.get_future();
+  thread_ = std::thread([this, a, &opened] {
+    const int nsfd = open(("/run/netns/" + client_ns_).c_str(), O_RDONLY | O_CLOEXEC);
+    const bool entered = nsfd >= 0 && setns(nsfd, CLONE_NEWNET) == 0;
+    if (nsfd >= 0) close(nsfd);
+    const int fd = entered ? socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
+    if (fd >= 0) {
+      timeval tv{static_cast<time_t>(timeout_.count() / 1000), static_cast<suseconds_t>(timeout_.count() % 1000 * 1000)};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      connected_ = connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
+    }
+    opened.set_value();
+    for (int n = 0; connected_ && !stop_; ++n) {
+      const std::string message = "established-" + std::to_string(n);
+      bool ok = send(fd, message.data(), message.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(message.size());
+      std::string echo;
+      while (ok && echo.size() < message.size()) {
+        char buf[64];
+        const ssize_t got = recv(fd, buf, std::min(sizeof buf, message.size() - echo.size()), 0);
+        ok = got > 0;
+        if (ok) echo.append(buf, static_cast<std::size_t>(got));
+      }
+      if (ok && echo == message) {
+        ++round_trips_;
+      } else {
+        ++disturbed_;
+        if (!ok) break;  // timed out or reset: the flow is gone
+      }
+      std::this_thread::sleep_for(interval_);
+    }
+    if (fd >= 0) close(fd);
+  });
+  ready.wait();
+}
+
+EstablishedFlow::~EstablishedFlow() { stop(); }
+
+void EstablishedFlow::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string EstablishedFlow::describe() const {
+  return "established tcp " + address_ + ":" + std::to_string(port_) + " from " + client_ns_ + ": " +
+         (connected_ ? "connected, " : "never connected, ") + std::to_string(round_trips_) + " round trips, " +
+         std::to_string(disturbed_) + " disturbed";
+}
 
 bool probe_once(const std::string& client_ns, const std::string& address, int port, Protocol protocol,
                 std::chrono::milliseconds timeout) {

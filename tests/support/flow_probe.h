@@ -15,8 +15,9 @@
 
 namespace rampart::testing {
 
-// Listeners on `address` in `netns`: TCP ports accept and close; UDP ports
-// echo every datagram back to its sender. Closed by the destructor.
+// Listeners on `address` in `netns`: TCP ports accept and echo what a
+// connection sends until it closes; UDP ports echo every datagram back to its
+// sender. Closed by the destructor.
 class ProbeServers {
  public:
   ProbeServers(const std::string& netns, const std::string& address, std::vector<int> tcp_ports,
@@ -62,6 +63,37 @@ class ContinuousProbe {
   std::chrono::milliseconds pause_;
   std::atomic<bool> stop_{false};
   std::atomic<int> probes_{0}, through_{0}, disturbed_{0};
+  std::thread thread_;
+};
+
+// One TCP connection opened at construction and kept: a short message and
+// its echo (from ProbeServers) every `interval` until stop(). A round trip
+// that fails or takes longer than `timeout` counts as disturbed, and the
+// connection is not reopened — an established flow must survive the fault.
+class EstablishedFlow {
+ public:
+  EstablishedFlow(std::string client_ns, std::string address, int port,
+                  std::chrono::milliseconds timeout = std::chrono::milliseconds(2000),
+                  std::chrono::milliseconds interval = std::chrono::milliseconds(50));
+  ~EstablishedFlow();
+  EstablishedFlow(const EstablishedFlow&) = delete;
+  EstablishedFlow& operator=(const EstablishedFlow&) = delete;
+
+  void stop();
+  [[nodiscard]] bool connected() const { return connected_; }
+  [[nodiscard]] int round_trips() const { return round_trips_; }
+  [[nodiscard]] int disturbed() const { return disturbed_; }
+  [[nodiscard]] std::string describe() const;
+
+ private:
+  std::string client_ns_;
+  std::string address_;
+  int port_;
+  std::chrono::milliseconds timeout_;
+  std::chrono::milliseconds interval_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> connected_{false};
+  std::atomic<int> round_trips_{0}, disturbed_{0};
   std::thread thread_;
 };
 
