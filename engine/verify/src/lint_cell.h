@@ -235,7 +235,9 @@ class Cell {
     if (!s.world->service_matches().empty() && s.world->depends_on_services(*s.flow_solver, z3::model(s.ctx), e))
       return false;
     const z3::model m = s.world->concrete_model(guess->src, guess->dst, guess->packet, &shared_.model);
-    if (!m.eval(*s.well_formed && e, true).is_true()) return false;
+    // The question first: most guesses fail it, and the well-formedness
+    // constraints are the larger formula.
+    if (!m.eval(e, true).is_true() || !m.eval(*s.well_formed, true).is_true()) return false;
     ++sink.timing(check_name).settled;
     if (model) model->emplace(m);
     return true;
