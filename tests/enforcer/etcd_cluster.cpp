@@ -13,6 +13,7 @@
 #include <exception>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -64,10 +65,19 @@ EtcdCluster::EtcdCluster(int members, EtcdPlacement placement) : placement_(std:
   if (!::mkdtemp(templ)) throw std::runtime_error("mkdtemp failed");
   dir_ = templ;
   const std::string token = "rampart-test-" + fs::path(dir_).filename().string();
+  // free_port() may hand the same port out twice in a row (nothing holds it):
+  // two members, or a member's two URLs, must not get the same one.
+  std::set<int> used;
+  auto unused_port = [](std::set<int>& taken) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      if (const int port = free_port(); taken.insert(port).second) return port;
+    }
+    throw std::runtime_error("no distinct free ports");
+  };
   for (int i = 0; i < members; ++i) {
     names_.push_back("m" + std::to_string(i));
-    client_urls_.push_back("http://" + placement_.host + ":" + std::to_string(free_port()));
-    peer_urls_.push_back("http://" + placement_.host + ":" + std::to_string(free_port()));
+    client_urls_.push_back("http://" + placement_.host + ":" + std::to_string(unused_port(used)));
+    peer_urls_.push_back("http://" + placement_.host + ":" + std::to_string(unused_port(used)));
     initial_cluster_ += (i ? "," : "") + names_.back() + "=" + peer_urls_.back();
   }
   initial_cluster_ += " " + token;  // split again in launch()
