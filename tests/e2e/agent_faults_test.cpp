@@ -19,7 +19,6 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
-#include <sys/stat.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -28,7 +27,6 @@
 #include <memory>
 #include <regex>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "etcd_cluster.h"
