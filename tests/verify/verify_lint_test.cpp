@@ -148,6 +148,42 @@ TEST_CASE("RV004: shadowed rule names its blocking rules", "[verify][lint]") {
   CHECK(with_rule(lint(near), kRuleShadowed).empty());
 }
 
+TEST_CASE("RV004: many blocking rules: the first five in evaluation order, as with one question each",
+          "[verify][lint]") {
+  auto m = base_model();
+  m.policies.push_back(policy("deny-wide", "prod", "app == \"db\"", 10));
+  // Rules 1 and 3 are covered by the rule before them: they decide no flow,
+  // so they block nothing (and no syntactic test tells them apart).
+  for (const char* peer_selector :
+       {"app == \"web\" && tier == \"t0\"", "app == \"web\" && tier == \"t0\" && version == \"v1\"",
+        "app == \"web\" && tier == \"t1\"", "app == \"web\" && tier == \"t1\" && version == \"v1\"",
+        "app == \"web\" && tier == \"t2\"", "app == \"web\" && tier == \"t3\"", "app == \"web\" && tier == \"t4\"",
+        "app == \"web\" && tier == \"t5\"", "app == \"web\""})
+    m.policies.back().ingress.push_back(rule(Action::kDeny, peer(peer_selector)));
+  m.policies.push_back(policy("allow-web", "prod", "app == \"db\"", 20));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, peer("app == \"web\""), 5432));
+  const std::vector<int> expected{0, 2, 4, 5, 6};
+  const auto blockers = [&](const LintOptions& o) {
+    std::vector<Diagnostic> found;  // rules 1 and 3 are shadowed too
+    for (const auto& d : with_rule(semantic_lint(m, o), kRuleShadowed))
+      if (d.where == m.policies[1].ingress[0].where) found.push_back(d);
+    REQUIRE(found.size() == 1);
+    std::vector<SourceLocation> out;
+    for (const auto& r : found[0].related) out.push_back(r.where);
+    return out;
+  };
+  std::vector<SourceLocation> want;
+  for (int i : expected) want.push_back(m.policies[0].ingress[static_cast<std::size_t>(i)].where);
+  LintOptions joint;  // one question over the open candidates
+  LintOptions cells;
+  cells.one_cell_below = 0;
+  LintOptions reference;  // one question per candidate
+  reference.slicing = false;
+  CHECK(blockers(joint) == want);
+  CHECK(blockers(cells) == want);
+  CHECK(blockers(reference) == want);
+}
+
 TEST_CASE("RV005: redundant rule", "[verify][lint]") {
   auto m = base_model();
   m.policies.push_back(policy("db", "prod", "app == \"db\""));
