@@ -114,6 +114,18 @@ void LabelIndex::remove(std::uint32_t item) {
   --size_;
 }
 
+bool LabelIndex::holds(std::uint32_t item, const Labels& labels) const {
+  if (item >= contributions_.size() || !contains(item)) return false;
+  const auto& contributed = contributions_[item];
+  if (contributed.size() != labels.size()) return false;
+  auto c = contributed.begin();
+  for (const auto& [key, value] : labels) {  // insert() recorded them in the labels' order
+    if (c->key->first != key || c->value->first != value) return false;
+    ++c;
+  }
+  return true;
+}
+
 void LabelIndex::replace(std::uint32_t item, const Labels& labels) {
   remove(item);
   grow(std::size_t{item} + 1);

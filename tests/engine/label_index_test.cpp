@@ -198,6 +198,26 @@ TEST_CASE("LabelIndex: add reuses the lowest free number; remove and replace", "
   CHECK(index.select(*Selector::parse("a starts with '1'")).empty());
 }
 
+TEST_CASE("LabelIndex: holds tells exactly whether an item is indexed under these labels", "[unit][label_index]") {
+  LabelIndex index;
+  const Labels a{{"app", "web"}, {"tier", "1"}};
+  CHECK(index.add(a) == 0);
+  CHECK(index.add({}) == 1);
+  CHECK(index.holds(0, a));
+  CHECK(index.holds(1, {}));
+  CHECK_FALSE(index.holds(0, {{"app", "web"}}));                              // one label fewer
+  CHECK_FALSE(index.holds(0, {{"app", "web"}, {"tier", "2"}}));               // a value differs
+  CHECK_FALSE(index.holds(0, {{"app", "web"}, {"tiers", "1"}}));              // a key differs
+  CHECK_FALSE(index.holds(0, {{"app", "web"}, {"tier", "1"}, {"z", "1"}}));  // one more
+  CHECK_FALSE(index.holds(1, a));
+  CHECK_FALSE(index.holds(7, {}));  // never indexed
+  index.replace(0, {{"app", "db"}});
+  CHECK_FALSE(index.holds(0, a));
+  CHECK(index.holds(0, {{"app", "db"}}));
+  index.remove(0);
+  CHECK_FALSE(index.holds(0, {{"app", "db"}}));
+}
+
 TEST_CASE("LabelIndex equals SelectorMatcher on every parse-valid conformance selector", "[conformance][label_index]") {
   std::vector<Selector> selectors;
   std::vector<Labels> maps;

@@ -117,6 +117,9 @@ class LabelIndex {
   void replace(std::uint32_t item, const Labels& labels);
 
   [[nodiscard]] bool contains(std::uint32_t item) const { return live_.test(item); }
+  // Whether the item is present and indexed under exactly these labels (a
+  // re-index would change no selector's answer for it).
+  [[nodiscard]] bool holds(std::uint32_t item, const Labels& labels) const;
   // Numbers in use; items range over [0, universe()).
   [[nodiscard]] std::size_t size() const { return size_; }
   [[nodiscard]] std::size_t universe() const { return live_.universe(); }
