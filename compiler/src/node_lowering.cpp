@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <optional>
 #include <type_traits>
 #include <unordered_map>
@@ -161,6 +162,7 @@ struct NodeLowering::State {
   bool recording = false;  // update() records what it touches; a full build does not
   bool any_v6 = true;      // false: no endpoint has an IPv6 address (s6-/np6- sets hold only nets)
   bool base_touched = false;
+  std::pair<const Policy*, std::size_t> policies_seen{};  // model.policies at the last call
   std::optional<detail::BaseParts> old_base;
   std::unordered_map<std::uint32_t, EndpointData> old_data;  // changed endpoints as they were
   std::map<std::string, ElementDelta> element_deltas;          // sets changed element by element
@@ -512,6 +514,7 @@ struct NodeLowering::State {
       if (auto r = lower_chains(*ps); !r) return r;
     for (auto& [slot, ls] : locals) endpoint_chains(model, slot, ls);
     base = detail::base_parts(model, local, cfg);
+    policies_seen = {model.policies.data(), model.policies.size()};
     return {};
   }
 
@@ -544,7 +547,11 @@ struct NodeLowering::State {
 
 Result<void> NodeLowering::State::apply_change(const Model& model, const ModelChange& change,
                                                const std::map<std::string, std::string>& interfaces) {
-  refresh_policies(model);
+  // The policy vector moves only when policies are added or removed (then
+  // listed), or when it is a different vector.
+  if (!change.policies.empty() || model.policies.data() != policies_seen.first || model.policies.size() != policies_seen.second)
+    refresh_policies(model);
+  policies_seen = {model.policies.data(), model.policies.size()};
   // Which endpoints changed: listed, in a relabelled namespace, or whose
   // local status or interface changed.
   std::set<std::string> changed(change.endpoints.begin(), change.endpoints.end());
@@ -578,6 +585,7 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
 
   // Pods no longer local first (their slots may be reused below).
   std::set<PolicyState*> activity;
+  std::set<std::uint32_t> same_label_slots;  // changed endpoints whose labels did not
   for (auto it = locals.begin(); it != locals.end();) {
     if (new_local_keys.contains(ep_data[it->first]->key)) {
       ++it;
@@ -613,17 +621,33 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
     }
     const Endpoint& e = model.endpoints[now->second];
     const Labels& labels = detail::effective_labels(e);
-    if (slot) {
+    // The same labels (a CNI ADD or DEL: only the interface or addresses
+    // changed): no selector's answer for it changes.
+    const bool same_labels = slot && index.holds(*slot, labels);
+    if (same_labels) {
+      same_label_slots.insert(*slot);
+    } else if (slot) {
       index.replace(*slot, labels);
     } else {
       slot = index.add(labels);
       ep_slot.emplace(key, *slot);
     }
     grow_slots(*slot);
+    EndpointData data = data_of(e);
+    const bool same_elements = same_labels && ep_data[*slot] && ep_data[*slot]->ips == data.ips &&
+                               std::equal(data.ports.begin(), data.ports.end(), ep_data[*slot]->ports.begin(),
+                                          ep_data[*slot]->ports.end(), [](const auto& a, const auto& b) {
+                                            return a.name == b.name && a.protocol == b.protocol && a.port == b.port;
+                                          });
     if (ep_data[*slot]) old_data.try_emplace(*slot, std::move(*ep_data[*slot]));
-    ep_data[*slot] = data_of(e);
+    ep_data[*slot] = std::move(data);
     changed_slots.push_back(*slot);
-    if (reselect) continue;
+    if (reselect || same_elements) continue;
+    if (same_labels) {  // members stay members; their sets follow the addresses and ports
+      for (auto& [canon, entry] : entries)
+        if (entry->endpoints.universe() > *slot && entry->endpoints.test(*slot)) entry->changes.try_emplace(*slot, true);
+      continue;
+    }
     for (auto& [canon, entry] : entries) {
       const bool was = entry->endpoints.universe() > *slot && entry->endpoints.test(*slot);
       const bool is = entry->matcher.matches(labels);
@@ -705,6 +729,7 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
     auto [it, added] = locals.try_emplace(slot, LocalState{.model_index = ne.index, .interface = ne.interface});
     it->second.model_index = ne.index;
     if (added || it->second.interface != ne.interface) locals_changed = true;
+    if (added) same_label_slots.erase(slot);  // newly local: its policies are not known yet
     it->second.interface = ne.interface;
   }
   if (!locals_changed)
@@ -712,7 +737,9 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
   // Which policies select the changed local endpoints.
   for (std::uint32_t s : changed_slots) {
     auto it = locals.find(s);
-    if (it == locals.end()) continue;
+    // Same labels, local before: the same policies select it, and its chains
+    // (named by its key) do not depend on its interface or addresses.
+    if (it == locals.end() || same_label_slots.contains(s)) continue;
     it->second.dirty = true;
     const Labels& labels = detail::effective_labels(model.endpoints[it->second.model_index]);
     for (auto& [key, ps] : policies) set_selects(*ps, s, ps->matcher.matches(labels), activity);
@@ -833,6 +860,29 @@ Ruleset NodeLowering::State::assemble(const Model* model) const {
   return assemble_from(*this, false);
 }
 
+namespace {
+
+// A base set that changed, into the before and after tables diff() compares:
+// only the elements that differ (diff() works element by element, so the
+// delta is the same) — a pod ADD changes a few of a node's hundreds.
+void push_changed(Table& before, Table& after, const Set& was, const Set& now) {
+  if (was.interval || now.interval || was.key != now.key || was.verdict_map != now.verdict_map) {
+    before.sets.push_back(was);  // a declaration change: diff() must see it whole
+    after.sets.push_back(now);
+    return;
+  }
+  Set gone{.name = was.name, .key = was.key, .interval = was.interval, .verdict_map = was.verdict_map};
+  Set come{.name = now.name, .key = now.key, .interval = now.interval, .verdict_map = now.verdict_map};
+  std::set_difference(was.elements.begin(), was.elements.end(), now.elements.begin(), now.elements.end(),
+                      std::back_inserter(gone.elements));
+  std::set_difference(now.elements.begin(), now.elements.end(), was.elements.begin(), was.elements.end(),
+                      std::back_inserter(come.elements));
+  before.sets.push_back(std::move(gone));
+  after.sets.push_back(std::move(come));
+}
+
+}  // namespace
+
 // The previous and current versions of what this call touched, each in a
 // table holding nothing else; diff() of the two is the delta.
 Transaction NodeLowering::State::delta() const {
@@ -856,20 +906,14 @@ Transaction NodeLowering::State::delta() const {
   Ruleset b, a;
   if (base_touched && old_base) {
     for (const auto& s : old_base->sets)
-      if (const Set* n = now_set(s.name); n && *n != s) {
-        before.sets.push_back(s);
-        after.sets.push_back(*n);
-      }
+      if (const Set* n = now_set(s.name); n && *n != s) push_changed(before, after, s, *n);
   }
   b.tables.push_back(std::move(before));
   a.tables.push_back(std::move(after));
   if (base_touched && old_base && old_base->bridge && base.bridge && *old_base->bridge != *base.bridge) {
     Table bb{.family = Family::kBridge, .name = cfg.table}, ba = bb;
     for (std::size_t i = 0; i < base.bridge->sets.size(); ++i)
-      if (old_base->bridge->sets[i] != base.bridge->sets[i]) {
-        bb.sets.push_back(old_base->bridge->sets[i]);
-        ba.sets.push_back(base.bridge->sets[i]);
-      }
+      if (old_base->bridge->sets[i] != base.bridge->sets[i]) push_changed(bb, ba, old_base->bridge->sets[i], base.bridge->sets[i]);
     b.tables.push_back(std::move(bb));
     a.tables.push_back(std::move(ba));
   }
