@@ -208,3 +208,70 @@ TEST_CASE("endpoint to host: drop, accept and return", "[compiler][lower][host]"
   CHECK(parse_endpoint_to_host("drop").value() == EndpointToHost::kDrop);
   CHECK_FALSE(parse_endpoint_to_host("DROP"));
 }
+
+// The shape of one allow run (its meaning is checked against the evaluator in
+// differential_test.cpp): overlapping TCP ranges split into segments, equal
+// segments share a chain, the last port is covered, a UDP rule gets its own
+// map, a rule without ports covers 0-65535, and the endpoint chain jumps once.
+TEST_CASE("allow runs: one jump, port segments, shared segment chains", "[compiler][lower][runs]") {
+  engine::Model m;
+  add_default_tier(m);
+  add_pod(m, "ns", "srv", {{"app", "srv"}}, {"10.244.0.2"});
+  add_pod(m, "ns", "cli", {{"app", "cli"}}, {"10.244.0.3"});
+  const auto to = [](std::vector<engine::PortSpec> ports) {
+    auto d = peer();
+    d.ports = std::move(ports);
+    return d;
+  };
+  add_policy(m, "ns", "a", "app == 'srv'", {rule(Action::kAllow, 6, peer("app == 'cli'"), to({port(80, 90), port(65535)}))}, {},
+             true, false, 1);
+  add_policy(m, "ns", "b", "app == 'srv'", {rule(Action::kAllow, 6, peer(), to({port(85)})), rule(Action::kAllow, 17, peer(), to({port(53)}))},
+             {}, true, false, 2);
+  add_policy(m, "ns", "c", "app == 'srv'", {rule(Action::kAllow, 6, peer("", {"192.168.0.0/16"}))}, {}, true, false, 3);
+  const auto eps = node_endpoints(m, "node-1");
+  auto rs = lower(m, eps, NodeConfig{});
+  REQUIRE(rs);
+  const Table& t = rs->tables.front();
+  const Chain* to_srv = t.find_chain("to.ns.srv");
+  REQUIRE(to_srv);
+  std::vector<std::string> jumps;
+  for (const auto& r : to_srv->rules)
+    if (r.verdict.kind == Verdict::Kind::kJump) jumps.push_back(r.verdict.chain);
+  REQUIRE(jumps.size() == 1);
+  REQUIRE(jumps[0].starts_with("ar."));
+  const std::string hash = jumps[0].substr(3);
+  const Set* tcp = t.find_set("ar-" + hash + "-tcp");
+  const Set* udp = t.find_set("ar-" + hash + "-udp");
+  REQUIRE(tcp);
+  REQUIRE(udp);
+  CHECK(t.find_set("ar-" + hash + "-sctp") == nullptr);
+  CHECK(tcp->interval);
+  CHECK(tcp->verdict_map);
+  std::vector<std::string> els;
+  for (const auto& e : tcp->elements) els.push_back(render_element(*tcp, e));
+  const std::string c = "ar." + hash + ".tcp.";
+  // c's rule (no ports) covers everything; a adds 80-90 and 65535, b 85
+  CHECK(els == std::vector<std::string>{"0-79 : goto " + c + "0", "80-84 : goto " + c + "80", "85 : goto " + c + "85",
+                                        "86-90 : goto " + c + "80", "91-65534 : goto " + c + "0",
+                                        "65535 : goto " + c + "80"});
+  REQUIRE(t.find_chain(c + "0"));
+  CHECK(t.find_chain(c + "0")->rules.size() == 1);   // c
+  CHECK(t.find_chain(c + "80")->rules.size() == 3);  // a (IPv4 and IPv6 selector sets), c
+  CHECK(t.find_chain(c + "85")->rules.size() == 4);  // a (twice), b, c
+  CHECK(t.find_chain("ar." + hash + ".udp.53")->rules.size() == 1);
+  // the head holds only the two protocol dispatches (no rule here needs the head)
+  CHECK(t.find_chain("ar." + hash)->rules.size() == 2);
+  // and the layout before allow runs is still there on request
+  auto unmerged = lower(m, eps, NodeConfig{.allow_runs = false});
+  REQUIRE(unmerged);
+  std::size_t policy_jumps = 0;
+  for (const auto& r : unmerged->tables.front().find_chain("to.ns.srv")->rules)
+    policy_jumps += r.verdict.kind == Verdict::Kind::kJump && r.verdict.chain.starts_with("pi.");
+  CHECK(policy_jumps == 3);
+  for (const auto& ch : unmerged->tables.front().chains) CHECK_FALSE(ch.name.starts_with("ar."));
+  // cli → srv: allowed on 80 (a), 85, 65535; not on 91 or 443 (only c's 192.168/16)
+  for (std::uint16_t port : {80, 85, 90, 65535}) CHECK(allowed(m, *rs, eps, Mode::kVcnNative, 1, 0, 6, port));
+  for (std::uint16_t port : {79, 91, 443, 65534}) CHECK_FALSE(allowed(m, *rs, eps, Mode::kVcnNative, 1, 0, 6, port));
+  CHECK(allowed(m, *rs, eps, Mode::kVcnNative, 1, 0, 17, 53));
+  CHECK_FALSE(allowed(m, *rs, eps, Mode::kVcnNative, 1, 0, 17, 54));
+}
