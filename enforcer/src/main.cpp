@@ -1,5 +1,6 @@
 // rampart-agent --node NAME --mode vcn-native|overlay --datastore dir:PATH|etcd:URL[,URL…]
 //               [--socket PATH] [--listen ADDR] [--state-dir DIR] [--log-level debug|info|warning|error]
+//               [--endpoint-to-host drop|accept|return]
 //
 // Wiring only: datastore → Agent → NftDataplane; the CNI socket and the HTTP
 // endpoints in front. SIGTERM/SIGINT stop it cleanly; the kernel rules stay
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"rampart-agent — enforces Calico-style network policy on this node with nftables"};
   std::string node, mode = "vcn-native", datastore_spec, socket_path(agent_protocol::kDefaultSocketPath);
-  std::string listen = "127.0.0.1:9099", level = "info", netns, state_dir;
+  std::string listen = "127.0.0.1:9099", level = "info", netns, state_dir, endpoint_to_host = "accept";
   app.add_option("--node", node, "this node's name (pods with spec.nodeName = NAME are enforced)")->required();
   app.add_option("--mode", mode, "the cluster's CNI mode")
       ->check(CLI::IsMember({"vcn-native", "overlay"}))
@@ -55,6 +56,11 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "HOST:PORT for /metrics /healthz /readyz")->capture_default_str();
   app.add_option("--state-dir", state_dir,
                  "where CNI registrations survive an agent restart (default: the socket's directory)");
+  app.add_option("--endpoint-to-host", endpoint_to_host,
+                 "a pod's new connection to this node once its egress policy allowed it (Felix's "
+                 "DefaultEndpointToHostAction: Felix defaults to drop, Canal sets accept)")
+      ->check(CLI::IsMember({"drop", "accept", "return"}))
+      ->capture_default_str();
   app.add_option("--log-level", level, "")->check(CLI::IsMember({"debug", "info", "warning", "error"}));
   CLI11_PARSE(app, argc, argv);
   set_log_level(level == "debug"     ? LogLevel::kDebug
@@ -63,13 +69,17 @@ int main(int argc, char** argv) {
                                      : LogLevel::kInfo);
 
   auto parsed_mode = compiler::parse_mode(mode);
+  auto to_host = compiler::parse_endpoint_to_host(endpoint_to_host);
   auto datastore = open_datastore(datastore_spec);
-  if (!parsed_mode || !datastore) {
-    std::cerr << "rampart-agent: " << (!parsed_mode ? parsed_mode.error().str() : datastore.error().str()) << "\n";
+  if (!parsed_mode || !to_host || !datastore) {
+    std::cerr << "rampart-agent: "
+              << (!parsed_mode ? parsed_mode.error().str() : !to_host ? to_host.error().str() : datastore.error().str())
+              << "\n";
     return 2;
   }
   compiler::NodeConfig node_config;
   node_config.mode = *parsed_mode;
+  node_config.endpoint_to_host = *to_host;
   NftDataplane dataplane(node, node_config);
   Metrics metrics;
   // Beside the socket by default: one agent per socket, so two agents (tests
@@ -82,7 +92,8 @@ int main(int argc, char** argv) {
   HttpServer http(metrics, HealthSource{[&] { return agent.alive(std::chrono::seconds(10)); },
                                         [&] { return agent.ready(); }});
 
-  log(LogLevel::kInfo, "starting", {{"node", node}, {"mode", mode}, {"datastore", (*datastore)->describe()},
+  log(LogLevel::kInfo, "starting", {{"node", node}, {"mode", mode}, {"endpoint_to_host", endpoint_to_host},
+                                    {"datastore", (*datastore)->describe()},
                                     {"socket", socket_path}, {"listen", listen},
                                     {"state_dir", state_dir}});
   agent.start();

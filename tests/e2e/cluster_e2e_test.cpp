@@ -276,3 +276,74 @@ TEST_CASE("e2e overlay: two nodes over VXLAN, policy and pod changes, traffic eq
           "[e2e]") {
   run_sequence(ClusterMode::kOverlay, true);
 }
+
+namespace {
+
+// rampart-agent --endpoint-to-host drop (Felix's DefaultEndpointToHostAction
+// default): a pod's new connections to its own node are dropped after its
+// egress policy; to the other node (forwarded, they arrive from the fabric)
+// and every other flow stay as the engine predicts. The other tests run the
+// default (accept), where the same flows are allowed.
+void run_endpoint_to_host_drop(ClusterMode mode) {
+  ClusterOptions options;
+  options.mode = mode;
+  options.tag = mode == ClusterMode::kOverlay ? "oh" : "vh";
+  options.agent_args = {"--endpoint-to-host", "drop"};
+  const std::string reason = cluster_unavailable_reason(options);
+  if (!reason.empty()) {
+    WARN("SKIPPED: " << reason);
+    return;
+  }
+  Cluster cluster(options);
+  cluster.apply_manifest("ns-shop.yaml", namespace_manifest("shop", {{"team", "shop"}}));
+  for (const auto& [name, node] : {std::pair{"frontend", 0}, std::pair{"cart", 1}}) {
+    const auto added = cluster.add_pod("shop", name, node, {{"app", name}});
+    INFO(added.log);
+    REQUIRE(added.ok);
+  }
+  for (const char* step : {"no policy", "default deny + allow lists"}) {
+    if (std::string(step) != "no policy") {
+      cluster.apply_manifest("shop-default-deny.yaml", kDefaultDeny);
+      cluster.apply_manifest("allow.yaml", kAllowSome);
+    }
+    INFO("mode " << to_string(mode) << ", step: " << step);
+    auto flows = matrix_flows(cluster);
+    REQUIRE(predict(cluster, flows).empty());
+    int own_node = 0, other_node_allowed = 0;
+    for (auto& f : flows) {
+      const testing::Pod* pod = cluster.pod(f.src);
+      if (!pod) continue;
+      for (int n = 0; n < static_cast<int>(cluster.nodes().size()); ++n) {
+        if (f.dst != cluster.nodes()[n].address) continue;
+        if (n == pod->node) {
+          own_node += f.predicted;  // the engine knows no node-side default: it says allowed
+          f.predicted = false;
+        } else {
+          other_node_allowed += f.predicted;
+        }
+      }
+    }
+    // Both kinds are probed, so the test shows the drop is limited to the
+    // pod's own node (with no policy every such flow is allowed by egress).
+    if (std::string(step) == "no policy") REQUIRE(own_node > 0);
+    REQUIRE(other_node_allowed > 0);
+    std::string transient;
+    const std::string diff = observe_until_equal(flows, 3, &transient);
+    std::string logs;
+    if (!diff.empty())
+      for (int i = 0; i < static_cast<int>(cluster.nodes().size()); ++i)
+        logs += "--- agent " + cluster.nodes()[i].name + "\n" + cluster.agent_log(i);
+    INFO("differences:\n" << diff << logs);
+    CHECK(diff.empty());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("e2e vcn-native: --endpoint-to-host drop closes a pod's connections to its own node only", "[e2e]") {
+  run_endpoint_to_host_drop(ClusterMode::kVcnNative);
+}
+
+TEST_CASE("e2e overlay: --endpoint-to-host drop closes a pod's connections to its own node only", "[e2e]") {
+  run_endpoint_to_host_drop(ClusterMode::kOverlay);
+}

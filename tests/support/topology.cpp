@@ -227,6 +227,7 @@ void Cluster::start_agent(int index) {
                                    options_.datastore.empty() ? "dir:" + datastore().string() : options_.datastore,
                                    "--socket", node.socket,
                                    "--listen", "127.0.0.1:" + std::to_string(kAgentPort)};
+  argv.insert(argv.end(), options_.agent_args.begin(), options_.agent_args.end());
   std::vector<char*> c_argv;
   for (auto& a : argv) c_argv.push_back(a.data());
   c_argv.push_back(nullptr);

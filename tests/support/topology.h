@@ -54,6 +54,8 @@ struct ClusterOptions {
   std::function<void(const std::string& file)> delete_manifest;
   // Extra environment for the agent processes ("NAME=value"): fault injection.
   std::vector<std::string> agent_env;
+  // Extra command-line arguments for the agent processes.
+  std::vector<std::string> agent_args;
 };
 
 // Why this machine cannot run the topology ("" when it can): not root, no
