@@ -8,18 +8,11 @@
 #include <map>
 #include <set>
 
+#include "digest.h"
 #include "lowering_parts.h"
 
 namespace rampart::compiler::detail {
 namespace {
-
-std::uint64_t fnv1a(std::string_view text, std::uint64_t h = 1469598103934665603ull) {
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 using Range = std::pair<std::uint32_t, std::uint32_t>;  // inclusive
 
@@ -80,22 +73,25 @@ const char* proto_tag(std::uint8_t p) { return p == 6 ? "tcp" : p == 17 ? "udp" 
 
 }  // namespace
 
-// Over the IR's fields (no text: this runs once per lowered policy chain).
-std::uint64_t content_hash(const Chain& chain) {
-  std::uint64_t h = fnv1a(chain.name);
-  const auto mix = [&h](std::uint64_t v) { h = fnv1a(std::string_view(reinterpret_cast<const char*>(&v), sizeof v), h); };
-  const auto text = [&h, &mix](std::string_view s) {
+// Over the IR's fields, serialised without ambiguity (every list and text is
+// length-prefixed), then digested: equal digests mean equal chains.
+std::string content_hash(const Chain& chain) {
+  std::string buf;
+  const auto mix = [&buf](std::uint64_t v) { buf.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  const auto text = [&buf, &mix](std::string_view s) {
     mix(s.size());
-    h = fnv1a(s, h);
+    buf.append(s);
   };
   const auto value = [&](const Value& v) {
     mix(v.index());
     if (const auto* n = std::get_if<std::uint64_t>(&v)) mix(*n);
     else if (const auto* ip = std::get_if<IpAddress>(&v)) {
       mix(static_cast<std::uint64_t>(ip->family));
-      h = fnv1a(std::string_view(reinterpret_cast<const char*>(ip->bytes.data()), ip->bytes.size()), h);
+      text(std::string_view(reinterpret_cast<const char*>(ip->bytes.data()), ip->bytes.size()));
     } else text(std::get<std::string>(v));
   };
+  text(chain.name);
+  mix(chain.rules.size());
   for (const auto& r : chain.rules) {
     mix(r.matches.size());
     for (const auto& m : r.matches) {
@@ -119,7 +115,7 @@ std::uint64_t content_hash(const Chain& chain) {
     text(r.verdict.chain);
     text(r.comment);
   }
-  return h;
+  return digest_hex(buf);
 }
 
 bool allow_only(const Chain& chain, const NodeConfig& cfg) {

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "rampart/engine/selector_matcher.h"
+#include "digest.h"
 #include "lowering_parts.h"
 
 namespace rampart::compiler {
@@ -41,7 +42,7 @@ std::string hex(std::uint64_t v, int digits = 16) {
 std::string safe_name(std::string prefix, std::string_view id) {
   std::string out = std::move(prefix);
   for (char c : id) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
-  if (out.size() > 200) out = out.substr(0, 180) + "-" + hex(fnv1a(out));
+  if (out.size() > 200) out = out.substr(0, 180) + "-" + detail::digest_hex(out);
   return out;
 }
 
@@ -127,7 +128,7 @@ class PolicyLowerer {
 
  private:
   std::string selector_set(const selector::Selector& sel, int fam) {
-    std::string name = std::string(fam == 4 ? "s4-" : "s6-") + hex(fnv1a(sel.canonical()));
+    std::string name = std::string(fam == 4 ? "s4-" : "s6-") + detail::digest_hex(sel.canonical());
     out_.member_sets.try_emplace(name, detail::MemberSet{.family = fam, .selector = sel});
     return name;
   }
@@ -135,7 +136,7 @@ class PolicyLowerer {
                              const std::string& port_name, int fam) {
     const std::string id = (sel ? sel->canonical() : std::string("all()")) + "|" +
                            (proto ? std::to_string(proto->number) : std::string("any")) + "|" + port_name;
-    std::string name = std::string(fam == 4 ? "np4-" : "np6-") + hex(fnv1a(id));
+    std::string name = std::string(fam == 4 ? "np4-" : "np6-") + detail::digest_hex(id);
     std::optional<std::uint8_t> number;
     if (proto) number = proto->number;
     out_.member_sets.try_emplace(
@@ -151,7 +152,7 @@ class PolicyLowerer {
   std::string net_set(const std::vector<Cidr>& nets, int fam) {
     std::string id;
     for (const auto& c : nets) id += c.str() + ",";
-    std::string name = std::string(fam == 4 ? "n4-" : "n6-") + hex(fnv1a(id));
+    std::string name = std::string(fam == 4 ? "n4-" : "n6-") + detail::digest_hex(id);
     Set s{.name = name, .key = {fam == 4 ? KeyType::kIpv4 : KeyType::kIpv6}, .interval = true};
     for (const auto& c : nets) s.elements.push_back(cidr_element(c));
     add_fixed(std::move(s));
@@ -160,7 +161,7 @@ class PolicyLowerer {
   std::string port_set(const std::vector<PortSpec>& ports) {
     std::string id;
     for (const auto& p : ports) id += std::to_string(p.min) + "-" + std::to_string(p.max) + ",";
-    std::string name = "p-" + hex(fnv1a(id));
+    std::string name = "p-" + detail::digest_hex(id);
     Set s{.name = name, .key = {KeyType::kInetService}, .interval = true};
     for (const auto& p : ports)
       s.elements.push_back(Element{.key = {Value{std::uint64_t{p.min}}}, .key_end = Value{std::uint64_t{p.max}}});
@@ -537,9 +538,9 @@ Chain endpoint_chain_of(const Endpoint& e, Direction d, const TierList& tiers,
         std::string id = d == Direction::kIngress ? "in" : "out";
         for (size_t m = k; m < end; ++m) {
           chains.push_back(members[m].chain);
-          id += ";" + members[m].chain->name + ":" + hex(members[m].hash);
+          id += ";" + members[m].chain->name + ":" + members[m].hash;
         }
-        target = "ar." + hex(fnv1a(id));
+        target = "ar." + detail::digest_hex(id);
         runs->use(target, chains);
       } else {
         target = policy_chain(*pols[k], d);

@@ -67,11 +67,11 @@ using TierList = std::vector<std::pair<const engine::Tier*, std::vector<const en
 // A lowered policy chain as the endpoint chain builder sees it.
 struct RunMember {
   const Chain* chain = nullptr;  // nullptr: not lowered, never merged
-  std::uint64_t hash = 0;        // content_hash(*chain)
+  std::string hash;              // content_hash(*chain)
   bool allow_only = false;       // allow_only(*chain)
 };
 
-[[nodiscard]] std::uint64_t content_hash(const Chain& chain);
+[[nodiscard]] std::string content_hash(const Chain& chain);  // digest.h: equal only for equal chains
 [[nodiscard]] bool allow_only(const Chain& chain, const NodeConfig& config);
 
 // What a run turns into.

@@ -101,7 +101,7 @@ struct LocalState {
 struct LoweredChain {
   Chain chain;
   std::vector<std::string> member_sets, fixed_sets;
-  std::uint64_t hash = 0;   // detail::content_hash(chain)
+  std::string hash;         // detail::content_hash(chain)
   bool allow_only = false;  // may join an allow run
 };
 
