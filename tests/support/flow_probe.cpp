@@ -1,4 +1,5 @@
 #include "flow_probe.h"
+#include "socket_address.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -17,14 +18,6 @@
 namespace rampart::testing {
 
 namespace {
-
-sockaddr_in ipv4(const std::string& address, int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, address.c_str(), &a.sin_addr) != 1) throw std::invalid_argument("not IPv4: " + address);
-  return a;
-}
 
 bool tcp_once(const std::string& address, int port, std::chrono::milliseconds timeout, bool& retransmitted);
 bool udp_once(const std::string& address, int port, std::chrono::milliseconds timeout, int sequence);

@@ -1,4 +1,5 @@
 #include "tcp_gate.h"
+#include "socket_address.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -15,14 +16,6 @@
 namespace rampart::testing {
 
 namespace {
-
-sockaddr_in ipv4(const std::string& address, int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, address.c_str(), &a.sin_addr) != 1) throw std::invalid_argument("not IPv4: " + address);
-  return a;
-}
 
 void reset(int fd) {
   linger l{1, 0};  // close with RST: the peer sees the connection end at once
