@@ -28,6 +28,22 @@
 
 namespace rampart::verify::detail::lint {
 
+namespace {
+
+// The namespace name and namespace labels a selector reads (has() of the
+// namespace key holds for every pod: it reads no name).
+void namespace_keys(const selector::Node& n, Shared::NamespaceKeys& out) {
+  const std::string_view key = n.key;
+  if (key == kNamespaceKey || key == kNsNameKey || key == kNsMetaNameKey) {
+    if (n.op != selector::Op::kHas) out.names = true;
+  } else if (key.starts_with(kNsPrefix)) {
+    out.labels.insert(n.key);
+  }
+  for (const auto& c : n.children) namespace_keys(*c, out);
+}
+
+}  // namespace
+
 Linter::Linter(const Model& model, const LintOptions& options) : shared_{model, options, {}, {}, {}} {
   // A small input is one cell (LintOptions::one_cell_below).
   one_cell_ = !options.slicing || static_cast<int>(model.policies.size()) < options.one_cell_below;
@@ -41,6 +57,20 @@ Linter::Linter(const Model& model, const LintOptions& options) : shared_{model, 
   }
   shared_.cell_names.assign(names.begin(), names.end());
   shared_.tier_rank = tier_ranks(model);
+  for (const auto& p : model.policies)
+    for (Direction d : {Direction::kIngress, Direction::kEgress}) {
+      Shared::NamespaceKeys& k = shared_.ns_keys[{&p, d}];
+      // Selectors of the endpoint whose chain it is: the policy's own and
+      // the rules' side that matches that endpoint (ingress: destination).
+      std::vector<const selector::Selector*> sels;
+      if (p.effective_selector) sels.push_back(&*p.effective_selector);
+      for (const auto& r : p.rules(d)) {
+        const auto& er = d == Direction::kIngress ? r.destination : r.source;
+        for (const auto* s : {&er.effective_selector, &er.effective_not_selector})
+          if (*s) sels.push_back(&**s);
+      }
+      for (const auto* s : sels) namespace_keys(s->root(), k);
+    }
   for (const auto& p : model.policies)
     if (p.effective_selector) shared_.matchers.emplace(&p, engine::SelectorMatcher(*p.effective_selector));
   // Cells: "*" first, then the namespaces in name order.
@@ -213,6 +243,36 @@ void Linter::lint_shared_policies(unsigned threads) {
   }
 }
 
+std::vector<std::size_t> Linter::reach_groups(const Policy& p, Direction d, const std::vector<Cell*>& cells) const {
+  using Signature = std::pair<std::vector<const Policy*>, std::vector<std::optional<std::string>>>;
+  std::map<Signature, std::size_t> seen;
+  std::vector<std::size_t> rep(cells.size());
+  for (std::size_t ci = 0; ci < cells.size(); ++ci) {
+    rep[ci] = ci;
+    Cell& c = *cells[ci];
+    if (c.star()) continue;  // every namespace without policies: its own
+    std::vector<const Policy*> before = c.up_to(p, d);
+    std::set<std::string> keys;
+    bool names = false;
+    for (const Policy* q : before) {
+      const Shared::NamespaceKeys& k = shared_.ns_keys.at({q, d});
+      names = names || k.names;
+      keys.insert(k.labels.begin(), k.labels.end());
+    }
+    if (names) continue;
+    const auto ns = std::find_if(shared_.model.namespaces.begin(), shared_.model.namespaces.end(),
+                                 [&](const auto& n) { return n.name == c.ns(); });
+    if (ns == shared_.model.namespaces.end()) continue;  // labels not pinned: its own
+    std::vector<std::optional<std::string>> values;
+    for (const auto& key : keys) {
+      const auto it = ns->labels.find(std::string_view(key).substr(kNsPrefix.size()));
+      values.push_back(it == ns->labels.end() ? std::nullopt : std::optional<std::string>(it->second));
+    }
+    rep[ci] = seen.emplace(Signature{std::move(before), std::move(values)}, ci).first->second;
+  }
+  return rep;
+}
+
 bool Linter::may_apply_in(const Policy& p, const std::string& ns) const {
   const auto inventory = std::find_if(shared_.model.namespaces.begin(), shared_.model.namespaces.end(),
                                       [&](const auto& n) { return n.name == ns; });
@@ -259,6 +319,7 @@ void Linter::lint_policy(const Policy& p, const std::vector<Cell*>& cells, Sink&
     if (!p.governs(d)) continue;
     const auto& rules = p.rules(d);
     ReachMemo reach;
+    if (shared_.options.slicing && shared_.options.group_cells && cells.size() > 1) reach.rep = reach_groups(p, d, cells);
     for (std::size_t i = 0; i < rules.size(); ++i)
       check_rule(p, d, static_cast<int>(i), cells, sink, shared_.options.slicing ? &reach : nullptr);
   }
@@ -281,11 +342,11 @@ void Linter::lint_policy(const Policy& p, const std::vector<Cell*>& cells, Sink&
 SatResult Linter::ask_reaching(Cell& c, const Policy& p, Direction d, const std::function<z3::expr(Cell&, bool)>& formula,
                        Sink& sink, const std::string& check_name, const SourceLocation& where,
                        const std::string& what, std::optional<z3::model>* model,
-                       Cell** model_cell, bool* model_full, bool quiet) {
+                       Cell** model_cell, bool* model_full, bool quiet, bool skip_local) {
   if (model_cell) *model_cell = &c;
   if (model_full) *model_full = false;
   const auto earlier = c.earlier(p, d);
-  if (!earlier.empty() && c.local && c.local->has(p)) {
+  if (!earlier.empty() && c.local && c.local->has(p) && !skip_local) {
     // The local cell has p's tier and the later ones but not the earlier
     // tiers' global policies; its "no" is final, its "yes" stands when
     // no earlier policy selects the witness pod (checked concretely).

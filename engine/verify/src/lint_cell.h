@@ -95,6 +95,13 @@ struct Shared {
   std::vector<std::string> cell_names;  // namespaces with policies restricted to them
   std::map<std::string, int> tier_rank;
   std::map<const Policy*, engine::SelectorMatcher> matchers;  // effective selectors
+  // What a policy's selector and its rules of one direction read of a
+  // namespace: its name (`names`), or the values of these namespace labels.
+  struct NamespaceKeys {
+    bool names = false;
+    std::set<std::string> labels;  // pcns.* keys
+  };
+  std::map<std::pair<const Policy*, Direction>, NamespaceKeys> ns_keys;
 
   [[nodiscard]] int rank(const Policy& p) const {
     const auto it = tier_rank.find(p.tier.empty() ? "default" : p.tier);
@@ -196,6 +203,18 @@ class Cell {
   ChainTerm full_chain(Direction d) {
     State& s = z();
     return s.world->chain(shared_.model, d, tiers_[d], {}, nullptr);
+  }
+  // Policies of p's slice up to p itself, in evaluation order: every policy
+  // a flow passes before p's rules.
+  std::vector<const Policy*> up_to(const Policy& p, Direction d) {
+    const auto in = slice(p, d, true);
+    std::vector<const Policy*> out;
+    for (const auto& tier : tiers_[d])
+      for (const Policy* q : tier.policies) {
+        if (in.contains(q)) out.push_back(q);
+        if (q == &p) return out;
+      }
+    return out;
   }
   // Policies of the slice in tiers before p's; none of them applies.
   std::vector<const Policy*> earlier(const Policy& p, Direction d) {

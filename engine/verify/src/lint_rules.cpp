@@ -216,8 +216,9 @@ std::vector<const RuleTerm*> Linter::blocking_rules(const Policy& p, Direction d
 // over the rest. An unknown falls back to one question per rule.
 SatResult Linter::reached_in(const Policy& p, Direction d, int index, const std::vector<Cell*>& cells,
                              std::size_t ci, ReachMemo& memo, Sink& sink) {
-  if (memo.size() <= ci) memo.resize(cells.size());
-  auto& known = memo[ci];
+  if (!memo.rep.empty()) ci = memo.rep[ci];  // the same answers as that cell's
+  if (memo.known.size() <= ci) memo.known.resize(cells.size());
+  auto& known = memo.known[ci];
   const auto& rules = p.rules(d);
   if (known.size() < rules.size()) known.resize(rules.size());
   if (known[static_cast<std::size_t>(index)]) return *known[static_cast<std::size_t>(index)];
@@ -280,28 +281,64 @@ SatResult Linter::reached_in(const Policy& p, Direction d, int index, const std:
 
 // ---- RV006 -----------------------------------------------------------------
 void Linter::check_policy_redundant(const Policy& p, const std::vector<Cell*>& cells, Sink& sink) {
-  Timer timer{&sink, "redundant-policy"};
+  const char* check_name = "redundant-policy";
+  Timer timer{&sink, check_name};
   if (!p.governs(Direction::kIngress) && !p.governs(Direction::kEgress)) return;
-  for (Cell* c : cells)
+  const auto differs_in = [&](Direction d) {
+    return [&p, d](Cell& x, bool full) {
+      const ChainTerm& with = x.chain(p, d, full);
+      const ChainTerm without = x.chain_without(p, d, Removal{&p, nullptr}, full);
+      return x.in_cell(d) && with.allowed != without.allowed;
+    };
+  };
+  const bool both = p.governs(Direction::kIngress) && p.governs(Direction::kEgress);
+  for (Cell* c : cells) {
+    // A flow that one of its rules (or none of them: the end of the tier)
+    // decides is a good guess.
     for (Direction d : {Direction::kIngress, Direction::kEgress}) {
       if (!p.governs(d)) continue;
-      const auto differs = [&](Cell& x, bool full) {
-        const ChainTerm& with = x.chain(p, d, full);
-        const ChainTerm without = x.chain_without(p, d, Removal{&p, nullptr}, full);
-        return x.in_cell(d) && with.allowed != without.allowed;
-      };
-      // A flow that one of its rules (or none of them: the end of the
-      // tier) decides is a good guess.
-      const z3::expr changed = differs(*c, true);
-      bool settled = c->concrete(changed, guess(*c, p, d, {}), sink, "redundant-policy");
+      const z3::expr changed = differs_in(d)(*c, true);
+      bool settled = c->concrete(changed, guess(*c, p, d, {}), sink, check_name);
       for (const Rule& r : p.rules(d))
         if (!settled && r.action != Action::kLog && !uses_services(r))
-          settled = c->concrete(changed, guess(*c, p, d, {&r}), sink, "redundant-policy");
+          settled = c->concrete(changed, guess(*c, p, d, {&r}), sink, check_name);
       if (settled) return;
-      if (ask_reaching(*c, p, d, differs, sink, "redundant-policy", p.where, "policy " + p.qualified_name()) !=
-          SatResult::kUnsat)
-        return;
+      if (!shared_.options.slicing || !both) {
+        if (ask_reaching(*c, p, d, differs_in(d), sink, check_name, p.where, "policy " + p.qualified_name()) !=
+            SatResult::kUnsat)
+          return;
+      }
     }
+    if (!shared_.options.slicing || !both) continue;
+    // Both directions in one question, over the chains from p's tier on
+    // (in the local cell when it has p): "no" there is "no" for both
+    // directions in the full chains (see ask_reaching), the common answer
+    // for a redundant policy. A "yes" stands, as in ask_reaching, when no
+    // policy of the earlier tiers applies to the witness; otherwise each
+    // direction is asked on its own.
+    Cell& x = light_cell(*c, &p);
+    std::optional<z3::model> m;
+    const z3::expr either = differs_in(Direction::kIngress)(x, false) || differs_in(Direction::kEgress)(x, false);
+    const SatResult r = x.ask(either, sink, check_name, p.where, "policy " + p.qualified_name(), &m, true);
+    if (r == SatResult::kUnsat) continue;
+    // Directions whose local "yes" did not stand: ask_reaching need not ask
+    // the local cell again (it would be one more question).
+    std::set<Direction> touched;
+    if (r == SatResult::kSat)
+      for (Direction d : {Direction::kIngress, Direction::kEgress}) {
+        if (!m->eval(differs_in(d)(x, false), true).is_true()) continue;
+        const EndpointWitness self = x.world().decode(*m, x.self(d));
+        const auto earlier = c->earlier(p, d);
+        if (std::none_of(earlier.begin(), earlier.end(),
+                         [&](const Policy* q) { return shared_.selects(*q, self.effective_labels); }))
+          return;
+        if (&x != c) touched.insert(d);
+      }
+    for (Direction d : {Direction::kIngress, Direction::kEgress})
+      if (ask_reaching(*c, p, d, differs_in(d), sink, check_name, p.where, "policy " + p.qualified_name(), nullptr,
+                       nullptr, nullptr, false, touched.contains(d)) != SatResult::kUnsat)
+        return;
+  }
   sink.add(kRuleRedundantPolicy, Severity::kWarning,
            "policy " + p.qualified_name() + " is redundant: removing it changes no verdict for any pod and packet",
            p.where);

@@ -67,15 +67,28 @@ class Linter {
   // decides.
   // `model_cell` tells which cell's world the model belongs to, `model_full`
   // which chain it satisfies (formula(cell, full)); `quiet`: an unknown is
-  // not reported (the caller asks again).
+  // not reported (the caller asks again); `skip_local`: the caller already
+  // had a "yes" from the local cell that did not stand.
   SatResult ask_reaching(Cell& c, const Policy& p, Direction d, const std::function<z3::expr(Cell&, bool)>& formula,
                          Sink& sink, const std::string& check_name, const SourceLocation& where,
                          const std::string& what, std::optional<z3::model>* model = nullptr,
-                         Cell** model_cell = nullptr, bool* model_full = nullptr, bool quiet = false);
+                         Cell** model_cell = nullptr, bool* model_full = nullptr, bool quiet = false,
+                         bool skip_local = false);
 
   // ---- lint_rules.cpp
   // Per cell, per rule of one policy and direction: reach answers so far.
-  using ReachMemo = std::vector<std::vector<std::optional<SatResult>>>;
+  // `rep`: the cell whose answers a cell takes (reach_groups); empty: its own.
+  struct ReachMemo {
+    std::vector<std::vector<std::optional<SatResult>>> known;
+    std::vector<std::size_t> rep;
+  };
+  // For each of `cells`, the first cell whose reach questions about p's
+  // rules (direction d) have the same answers: both namespaces' cells pass
+  // the same policies before p's rules, none of which reads a namespace's
+  // name, and the namespaces agree on every namespace label those policies
+  // read (both in the inventory, or both not). Swapping the two namespaces
+  // then maps the flows of one question onto the other's.
+  std::vector<std::size_t> reach_groups(const Policy& p, Direction d, const std::vector<Cell*>& cells) const;
   // `reach` (with slicing): answers shared by the policy's rules in that
   // direction; null: the reference path, each rule's own questions.
   void check_rule(const Policy& p, Direction d, int index, const std::vector<Cell*>& cells, Sink& sink,

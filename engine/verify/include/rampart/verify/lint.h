@@ -43,6 +43,11 @@ struct LintOptions {
   // ports that the encoding confirms settles a question without a solver
   // query (exact). false: the session-2 path, for benchmarks.
   bool guesses = true;
+  // A policy that applies in several namespaces' cells asks whether its
+  // rules are reached once per group of cells that pass it the same
+  // policies and that no selector involved can tell apart (exact). false:
+  // once per cell, for benchmarks and the differential test.
+  bool group_cells = true;
 };
 
 struct LintTiming {
