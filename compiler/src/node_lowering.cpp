@@ -34,6 +34,7 @@ Result<Transaction> NodeLowering::reset(const Model& model, const std::map<std::
     return std::unexpected(r.error());
   }
   fresh->valid = true;
+  fresh->interfaces_seen = interfaces;
   state_ = std::move(fresh);
   return rebuild(ruleset(), previous ? *previous : Ruleset{});
 }
@@ -50,6 +51,7 @@ Result<Transaction> NodeLowering::update(const Model& model, const ModelChange& 
       return std::unexpected(r.error());
     }
     fresh->valid = true;
+    fresh->interfaces_seen = interfaces;
     state_ = std::move(fresh);
     return diff(previous, ruleset());
   }

@@ -137,6 +137,7 @@ Result<void> NodeLowering::State::build(const Model& model, std::vector<NodeEndp
     const auto& e = model.endpoints[i];
     labels.push_back(&detail::effective_labels(e));
     ep_data.emplace_back(data_of(e));
+    ep_data.back()->index = i;
     ep_slot.emplace(ep_data.back()->key, i);
   }
   index = engine::LabelIndex(labels);
@@ -170,8 +171,11 @@ Result<void> NodeLowering::State::build(const Model& model, std::vector<NodeEndp
   for (auto& [key, ps] : policies)
     if (auto r = lower_chains(*ps); !r) return r;
   for (auto& [slot, ls] : locals) endpoint_chains(model, slot, ls);
-  base = detail::base_parts(model, local, cfg);
+  base_init(model);
+  for (const auto& ne : local) base_add(static_cast<std::uint32_t>(ne.index), model, ne);
+  base_finish();
   policies_seen = {model.policies.data(), model.policies.size()};
+  endpoints_seen = {model.endpoints.data(), model.endpoints.size()};
   return {};
 }
 

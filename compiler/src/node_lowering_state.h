@@ -12,6 +12,7 @@
 //   node_lowering_index.cpp   endpoints and network sets by slot, selector entries, member/fixed sets, build()
 //   node_lowering_chains.cpp  policy chains, allow-run reference counts, endpoint chains
 //   node_lowering_update.cpp  apply_change(): what a ModelChange touches
+//   node_lowering_base.cpp    base sets (dispatch maps, anti-spoofing) kept per local pod
 //   node_lowering_output.cpp  assemble() (the ruleset), delta() (the transaction), lower()
 //   node_lowering.cpp         the public API
 #pragma once
@@ -49,6 +50,7 @@ inline constexpr std::size_t kReselectThreshold = 32;
 struct EndpointData {
   std::string key;
   std::string ns;
+  std::size_t index = 0;  // in Model::endpoints (kept current: the fast path in apply_change() relies on it)
   std::vector<IpAddress> ips;
   std::vector<engine::NamedPort> ports;
 };
@@ -88,6 +90,12 @@ struct FixedSetState {
 };
 
 struct PolicyState;
+
+// One local pod's share of the base sets: the elements detail::base_parts()
+// gives for that pod alone, set by set in base_parts()' fixed set order.
+struct BaseShare {
+  std::vector<std::vector<Element>> sets, bridge;
+};
 
 struct LocalState {
   std::size_t model_index = 0;
@@ -165,6 +173,17 @@ struct NodeLowering::State {
   std::unordered_map<std::uint32_t, EndpointData> old_data;  // changed endpoints as they were
   std::map<std::string, ElementDelta> element_deltas;          // sets changed element by element
 
+  // Base sets kept per local pod, so a pod ADD redoes one pod's share and not
+  // the node's (node_lowering_base.cpp). base.sets[i] (and the bridge's) are
+  // the counted elements, one per key (normalize()'s rule for plain sets).
+  std::unordered_map<std::uint32_t, BaseShare> base_share;  // by local slot
+  std::vector<std::map<Element, int>> base_count, bridge_count;
+  std::vector<bool> base_dirty, bridge_dirty;
+  // What the last call saw: an unmoved endpoint vector of the same size lets
+  // update() find changed endpoints and local pods without walking it.
+  std::pair<const Endpoint*, std::size_t> endpoints_seen{};
+  std::map<std::string, std::string> interfaces_seen;
+
   State(std::string n, NodeConfig c) : node(std::move(n)), cfg(std::move(c)) {}
 
   // ---- endpoints (inline: called per endpoint) ----------------------------
@@ -208,6 +227,16 @@ struct NodeLowering::State {
   Result<void> build(const Model& model, std::vector<NodeEndpoint> endpoints);
   // The model's vectors may have moved since the last call.
   void refresh_policies(const Model& model);
+
+  // ---- base sets per local pod (node_lowering_base.cpp) ---------------------
+  void base_init(const Model& model);  // declarations and chains, no pod
+  void base_add(std::uint32_t slot, const Model& model, const NodeEndpoint& ne);
+  void base_remove(std::uint32_t slot);
+  void base_finish();  // the counted elements into base's sets
+  void base_snapshot();
+  // One endpoint's node_endpoints() entry (nullopt: not a pod of this node).
+  std::optional<NodeEndpoint> local_entry(const Model& model, std::size_t at,
+                                          const std::map<std::string, std::string>& interfaces) const;
 
   // ---- policy chains, allow runs, endpoint chains (node_lowering_chains.cpp)
   Result<void> lower_chains(PolicyState& ps);

@@ -2,6 +2,7 @@
 // ModelChange touches, and the sets, chains and base parts recomputed for it.
 
 #include <algorithm>
+#include <iterator>
 #include <string_view>
 
 #include "node_lowering_state.h"
@@ -15,13 +16,51 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
   if (!change.policies.empty() || model.policies.data() != policies_seen.first || model.policies.size() != policies_seen.second)
     refresh_policies(model);
   policies_seen = {model.policies.data(), model.policies.size()};
-  // Which endpoints changed: listed, in a relabelled namespace, or whose
-  // local status or interface changed.
+  // Which endpoints changed: listed, in a relabelled namespace, whose
+  // interface entry changed, or whose local status or interface changed.
   std::set<std::string> changed(change.endpoints.begin(), change.endpoints.end());
   if (!change.namespaces.empty())
     for (const auto& d : ep_data)
       if (d && change.namespaces.contains(d->ns)) changed.insert(d->key);
-  std::vector<NodeEndpoint> new_local = node_endpoints(model, node, interfaces);
+  if (interfaces != interfaces_seen) {
+    std::vector<std::pair<std::string, std::string>> differ;
+    std::set_symmetric_difference(interfaces.begin(), interfaces.end(), interfaces_seen.begin(), interfaces_seen.end(),
+                                  std::back_inserter(differ));
+    for (auto& [key, ifname] : differ) changed.insert(std::move(key));
+    interfaces_seen = interfaces;
+  }
+  std::unordered_map<std::string, std::size_t> found;  // changed key → model index
+  std::vector<NodeEndpoint> new_local;
+  // Fast path: the endpoint vector has not moved or changed size, and every
+  // changed endpoint is known and still at its position. Then none was added
+  // or removed (the change would list it), every position holds, and only
+  // the changed endpoints can have changed whether or how they are local —
+  // no walk over the cluster's endpoints.
+  bool fast = change.namespaces.empty() && endpoints_seen == std::pair{model.endpoints.data(), model.endpoints.size()};
+  if (fast) {
+    for (const auto& key : changed) {
+      auto slot = ep_slot.find(key);
+      const std::size_t i = slot == ep_slot.end() || !ep_data[slot->second] ? model.endpoints.size() : ep_data[slot->second]->index;
+      if (i >= model.endpoints.size() || endpoint_key(model.endpoints[i]) != key) {
+        fast = false;
+        break;
+      }
+      found.emplace(key, i);
+    }
+  }
+  if (fast) {
+    std::map<std::size_t, std::string> now;  // model index → interface
+    for (auto& ne : local) now.emplace(ne.index, ne.interface);
+    for (const auto& [key, i] : found) {
+      now.erase(i);
+      if (auto ne = local_entry(model, i, interfaces)) now.emplace(i, std::move(ne->interface));
+    }
+    new_local.reserve(now.size());
+    for (auto& [i, ifname] : now) new_local.push_back(NodeEndpoint{.index = i, .interface = std::move(ifname)});
+  } else {
+    found.clear();
+    new_local = node_endpoints(model, node, interfaces);
+  }
   std::set<std::string> new_local_keys;
   for (const auto& ne : new_local) {
     std::string key = endpoint_key(model.endpoints[ne.index]);
@@ -32,8 +71,9 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
   }
   for (const auto& [slot, ls] : locals)
     if (!new_local_keys.contains(ep_data[slot]->key)) changed.insert(ep_data[slot]->key);
-  std::unordered_map<std::string, std::size_t> found;  // changed key → model index
-  {
+  if (!fast) {
+    // Positions may have shifted: every known endpoint's index is refreshed
+    // in the same walk that finds the changed ones.
     std::set<std::pair<std::string_view, std::string_view>> wanted;
     for (const auto& k : changed) {
       const auto slash = k.find('/');
@@ -41,10 +81,16 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
     }
     for (std::size_t i = 0; i < model.endpoints.size(); ++i) {
       const auto& e = model.endpoints[i];
-      if (wanted.contains({e.ns, e.name}) || change.namespaces.contains(e.ns)) found.emplace(endpoint_key(e), i);
+      std::string key = endpoint_key(e);
+      if (wanted.contains({e.ns, e.name}) || change.namespaces.contains(e.ns)) {
+        found.emplace(std::move(key), i);
+      } else if (auto slot = ep_slot.find(key); slot != ep_slot.end() && ep_data[slot->second]) {
+        ep_data[slot->second]->index = i;
+      }
     }
     for (const auto& [key, i] : found) changed.insert(key);
   }
+  endpoints_seen = {model.endpoints.data(), model.endpoints.size()};
 
   // Pods no longer local first (their slots may be reused below).
   std::set<PolicyState*> activity;
@@ -55,6 +101,7 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
       continue;
     }
     for (auto& ch : it->second.chains) drop_chain(ch);
+    base_remove(it->first);
     for (const auto& names : it->second.runs)
       for (const auto& name : names) release_run(name);
     for (PolicyState* ps : std::set<PolicyState*>(it->second.policies)) set_selects(*ps, it->first, false, activity);
@@ -97,6 +144,7 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
     }
     grow_slots(*slot);
     EndpointData data = data_of(e);
+    data.index = now->second;
     const bool same_elements = same_labels && ep_data[*slot] && ep_data[*slot]->ips == data.ips &&
                                std::equal(data.ports.begin(), data.ports.end(), ep_data[*slot]->ports.begin(),
                                           ep_data[*slot]->ports.end(), [](const auto& a, const auto& b) {
@@ -269,10 +317,13 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
   for (auto& [slot, ls] : locals)
     if (ls.dirty) endpoint_chains(model, slot, ls);
   if (locals_changed) {
-    old_base = std::move(base);
-    base = detail::base_parts(model, new_local, cfg);
-    base_touched = true;
+    // The base sets follow the local pods that changed (their share in
+    // node_lowering_base.cpp); the rest of the node's pods are not redone.
+    for (std::uint32_t s : changed_slots)
+      if (auto it = locals.find(s); it != locals.end())
+        base_add(s, model, NodeEndpoint{.index = it->second.model_index, .interface = it->second.interface});
   }
+  if (base_touched) base_finish();
   local = std::move(new_local);
   return {};
 }
