@@ -22,24 +22,21 @@ std::string EtcdDatastore::describe() const {
   return out;
 }
 
-std::optional<Resource> EtcdDatastore::decode(const EtcdKv& kv, DatastoreListener* listener,
-                                              std::vector<Error>* problems) {
+Result<std::optional<Resource>> EtcdDatastore::decode(const EtcdKv& kv, DatastoreListener* listener,
+                                                      std::vector<Error>* problems) {
   auto report = [&](Error error) {
     if (listener) listener->on_error(error);
-    if (problems) problems->push_back(std::move(error));
+    if (problems) problems->push_back(error);
+    return std::unexpected(std::move(error));
   };
   auto key = parse_storage_key(options_.prefix, kv.key);
-  if (!key) {
-    report(key.error());
-    return std::nullopt;
-  }
+  if (!key) return report(key.error());
   auto resource = decode_stored(kv.value, *key, "etcd:" + kv.key);
-  if (!resource) {
-    report(resource.error());
-    return std::nullopt;
+  if (!resource) return report(resource.error());
+  if (*resource) {
+    (*resource)->revision = kv.mod_revision;
+    (*resource)->where = SourceLocation{"etcd:" + kv.key, 0, 0};
   }
-  resource->revision = kv.mod_revision;
-  resource->where = SourceLocation{"etcd:" + kv.key, 0, 0};
   return std::move(*resource);
 }
 
@@ -49,7 +46,7 @@ Result<Snapshot> EtcdDatastore::list(std::vector<Error>* problems) {
   Snapshot out;
   out.revision = range->revision;
   for (const auto& kv : range->kvs) {
-    if (auto resource = decode(kv, nullptr, problems)) out.resources.push_back(std::move(*resource));
+    if (auto resource = decode(kv, nullptr, problems); resource && *resource) out.resources.push_back(std::move(**resource));
   }
   std::sort(out.resources.begin(), out.resources.end(),
             [](const Resource& a, const Resource& b) { return a.key < b.key; });
@@ -109,15 +106,16 @@ bool EtcdDatastore::relist(DatastoreListener& listener, bool announce, std::stri
     }
     auto resource = decode(kv, &listener, nullptr);
     std::string().swap(kv.value);
+    if (resource && !*resource) continue;  // a finished pod: no resource (deleted below if it was delivered)
     auto [it, added] = delivered_.try_emplace(std::move(*key));
     it->second.listed = pass;
     if (!resource) {
       if (added) delivered_.erase(it);  // reported; never delivered, so nothing to keep
       continue;
     }
-    if (!added && it->second.json == resource->json) continue;
-    it->second.json = resource->json;
-    updates.push_back(ResourceUpdate{added ? UpdateType::kAdd : UpdateType::kModify, it->first, std::move(*resource),
+    if (!added && it->second.json == (*resource)->json) continue;
+    it->second.json = (*resource)->json;
+    updates.push_back(ResourceUpdate{added ? UpdateType::kAdd : UpdateType::kModify, it->first, std::move(**resource),
                                      range->revision});
   }
   for (auto it = delivered_.begin(); it != delivered_.end();) {
@@ -155,11 +153,16 @@ void EtcdDatastore::on_events(DatastoreListener& listener, std::int64_t revision
     } else {
       auto resource = decode(event.kv, &listener, nullptr);
       if (!resource) continue;  // reported; the last good state stays
-      auto [it, added] = delivered_.try_emplace(*key);
-      if (!added && it->second.json == resource->json) continue;  // the same document written again
-      it->second.json = resource->json;
-      update.type = added ? UpdateType::kAdd : UpdateType::kModify;
-      update.resource = std::move(*resource);
+      if (!*resource) {         // a finished pod: gone, as if deleted
+        if (delivered_.erase(*key) == 0) continue;
+        update.type = UpdateType::kDelete;
+      } else {
+        auto [it, added] = delivered_.try_emplace(*key);
+        if (!added && it->second.json == (*resource)->json) continue;  // the same document written again
+        it->second.json = (*resource)->json;
+        update.type = added ? UpdateType::kAdd : UpdateType::kModify;
+        update.resource = std::move(**resource);
+      }
     }
     updates.push_back(std::move(update));
   }

@@ -57,6 +57,21 @@ std::map<ResourceKey, ResourceValue> objects_of(engine::Model model) {
   return out;
 }
 
+// Whether the loader left the document at `index` out as a finished pod: an
+// RP0017 note lies between its start and the next document's.
+bool finished_pod(const std::vector<detail::Document>& documents, std::size_t index,
+                  const std::vector<engine::Diagnostic>& diagnostics) {
+  auto position = [](const SourceLocation& where) { return std::pair{where.line, where.column}; };
+  const auto begin = position(documents[index].where);
+  const bool last = index + 1 == documents.size();
+  for (const auto& d : diagnostics) {
+    if (d.rule_id != "RP0017") continue;
+    const auto at = position(d.where);
+    if (at >= begin && (last || at < position(documents[index + 1].where))) return true;
+  }
+  return false;
+}
+
 engine::Diagnostic error_at(std::string message, SourceLocation where) {
   return engine::Diagnostic{"RP0002", engine::Severity::kError, std::move(message), std::move(where), {}, {}};
 }
@@ -97,7 +112,8 @@ Manifest decode_manifest(std::string_view text, std::string_view source) {
   }
   auto objects = objects_of(std::move(loaded.model));
   std::map<ResourceKey, std::size_t> index;
-  for (auto& doc : *documents) {
+  for (std::size_t i = 0; i < documents->size(); ++i) {
+    auto& doc = (*documents)[i];
     if (!doc.key) {
       if (!doc.kind.empty()) {
         out.diagnostics.push_back(engine::Diagnostic{
@@ -106,11 +122,23 @@ Manifest decode_manifest(std::string_view text, std::string_view source) {
       }
       continue;
     }
+    if (doc.key->kind == ResourceKind::kPod && finished_pod(*documents, i, out.diagnostics)) {
+      // A later document wins (RP0015), also over an earlier running one.
+      if (auto seen = index.find(*doc.key); seen != index.end()) {
+        const std::size_t dropped = seen->second;
+        out.resources.erase(out.resources.begin() + static_cast<std::ptrdiff_t>(dropped));
+        index.erase(seen);
+        for (auto& entry : index) entry.second -= entry.second > dropped ? 1 : 0;
+      }
+      out.finished.push_back(*doc.key);
+      continue;
+    }
     auto found = objects.find(*doc.key);
     if (found == objects.end()) {
       out.diagnostics.push_back(error_at("the loader produced no " + doc.key->str(), doc.where));
       continue;
     }
+    std::erase(out.finished, *doc.key);
     Resource resource{*doc.key, std::move(doc.json), found->second, 0, doc.where};
     if (auto seen = index.find(resource.key); seen != index.end()) {
       out.resources[seen->second] = std::move(resource);  // a later duplicate wins, as the loader's RP0015 says
@@ -122,12 +150,16 @@ Manifest decode_manifest(std::string_view text, std::string_view source) {
   return out;
 }
 
-Result<Resource> decode_stored(std::string_view json, const ResourceKey& expected, std::string_view source) {
+Result<std::optional<Resource>> decode_stored(std::string_view json, const ResourceKey& expected,
+                                              std::string_view source) {
   Manifest manifest = decode_manifest(json, source);
   if (!manifest.ok()) {
     std::string summary = manifest.error_summary();
     if (!summary.empty() && summary.back() == '\n') summary.pop_back();
     return fail(ErrorCode::kValidation, summary, SourceLocation{std::string(source), 0, 0});
+  }
+  if (manifest.resources.empty() && manifest.finished.size() == 1 && manifest.finished.front() == expected) {
+    return std::nullopt;
   }
   if (manifest.resources.size() != 1) {
     return fail(ErrorCode::kValidation,

@@ -279,3 +279,49 @@ TEST_CASE("etcd: all members down keeps the last state, reports lost, resyncs on
   CHECK(listener.state() == stored(store));
   CHECK(listener.violations().empty());
 }
+
+TEST_CASE("etcd: a pod stored as finished (Succeeded, Failed) reads as deleted on list, relist and watch", "[e2e]") {
+  REQUIRE(EtcdCluster::available());
+  EtcdCluster etcd(1);
+  EtcdDatastore writer(etcd.client_urls(), fast_options("/t8/"));
+  auto finished = [](const std::string& name, const std::string& phase) {
+    return R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")" + name +
+           R"(","namespace":"prod"},"spec":{"nodeName":"node-1","containers":[{"name":"c"}]},)"
+           R"("status":{"phase":")" + phase + R"(","podIP":"10.0.0.7"}})";
+  };
+  const Resource a = one(pod_doc("prod", "a", "10.0.0.7"));
+  const Resource b = one(pod_doc("prod", "b", "10.0.0.8"));
+  const ResourceKey f{ResourceKind::kPod, "prod", "f"};
+  REQUIRE(writer.put(a));
+  REQUIRE(writer.put(b));
+  REQUIRE(writer.client().put(storage_key("/t8/", f), finished("f", "Failed")));
+  // Before the first watch a finishes and the history is compacted: the relist must take a back.
+  auto options = fast_options("/t8/");
+  int watches = 0;
+  options.before_watch = [&](std::int64_t) {
+    if (watches++ != 0) return;
+    REQUIRE(writer.client().put(storage_key("/t8/", a.key), finished("a", "Succeeded")));
+    auto latest = writer.put(b);  // unchanged; compacting past a's write makes the watch fail
+    REQUIRE(latest);
+    REQUIRE(writer.client().compact(*latest));
+  };
+  EtcdDatastore store(etcd.client_urls(), options);
+  RecordingListener listener;
+  REQUIRE(store.start(listener));
+  REQUIRE(listener.wait_state(SyncState::kInSync, 2));
+  CHECK(listener.state().count(f) == 0);  // the first list: a finished pod is no resource
+  CHECK(listener.state().count(a.key) == 0);  // the relist: delivered, then finished
+  CHECK(listener.state().at(b.key) == b.json);
+  CHECK(stored(writer).count(f) == 0);
+  const auto errors = listener.errors().size();
+
+  // The watch: b finishes.
+  REQUIRE(writer.client().put(storage_key("/t8/", b.key), finished("b", "Failed")));
+  REQUIRE(listener.wait([&] { return listener.state_locked().count(b.key) == 0; }));
+  REQUIRE(listener.updates().back().type == UpdateType::kDelete);
+  // A pod of the same name running again is added again.
+  REQUIRE(writer.put(b));
+  REQUIRE(listener.wait([&] { return listener.state_locked().count(b.key) == 1; }));
+  CHECK(listener.errors().size() == errors);  // none of it was an error
+  CHECK(listener.violations().empty());
+}

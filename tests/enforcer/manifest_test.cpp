@@ -70,7 +70,8 @@ TEST_CASE("a manifest decodes into typed resources with their JSON documents", "
   for (const auto& r : m.resources) {
     auto again = decode_stored(r.json, r.key, "etcd:test");
     REQUIRE(again);
-    CHECK(again->json == r.json);
+    REQUIRE(*again);
+    CHECK((*again)->json == r.json);
   }
 }
 
@@ -90,6 +91,39 @@ TEST_CASE("a stored document must be the object its key names", "[unit]") {
   CHECK(wrong.error().message.find("expected NetworkPolicy prod/b") != std::string::npos);
   CHECK_FALSE(decode_stored("{not json", ResourceKey{ResourceKind::kNetworkPolicy, "prod", "a"}, "etcd:k"));
   CHECK_FALSE(decode_stored("", ResourceKey{ResourceKind::kNetworkPolicy, "prod", "a"}, "etcd:k"));
+}
+
+TEST_CASE("a finished pod (Succeeded, Failed) is no resource: its key reads as deleted", "[unit]") {
+  auto pod = [](const std::string& name, const std::string& phase) {
+    return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: prod}\n"
+           "spec: {nodeName: n1, containers: [{name: c}]}\nstatus: {phase: " + phase + ", podIP: 10.0.0.7}\n";
+  };
+  const ResourceKey done{ResourceKind::kPod, "prod", "done"};
+  const Manifest m = decode_manifest(pod("done", "Succeeded") + "---\n" + pod("run", "Running") + "---\n" +
+                                         pod("crash", "Failed"),
+                                     "pods.yaml");
+  REQUIRE(m.ok());
+  REQUIRE(m.resources.size() == 1);
+  CHECK(m.resources[0].key.name == "run");
+  CHECK(m.finished == std::vector<ResourceKey>{done, ResourceKey{ResourceKind::kPod, "prod", "crash"}});
+
+  // The same pod twice: the later document wins, whichever of the two has finished.
+  const Manifest ended = decode_manifest(pod("done", "Running") + "---\n" + pod("done", "Succeeded"), "a.yaml");
+  CHECK(ended.resources.empty());
+  CHECK(ended.finished == std::vector<ResourceKey>{done});
+  const Manifest restarted = decode_manifest(pod("done", "Succeeded") + "---\n" + pod("done", "Running"), "b.yaml");
+  REQUIRE(restarted.resources.size() == 1);
+  CHECK(restarted.finished.empty());
+
+  // As an etcd value: no resource and no error.
+  const auto stored = decode_stored(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"done","namespace":"prod"},)"
+                                    R"("spec":{"containers":[{"name":"c"}]},"status":{"phase":"Failed","podIP":"10.0.0.7"}})",
+                                    done, "etcd:k");
+  REQUIRE(stored);
+  CHECK_FALSE(stored->has_value());
+  CHECK_FALSE(decode_stored(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"done","namespace":"prod"},)"
+                            R"("status":{"phase":"Failed"}})",
+                            ResourceKey{ResourceKind::kPod, "prod", "other"}, "etcd:k"));
 }
 
 TEST_CASE("workload kinds are not stored; List kinds are expanded", "[unit]") {

@@ -53,9 +53,19 @@ void read_pod_spec(Sink& sink, const Node& node, const std::string& path, Endpoi
   }
 }
 
-void read_pod_status(Sink& sink, const Node& node, Endpoint& ep) {
+// False for a pod that has finished (phase Succeeded or Failed). Its address is
+// released at teardown and handed to the next pod on that node; kept as an
+// endpoint, it would put that pod in every selector set the finished one was
+// in, a wrong allow on every node. Calico removes such a pod's workload
+// endpoint (libcalico-go's pod conversion, IsFinished) and so does Rampart.
+bool read_pod_status(Sink& sink, const Node& node, Endpoint& ep) {
   MapView status(sink, node, "status", k8s_fields::kPodStatus);
-  if (!status.is_map()) return;
+  if (!status.is_map()) return true;
+  if (const auto phase = status.str("phase"); phase && (*phase == "Succeeded" || *phase == "Failed")) {
+    sink.report("RP0017", "pod has finished (status.phase " + *phase +
+                              "): its address is released, so it is not an endpoint", status.get("phase"));
+    return false;
+  }
   auto add = [&](const std::string& text, const Node& where) {
     if (text.empty()) return;
     auto ip = IpAddress::parse(text);
@@ -71,6 +81,7 @@ void read_pod_status(Sink& sink, const Node& node, Endpoint& ep) {
     if (auto ip = entry.str("ip")) add(*ip, entry.get("ip"));
   }
   if (auto ip = status.str("podIP")) add(*ip, status.get("podIP"));
+  return true;
 }
 
 Workload owner_of(Sink& sink, const Node& refs, const std::string& pod_name) {
@@ -138,8 +149,8 @@ void read_pod(const MapView& doc, Model& model) {
   ep.where = meta.where;
   ep.owner = owner_of(sink, meta.owner_references, meta.name);
   read_pod_spec(sink, doc.get("spec"), "spec", ep);
-  read_pod_status(sink, doc.get("status"), ep);
-  if (sink.errors() != errors) return;
+  const bool running = read_pod_status(sink, doc.get("status"), ep);
+  if (!running || sink.errors() != errors) return;
   model.endpoints.push_back(std::move(ep));
 }
 

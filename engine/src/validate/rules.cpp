@@ -31,6 +31,9 @@ constexpr std::array kRules = {
     LintRule{"RP0014", E, "required field missing", "Add the field.", "Kubernetes API conventions"},
     LintRule{"RP0015", W, "duplicate object", "Two documents define the same object; the later one is used.", "-"},
     LintRule{"RP0016", W, "unsupported apiVersion", "Use networking.k8s.io/v1 or projectcalico.org/v3.", "-"},
+    LintRule{"RP0017", N, "finished pod",
+             "A pod in phase Succeeded or Failed has released its address; it is no endpoint. Nothing to fix.",
+             "libcalico-go pod conversion (IsFinished)"},
     // Metadata (calico-semantics.md §5.1).
     LintRule{"RP1001", E, "invalid NetworkPolicy name",
              "Use a DNS label, two labels joined by one dot, or knp.default.<subdomain>; at most 253 bytes.", "§5.1 N1 N2"},

@@ -256,3 +256,30 @@ TEST_CASE("workload fields: pods, owner references, status and CronJob templates
   CHECK(r.model.endpoints[0].owner.name == "a");
   CHECK(r.model.endpoints[0].ips.size() == 1);
 }
+
+TEST_CASE("workload fields: a finished pod (Succeeded, Failed) is no endpoint; its released address matches nothing",
+          "[loader][k8s]") {
+  auto pod = [](const std::string& name, const std::string& phase, const std::string& ip) {
+    return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: shop, labels: {app: " + name +
+           "}}\nspec: {nodeName: node-1, containers: [{name: c}]}\nstatus: {phase: " + phase + ", podIP: " + ip +
+           "}\n---\n";
+  };
+  // A completed Job pod keeps status.podIP after IPAM gave 10.0.0.7 to the next pod on the node.
+  const LoadResult r = load_text(pod("done", "Succeeded", "10.0.0.7") + pod("crashed", "Failed", "10.0.0.8") +
+                                     pod("next", "Running", "10.0.0.7") + pod("starting", "Pending", "10.0.0.9"),
+                                 "phases.yaml");
+  INFO(dump(r.diagnostics));
+  CHECK_FALSE(r.has_errors());
+  std::vector<std::string> names;
+  for (const auto& ep : r.model.endpoints) names.push_back(ep.name);
+  CHECK(names == std::vector<std::string>{"next", "starting"});
+  std::vector<std::string> notes;
+  for (const auto& d : r.diagnostics)
+    if (d.rule_id == "RP0017") notes.push_back(d.where.str() + " " + d.message);
+  CHECK(notes == std::vector<std::string>{
+                     "phases.yaml:5:17 pod has finished (status.phase Succeeded): its address is released, so it is "
+                     "not an endpoint",
+                     "phases.yaml:11:17 pod has finished (status.phase Failed): its address is released, so it is "
+                     "not an endpoint",
+                 });
+}

@@ -50,7 +50,8 @@ class EtcdDatastore final : public Datastore {
   void run(DatastoreListener& listener);
   bool relist(DatastoreListener& listener, bool announce, std::string& problem);
   void on_events(DatastoreListener& listener, std::int64_t revision, const std::vector<EtcdEvent>& events);
-  std::optional<Resource> decode(const EtcdKv& kv, DatastoreListener* listener, std::vector<Error>* problems);
+  // nullopt inside: a finished pod, which reads as deleted. An error is reported first.
+  Result<std::optional<Resource>> decode(const EtcdKv& kv, DatastoreListener* listener, std::vector<Error>* problems);
   bool sleep_for(std::chrono::milliseconds duration);  // false when stopping
 
   std::vector<std::string> endpoints_;
