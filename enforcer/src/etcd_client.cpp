@@ -165,8 +165,9 @@ Result<EtcdClient::Reply> EtcdClient::call(std::string_view path, const std::str
       }
       nlohmann::json reply = nlohmann::json::parse(response->body, nullptr, false);
       std::string().swap(response->body);  // a whole-cluster list: the text goes before its values are decoded
-      if (reply.is_discarded()) {
-        problems += "; " + endpoint + ": HTTP " + std::to_string(response->status) + " with a body that is not JSON";
+      if (reply.is_discarded() || !reply.is_object()) {
+        problems += "; " + endpoint + ": HTTP " + std::to_string(response->status) +
+                    " with a body that is not a JSON object";
         continue;
       }
       if (response->status != 200) {
@@ -286,14 +287,21 @@ WatchOutcome EtcdClient::watch_prefix(std::string_view prefix, std::int64_t star
     bool created = false;
     std::optional<WatchOutcome> ended;
     std::string buffer;
-    auto handle_line = [&](std::string_view line) {
+    // A line that is not what etcd sends ends this watch as a bad answer from
+    // the endpoint; it must never end the agent.
+    auto read_line = [&](std::string_view line) {
       nlohmann::json message = nlohmann::json::parse(line, nullptr, false);
       if (message.is_discarded()) return;
+      auto malformed = [&] {
+        ended = WatchOutcome{WatchOutcome::Kind::kDisconnected, 0, endpoint + ": a watch message that is not etcd's"};
+      };
+      if (!message.is_object()) return malformed();
       if (message.contains("error")) {
         ended = WatchOutcome{WatchOutcome::Kind::kDisconnected, 0, endpoint + ": " + string_field(message, "message")};
         return;
       }
       const nlohmann::json& result = message.contains("result") ? message["result"] : message;
+      if (!result.is_object()) return malformed();
       if (result.value("created", false)) created = true;
       if (const auto compacted = int_field(result, "compact_revision"); compacted > 0) {
         ended = WatchOutcome{WatchOutcome::Kind::kCompacted, compacted, "revision compacted"};
@@ -307,13 +315,21 @@ WatchOutcome EtcdClient::watch_prefix(std::string_view prefix, std::int64_t star
       std::vector<EtcdEvent> events;
       if (auto it = result.find("events"); it != result.end() && it->is_array()) {
         for (const auto& event : *it) {
+          if (!event.is_object()) return malformed();
           auto kv = decode_kv(event.value("kv", nlohmann::json::object()));
-          if (!kv) continue;
+          if (!kv) return malformed();  // never skipped: its revision would be passed over
           events.push_back(EtcdEvent{string_field(event, "type") == "DELETE", std::move(*kv)});
         }
       }
       const auto revision = int_field(result.value("header", nlohmann::json::object()), "revision");
       if (!events.empty() || revision > 0) on_events(revision, events);
+    };
+    auto handle_line = [&](std::string_view line) {
+      try {
+        read_line(line);
+      } catch (const nlohmann::json::exception& e) {  // a field of the wrong type
+        ended = WatchOutcome{WatchOutcome::Kind::kDisconnected, 0, endpoint + ": " + e.what()};
+      }
     };
 
     httplib::Request request;
