@@ -31,9 +31,16 @@
 #   bench/datapath_paired.sh BUILD_DIR [POLICIES=1000] [SECONDS=5] [BLOCKS=10]
 #   env: SCENARIOS="rampart-0 rampart-last none" (the first is the reference)
 #        AFFINITY=0,1  iperf3 -A client,server CPUs ("" = not pinned)
+#        MODE=runs     runs: a new iperf3 connection per run (every scenario,
+#                      none included); swap: one connection, rulesets
+#                      swapped under it (see swap_run; conntrack rulesets only)
+#        GUARD=1       swap mode: seconds after each reload not counted
+#        STREAMS=1     parallel TCP streams per run (iperf3 -P)
 #        OMIT=1        seconds of each run discarded as warm-up (iperf3 -O)
-#        NICE=0        nice level of both iperf3 ends (e.g. -10 on a shared
-#                      machine: other work then takes less of the run)
+#        NICE=0        nice level of both iperf3 ends and of their autogroups
+#                      (sched_autogroup: nice alone only ranks a process
+#                      within its session), e.g. -20 on a shared machine so
+#                      other work takes less of each run
 #
 # Time: BLOCKS x 2 x (number of scenarios) x (SECONDS + OMIT + ~1.5 s); the
 # defaults take about 7.5 minutes.
@@ -46,6 +53,9 @@ BLOCKS=${4:-10}
 read -r -a SCEN <<<"${SCENARIOS:-rampart-0 rampart-last none}"
 AFFINITY=${AFFINITY-0,1}
 OMIT=${OMIT:-1}
+STREAMS=${STREAMS:-1}
+MODE=${MODE:-runs}
+GUARD=${GUARD:-1}
 NICE=${NICE:-0}
 
 # topology, cluster, rulesets, servers, load SCENARIO; cleanup on exit
@@ -53,6 +63,8 @@ source "$(dirname "$0")/datapath_setup.sh"
 
 IPERF_PID=$(cat "$WORK/iperf.pid")
 renice -n "$NICE" -p "$IPERF_PID" >/dev/null
+# iperf3 -D is a session of its own: its autogroup gets the nice level too
+[ -w "/proc/$IPERF_PID/autogroup" ] && echo "$NICE" >"/proc/$IPERF_PID/autogroup"
 cpus=($(seq 0 $(($(nproc) - 1))))
 [ -n "$AFFINITY" ] && IFS=, read -r -a cpus <<<"$AFFINITY"
 KSOFTIRQD=()
@@ -65,6 +77,10 @@ proc_ticks() {  # utime + stime of the given pids, summed
   echo "$t"
 }
 
+prio() {  # run a command in a session (autogroup) of its own at the nice level
+  setsid -w sh -c '[ -w /proc/self/autogroup ] && echo "$0" >/proc/self/autogroup; exec nice -n "$0" "$@"' "$NICE" "$@"
+}
+
 RUNS="$WORK/runs.tsv"
 : >"$RUNS"
 probe() {  # probe BLOCK SCENARIO: one iperf3 run, one line in RUNS
@@ -72,8 +88,10 @@ probe() {  # probe BLOCK SCENARIO: one iperf3 run, one line in RUNS
   [ -n "$AFFINITY" ] && aff=(-A "$AFFINITY")
   out="$WORK/iperf-$block-$s-$RANDOM.json"
   c0=$(steal_ticks) p0=$(proc_ticks "$IPERF_PID") k0=$(proc_ticks "${KSOFTIRQD[@]}")
-  ip netns exec "$A" nice -n "$NICE" /usr/bin/time -f '%U %S' -o "$WORK/client.time" \
-    iperf3 -c 10.250.2.2 -p 5201 -t "$SECS" -O "$OMIT" "${aff[@]}" -J >"$out"
+  # the client in a session (autogroup) of its own at the nice level
+  ip netns exec "$A" /usr/bin/time -f '%U %S' -o "$WORK/client.time" \
+    setsid sh -c '[ -w /proc/self/autogroup ] && echo "$0" >/proc/self/autogroup; exec nice -n "$0" "$@"' "$NICE" \
+    iperf3 -c 10.250.2.2 -p 5201 -t "$SECS" -O "$OMIT" -P "$STREAMS" "${aff[@]}" -J >"$out"
   c1=$(steal_ticks) p1=$(proc_ticks "$IPERF_PID") k1=$(proc_ticks "${KSOFTIRQD[@]}")
   # the ruleset must be in the path: a port no policy allows is dropped by
   # the rampart-last ruleset (and reachable without one)
@@ -100,18 +118,100 @@ EOF
     $1, $2, $3 / 1e9, $5, $6, $7, $8, $5 * 1e9 / $4, $9, $10, $11 }' "$RUNS"
 }
 
+# --- swap mode: one long iperf3 connection; the ruleset is replaced under it
+# (one nft -f transaction: flush ruleset + the scenario's table) every SECS
+# seconds, in the same mirrored order. Every segment, also one that follows
+# the same scenario, starts with a reload, so each carries the same
+# disturbance; GUARD seconds after each reload are not counted (nft's own
+# CPU, the old ruleset's release). One connection means one TCP regime
+# (window, batching) for every scenario; that regime differs from connection
+# to connection and is much of the spread between runs. Only rulesets that
+# use conntrack can be swapped under a live connection: with no ruleset
+# conntrack stops following it and its window is stale when tracking resumes
+# (packets would be INVALID), so `none` needs runs mode.
+swap_run() {
+  local s aff=() i t0
+  for s in "${SCEN[@]}"; do
+    case $s in rampart-*|ct-only) ;; *) echo "swap mode: $s cannot be swapped under a live connection (use MODE=runs)"; exit 1 ;; esac
+    { echo "flush ruleset"; cat "$WORK/$s.nft"; } >"$WORK/swap-$s.nft"
+  done
+  [ -n "$AFFINITY" ] && aff=(-A "$AFFINITY")
+  prio ip netns exec "$NODE" nft -f "$WORK/swap-${ORDER[0]}.nft"
+  # the shell writes its pid and execs iperf3 (setsid may fork: $! is not
+  # it); it runs until interrupted after the last segment
+  rm -f "$WORK/client.pid"
+  ip netns exec "$A" setsid sh -c 'echo $$ >"$1"; shift; [ -w /proc/self/autogroup ] && echo "$0" >/proc/self/autogroup; exec nice -n "$0" "$@"' \
+    "$NICE" "$WORK/client.pid" iperf3 -c 10.250.2.2 -p 5201 -t 86400 -i 0.25 -P "$STREAMS" "${aff[@]}" -J >"$WORK/swap.json" &
+  local job=$! client
+  t0=$(date +%s.%N)
+  for _ in $(seq 100); do [ -s "$WORK/client.pid" ] && break; sleep 0.02; done
+  client=$(cat "$WORK/client.pid")
+  since() { awk -v t="$t0" -v now="$(date +%s.%N)" 'BEGIN { printf "%.3f", now - t }'; }
+  sample() { printf '%s\t%s' "$(proc_ticks "$client" "$IPERF_PID")" "$(proc_ticks "${KSOFTIRQD[@]}")"; }
+  : >"$WORK/segments.tsv"
+  sleep "$OMIT"
+  local begin ticks
+  for ((i = 0; i < ${#ORDER[@]}; i++)); do
+    prio ip netns exec "$NODE" nft -f "$WORK/swap-${ORDER[$i]}.nft"
+    sleep "$GUARD"
+    # the segment's window: SECS seconds from GUARD after its reload
+    begin=$(since) ticks=$(sample)
+    sleep "$SECS"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${ORDER_BLOCK[$i]}" "${ORDER[$i]}" "$begin" "$(since)" "$ticks" "$(sample)" \
+      "$(cut -d' ' -f1 /proc/loadavg)" >>"$WORK/segments.tsv"
+  done
+  kill -INT "$client"
+  wait "$job" || true  # iperf3 exits 1 on the interrupt; its JSON keeps every interval
+  for _ in $(seq 100); do [ -d "/proc/$client" ] || break; sleep 0.05; done
+  # the ruleset was in the path: the last one loaded decides port 5999
+  local blocked
+  blocked="${ORDER[-1]}: $(ip netns exec "$A" "$CONN" probe 10.250.2.2 5999)"
+  python3 - "$WORK/swap.json" "$WORK/segments.tsv" "$(getconf CLK_TCK)" "$blocked" >>"$RUNS" <<'PY'
+import json, sys
+out, segs, hz, blocked = sys.argv[1:]
+hz = int(hz)
+j = json.load(open(out))
+ivs = [(i["sum"]["start"], i["sum"]["end"], i["sum"]["bytes"]) for i in j["intervals"]]
+# A segment's throughput and bytes: the iperf3 intervals wholly inside its
+# window (the iperf3 clock starts a few ms after t0, when the connection is
+# up); its CPU: client, server and ksoftirqd ticks over the window, scaled
+# to the span of those intervals. The reloads' nft processes are not in it.
+for line in open(segs):
+    block, s, a, b, p0, k0, p1, k1, load = line.rstrip("\n").split("\t")
+    a, b = float(a), float(b)
+    inside = [(e - st, by) for st, e, by in ivs if st >= a and e <= b]
+    secs = sum(d for d, _ in inside)
+    if not secs:
+        continue
+    got = sum(by for _, by in inside)
+    cpu = (int(p1) - int(p0) + int(k1) - int(k0)) / hz * secs / (b - a)
+    print(f"{block}\t{s}\t{got * 8 / secs:.0f}\t{got}\t{cpu:.3f}\t0\t0\t0\t0\t{load}\t{blocked}")
+PY
+  awk -F'\t' '{ printf "  block %-3s %-14s %6.2f Gbit/s  %.3f ns/byte  load %s\n", $1, $2, $3 / 1e9, $5 * 1e9 / $4, $10 }' "$RUNS"
+}
+
+# The order of the runs (or segments): blocks of the scenarios, mirrored,
+# the first scenario rotating from block to block.
 K=${#SCEN[@]}
-echo "datapath_paired: $POLICIES policies, ${SECS}s per run (+${OMIT}s warm-up), $BLOCKS blocks of ${SCEN[*]} mirrored, affinity '${AFFINITY}', nice $NICE"
-echo "  $(nproc) cores, shared; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+ORDER=() ORDER_BLOCK=()
 for ((b = 0; b < BLOCKS; b++)); do
   order=()
   for ((j = 0; j < K; j++)); do order+=("${SCEN[$(((b + j) % K))]}"); done
   for ((j = K - 1; j >= 0; j--)); do order+=("${order[$j]}"); done
-  for s in "${order[@]}"; do
-    load "$s"
-    probe "$b" "$s"
-  done
+  ORDER+=("${order[@]}")
+  for _ in "${order[@]}"; do ORDER_BLOCK+=("$b"); done
 done
+
+echo "datapath_paired: $MODE mode, $POLICIES policies, ${SECS}s per run/segment (+${OMIT}s warm-up), $STREAMS stream(s), $BLOCKS blocks of ${SCEN[*]} mirrored, affinity '${AFFINITY}', nice $NICE"
+echo "  $(nproc) cores, shared; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$MODE" = swap ]; then
+  swap_run
+else
+  for ((i = 0; i < ${#ORDER[@]}; i++)); do
+    load "${ORDER[$i]}"
+    probe "${ORDER_BLOCK[$i]}" "${ORDER[$i]}"
+  done
+fi
 ip netns exec "$NODE" nft flush ruleset
 echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 

@@ -20,7 +20,7 @@ NODE=$TAG-node A=$TAG-a B=$TAG-b
 WORK=$(mktemp -d)
 cleanup() {
   for ns in "$A" "$B" "$NODE"; do ip netns del "$ns" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  [ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
