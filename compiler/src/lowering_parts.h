@@ -1,4 +1,4 @@
-// The pieces lower() is made of, shared by the full lowering (lower.cpp,
+// The pieces lower() is made of, shared by the full lowering (lower*.cpp,
 // including the reference path) and the incremental one (node_lowering.cpp),
 // so the two differ only in how set members are found and what is redone.
 #pragma once

@@ -5,7 +5,9 @@
 // read-back, the kernel's tables decoded into the IR over the same sockets.
 //   netlink_encode.{h,cpp}  IR → libnftnl expressions, sets, elements
 //   netlink_batch.cpp       the batch: generation, chunking, errors → ops
-//   netlink_readback.cpp    dumps → IR (the inverse of the encoder)
+//   netlink_readback.cpp    dumps → IR (the inverse of the encoder): tables,
+//                           chains, sets, elements
+//   netlink_decode.{h,cpp}  one rule's expressions → IR, values, verdicts
 //   netlink_socket.{h,cpp}  sockets in a network namespace, requests, dumps
 #pragma once
 

@@ -1,0 +1,137 @@
+// detail::base_parts(): what depends only on the node's local endpoints —
+// the hook chains with the conntrack fast path, the from-wl/to-wl dispatch
+// maps with their fail-closed drops, anti-spoofing sets, and the bridge
+// table in overlay mode.
+#include <string>
+#include <vector>
+
+#include "ir_build.h"
+#include "lowering_parts.h"
+
+namespace rampart::compiler::detail {
+
+using engine::Direction;
+using engine::Endpoint;
+using engine::Model;
+
+BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoints, const NodeConfig& cfg) {
+  BaseParts out;
+  const auto add_set = [&](Set s) { normalize(s); out.sets.push_back(std::move(s)); };
+  const bool overlay = cfg.mode == Mode::kOverlay;
+  Set from_if{.name = "from-wl-if", .key = {KeyType::kIfname}, .verdict_map = true};
+  Set to_if{.name = "to-wl-if", .key = {KeyType::kIfname}, .verdict_map = true};
+  Set from4{.name = "from-wl-4", .key = {KeyType::kIpv4}, .verdict_map = true};
+  Set to4{.name = "to-wl-4", .key = {KeyType::kIpv4}, .verdict_map = true};
+  Set from6{.name = "from-wl-6", .key = {KeyType::kIpv6}, .verdict_map = true};
+  Set to6{.name = "to-wl-6", .key = {KeyType::kIpv6}, .verdict_map = true};
+  for (const auto& ne : endpoints) {
+    const Endpoint& e = model.endpoints[ne.index];
+    const std::string from = endpoint_chain(e, Direction::kEgress), to = endpoint_chain(e, Direction::kIngress);
+    if (overlay) {
+      for (const auto& ip : e.ips) {
+        (ip.family == 4 ? from4 : from6).elements.push_back(Element{.key = {ip}, .verdict = go(from)});
+        (ip.family == 4 ? to4 : to6).elements.push_back(Element{.key = {ip}, .verdict = go(to)});
+      }
+    } else if (!ne.interface.empty()) {
+      from_if.elements.push_back(Element{.key = {ne.interface}, .verdict = go(from)});
+      to_if.elements.push_back(Element{.key = {ne.interface}, .verdict = go(to)});
+    }
+  }
+  Chain from_wl{.name = "from-wl"}, to_wl{.name = "to-wl"};
+  if (overlay) {
+    for (Set* s : {&from4, &to4, &from6, &to6}) add_set(*s);
+    from_wl.rules.push_back(Rule{.vmap_keys = {Key::kIpSaddr}, .vmap = "from-wl-4"});
+    from_wl.rules.push_back(Rule{.vmap_keys = {Key::kIp6Saddr}, .vmap = "from-wl-6"});
+    from_wl.rules.push_back(Rule{.verdict = plain(Verdict::Kind::kDrop), .comment = "unknown pod address"});
+    to_wl.rules.push_back(Rule{.vmap_keys = {Key::kIpDaddr}, .vmap = "to-wl-4"});
+    to_wl.rules.push_back(Rule{.vmap_keys = {Key::kIp6Daddr}, .vmap = "to-wl-6"});
+    to_wl.rules.push_back(Rule{.verdict = plain(Verdict::Kind::kDrop), .comment = "unknown pod address"});
+  } else {
+    add_set(from_if);
+    add_set(to_if);
+    // Anti-spoofing: a pod's veth may only carry its own source addresses;
+    // the interface dispatch below would otherwise judge a packet with a
+    // forged source as the sending pod's and the receiver would trust the
+    // forged address. (Overlay does the same on the bridge ports.) A pod
+    // whose addresses are not known yet can send nothing.
+    Set ifs{.name = "wl-ifs", .key = {KeyType::kIfname}};
+    Set a4{.name = "wl-addr-4", .key = {KeyType::kIfname, KeyType::kIpv4}};
+    Set a6{.name = "wl-addr-6", .key = {KeyType::kIfname, KeyType::kIpv6}};
+    for (const auto& ne : endpoints) {
+      if (ne.interface.empty()) continue;
+      ifs.elements.push_back(Element{.key = {ne.interface}});
+      for (const auto& ip : model.endpoints[ne.index].ips)
+        (ip.family == 4 ? a4 : a6).elements.push_back(Element{.key = {ne.interface, ip}});
+    }
+    for (Set* set : {&ifs, &a4, &a6}) add_set(std::move(*set));
+    from_wl.rules.push_back(Rule{.matches = {in_set({Key::kIifname}, "wl-ifs"), in_set({Key::kIifname, Key::kIpSaddr}, "wl-addr-4", true)},
+                                 .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
+    from_wl.rules.push_back(Rule{.matches = {in_set({Key::kIifname}, "wl-ifs"), in_set({Key::kIifname, Key::kIp6Saddr}, "wl-addr-6", true)},
+                                 .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
+    from_wl.rules.push_back(Rule{.vmap_keys = {Key::kIifname}, .vmap = "from-wl-if"});
+    to_wl.rules.push_back(Rule{.vmap_keys = {Key::kOifname}, .vmap = "to-wl-if"});
+    for (const auto& g : cfg.pod_interface_globs) {
+      from_wl.rules.push_back(Rule{.matches = {eq(Key::kIifname, g)}, .verdict = plain(Verdict::Kind::kDrop), .comment = "unknown pod interface"});
+      to_wl.rules.push_back(Rule{.matches = {eq(Key::kOifname, g)}, .verdict = plain(Verdict::Kind::kDrop), .comment = "unknown pod interface"});
+    }
+  }
+  const auto hook_chain = [&](const char* name, Hook hook, bool to_pods) {
+    Chain c{.name = name, .base = BaseChain{.hook = hook, .priority = cfg.priority}};
+    c.rules.push_back(Rule{.matches = {Match{.keys = {Key::kCtState}, .op = Match::Op::kBitsAny,
+                                             .values = {Value{std::uint64_t{ct_state::kEstablished | ct_state::kRelated}}}}},
+                           .verdict = plain(Verdict::Kind::kAccept)});
+    c.rules.push_back(Rule{.matches = {Match{.keys = {Key::kCtState}, .op = Match::Op::kBitsAny,
+                                             .values = {Value{std::uint64_t{ct_state::kInvalid}}}}},
+                           .verdict = plain(Verdict::Kind::kDrop)});
+    if (!to_pods) {
+      // IPv6 neighbour discovery with the node is never policy (Felix allows it too).
+      for (std::uint64_t type : {133, 134, 135, 136})
+        c.rules.push_back(Rule{.matches = {eq(Key::kIcmpv6Type, Value{type})}, .verdict = plain(Verdict::Kind::kAccept)});
+    }
+    if (overlay) {
+      c.rules.push_back(Rule{.matches = {eq(Key::kIifname, cfg.bridge)}, .verdict = jump("from-wl")});
+      if (to_pods) c.rules.push_back(Rule{.matches = {eq(Key::kOifname, cfg.bridge)}, .verdict = jump("to-wl")});
+    } else {
+      c.rules.push_back(Rule{.verdict = jump("from-wl")});
+      if (to_pods) c.rules.push_back(Rule{.verdict = jump("to-wl")});
+    }
+    // A pod's new connection to the node, allowed by its egress policy
+    // (from-wl returned): Felix's DefaultEndpointToHostAction=DROP. Pods
+    // without a known interface were dropped in from-wl already.
+    if (!to_pods && cfg.endpoint_to_host == EndpointToHost::kDrop)
+      c.rules.push_back(Rule{.matches = {overlay ? eq(Key::kIifname, cfg.bridge) : in_set({Key::kIifname}, "wl-ifs")},
+                             .verdict = plain(Verdict::Kind::kDrop), .comment = "endpoint to host"});
+    return c;
+  };
+  out.chains.push_back(hook_chain("hook-forward", Hook::kForward, true));
+  out.chains.push_back(hook_chain("hook-input", Hook::kInput, false));
+  out.chains.push_back(std::move(from_wl));
+  out.chains.push_back(std::move(to_wl));
+  if (cfg.mode == Mode::kOverlay) {
+    // Anti-spoofing on the bridge ports: a pod may only send from its own
+    // addresses (the inet hooks see only cni0, so they trust the source).
+    Table br{.family = Family::kBridge, .name = cfg.table};
+    Set p4{.name = "port-addr-4", .key = {KeyType::kIfname, KeyType::kIpv4}};
+    Set p6{.name = "port-addr-6", .key = {KeyType::kIfname, KeyType::kIpv6}};
+    for (const auto& ne : endpoints) {
+      if (ne.interface.empty()) continue;
+      for (const auto& ip : model.endpoints[ne.index].ips)
+        (ip.family == 4 ? p4 : p6).elements.push_back(Element{.key = {ne.interface, ip}});
+    }
+    normalize(p4);
+    normalize(p6);
+    br.sets = {p4, p6};
+    Chain c{.name = "hook-prerouting", .base = BaseChain{.hook = Hook::kPrerouting, .priority = -200 + cfg.priority}};
+    for (const auto& g : cfg.pod_interface_globs) {
+      c.rules.push_back(Rule{.matches = {eq(Key::kIifname, g), in_set({Key::kIifname, Key::kIpSaddr}, "port-addr-4", true)},
+                             .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
+      c.rules.push_back(Rule{.matches = {eq(Key::kIifname, g), in_set({Key::kIifname, Key::kIp6Saddr}, "port-addr-6", true)},
+                             .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
+    }
+    br.chains.push_back(std::move(c));
+    out.bridge = std::move(br);
+  }
+  return out;
+}
+
+}  // namespace rampart::compiler::detail
