@@ -67,6 +67,7 @@ int run(const ApplyOptions& options) {
 
   std::vector<engine::Diagnostic> findings;
   std::vector<enforcer::Resource> resources;
+  std::vector<enforcer::ResourceKey> finished;  // pods that have finished: no resource, so removed if stored
   for (const auto& file : files) {
     std::ifstream in(file, std::ios::binary);
     std::stringstream text;
@@ -78,6 +79,7 @@ int run(const ApplyOptions& options) {
     enforcer::Manifest manifest = enforcer::decode_manifest(text.str(), file.string());
     findings.insert(findings.end(), manifest.diagnostics.begin(), manifest.diagnostics.end());
     for (auto& r : manifest.resources) resources.push_back(std::move(r));
+    for (auto& key : manifest.finished) finished.push_back(std::move(key));
   }
   engine::sort_diagnostics(findings);
   bool refused = false;
@@ -109,6 +111,20 @@ int run(const ApplyOptions& options) {
   std::map<enforcer::ResourceKey, std::string> current;
   for (const auto& r : existing->resources) current.emplace(r.key, r.json);
 
+  // A finished pod is no resource: what is stored under its key is removed.
+  // A later document for it in the same manifest (running again) wins.
+  for (const auto& key : finished) {
+    if (latest.contains(key)) continue;
+    const bool present = current.erase(key) > 0;
+    if (!options.dry_run && present) {
+      if (auto removed = (*store)->remove(key); !removed) {
+        std::cerr << "rampart apply: " << key.str() << ": " << removed.error().str() << "\n";
+        return 2;
+      }
+    }
+    std::cout << "pod " << key.ns << "/" << key.name << (present ? " deleted (finished)" : " skipped (finished)")
+              << (options.dry_run ? " (dry run)" : "") << "\n";
+  }
   for (const auto& r : resources) {
     if (latest.at(r.key) != &r) continue;
     const auto it = current.find(r.key);

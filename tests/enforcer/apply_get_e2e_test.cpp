@@ -86,6 +86,18 @@ void round_trip(const std::string& datastore, const TempDir& tmp) {
   auto refused = cli("apply -f " + (tmp.path / "bad.yaml").string() + " --datastore " + datastore);
   CHECK(refused.status == 1);
   CHECK(cli("get networkpolicy new-one -n prod --datastore " + datastore).status == 1);
+
+  // A pod that has finished is no resource (RP0017): applying it removes the running one stored before.
+  write(tmp.path / "pod.yaml", pod_doc("prod", "job-1", "10.0.0.7"));
+  CHECK(cli("apply -f " + (tmp.path / "pod.yaml").string() + " --datastore " + datastore).out ==
+        "pod prod/job-1 created\n");
+  CHECK(cli("get pod job-1 -n prod --datastore " + datastore).status == 0);
+  write(tmp.path / "pod.yaml", pod_doc("prod", "job-1", "10.0.0.7") + "  phase: Succeeded\n");
+  CHECK(cli("apply -f " + (tmp.path / "pod.yaml").string() + " --datastore " + datastore).out ==
+        "pod prod/job-1 deleted (finished)\n");
+  CHECK(cli("get pod job-1 -n prod --datastore " + datastore).status == 1);
+  CHECK(cli("apply -f " + (tmp.path / "pod.yaml").string() + " --datastore " + datastore).out ==
+        "pod prod/job-1 skipped (finished)\n");
 }
 
 }  // namespace
