@@ -366,3 +366,109 @@ TEST_CASE("services rules: only the answers that depend on them are unknown", "[
   for (const auto& d : with_rule(all, kRuleRedundantPolicy)) CHECK(d.where != m.policies[2].where);
   CHECK(with_rule(all, kRuleRedundantRule).empty());
 }
+
+TEST_CASE("RV002/RV003: the inventory index finds pods through `in` and several restricted keys",
+          "[verify][lint][inventory]") {
+  auto m = base_model();
+  const auto add_pod = [&](const std::string& name, Labels labels) {
+    engine::Endpoint pod;
+    pod.ns = "prod";
+    pod.name = name;
+    pod.labels = labels;
+    labels["projectcalico.org/namespace"] = "prod";
+    labels["projectcalico.org/orchestrator"] = "k8s";
+    pod.effective_labels = labels;
+    pod.where = at();
+    m.endpoints.push_back(pod);
+  };
+  add_pod("web-1", {{"app", "web"}, {"tier", "fe"}});
+  add_pod("db-1", {{"app", "db"}});
+  // Selects web-1 through the second value of `in`; its peer matches db-1
+  // through the second value too.
+  m.policies.push_back(policy("p", "prod", "app in {\"cache\", \"web\"} && tier == \"fe\""));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, peer("app in {\"nothing\", \"db\"}")));
+  // The same keys, no pod: dangling.
+  m.policies.push_back(policy("q", "prod", "app in {\"cache\", \"web\"} && tier == \"be\""));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, peer("app in {\"nothing\", \"none\"}")));
+  const auto all = lint(m);
+  const auto dangling = with_rule(all, kRuleDanglingPolicy);
+  REQUIRE(dangling.size() == 1);
+  CHECK(dangling[0].where == m.policies[1].where);
+  const auto peers = with_rule(all, kRuleDanglingPeer);
+  REQUIRE(peers.size() == 1);
+  CHECK(peers[0].where == m.policies[1].ingress[0].source.where);
+}
+
+namespace {
+
+// Namespaces a-ns (team a) and b-ns (team b), each a cell of its own (one
+// namespaced policy each, about other pods). In the security tier,
+// `deny-not-b` denies all ingress to pods of namespaces whose team is not b
+// (a member of both cells: `!=` restricts nothing). The global `web` has an
+// Allow rule reached in b-ns and "*" only. Removing it changes a verdict in
+// b-ns only: in "*" the later `allow-rest` allows the same flows.
+engine::Model namespaces_apart(bool with_c) {
+  auto m = base_model();
+  m.namespaces.clear();
+  for (const auto& [name, team] : std::vector<std::pair<std::string, std::string>>{{"a-ns", "a"}, {"b-ns", "b"}, {"c-ns", "a"}}) {
+    if (name == "c-ns" && !with_c) continue;
+    m.namespaces.push_back({name, {{"kubernetes.io/metadata.name", name}, {"team", team}}, {}});
+    m.policies.push_back(policy("own", name, "app == \"db\""));
+    m.policies.back().ingress.push_back(rule(Action::kAllow, peer("app == \"x\"", name)));
+  }
+  m.policies.push_back(policy("deny-not-b", "", "pcns.team != \"b\"", 1, "security"));
+  m.policies.back().ingress.push_back(rule(Action::kDeny));
+  m.policies.push_back(policy("web", "", "app == \"web\"", 10));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, peer("app == \"api\"", ""), 80));
+  m.policies.push_back(policy("allow-rest", "", "app == \"web\" && pcns.projectcalico.org/name != \"b-ns\"", 20));
+  m.policies.back().ingress.push_back(rule(Action::kAllow));
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("cells share reach answers only when no selector before the rule tells their namespaces apart",
+          "[verify][lint][cells]") {
+  LintOptions grouped;
+  grouped.one_cell_below = 0;
+  LintOptions ungrouped = grouped;
+  ungrouped.group_cells = false;
+  LintOptions reference;
+  reference.slicing = false;
+  reference.threads = 1;
+  for (const bool with_c : {false, true}) {
+    const engine::Model m = namespaces_apart(with_c);
+    const engine::Policy* web = nullptr;
+    for (const auto& p : m.policies)
+      if (p.name == "web") web = &p;
+    REQUIRE(web);
+    const auto about_web = [&](const LintOptions& o) {
+      std::vector<std::string> out;
+      for (const auto& d : semantic_lint(m, o)) {
+        REQUIRE(d.rule_id != std::string("RV000"));
+        if (d.where == web->ingress[0].where) out.push_back(d.rule_id);
+      }
+      return out;
+    };
+    // Not redundant, not shadowed: b-ns's answer is not a-ns's.
+    CHECK(about_web(grouped).empty());
+    CHECK(about_web(ungrouped).empty());
+    CHECK(about_web(reference).empty());
+  }
+  // c-ns reads like a-ns to every selector before web's rule: one group,
+  // fewer questions, the same findings.
+  const engine::Model m = namespaces_apart(true);
+  const LintReport a = semantic_lint_report(m, grouped);
+  const LintReport b = semantic_lint_report(m, ungrouped);
+  const auto questions = [](const LintReport& r) {
+    int n = 0;
+    for (const auto& t : r.timings)
+      if (t.check == "shadowed-redundant-rule") n += t.queries + t.settled;
+    return n;
+  };
+  CHECK(questions(a) < questions(b));
+  std::vector<std::string> da, db;
+  for (const auto& d : a.diagnostics) da.push_back(d.rule_id + " " + d.where.str() + " " + d.message);
+  for (const auto& d : b.diagnostics) db.push_back(d.rule_id + " " + d.where.str() + " " + d.message);
+  CHECK(da == db);
+}

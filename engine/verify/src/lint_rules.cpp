@@ -291,8 +291,15 @@ void Linter::check_policy_redundant(const Policy& p, const std::vector<Cell*>& c
       return x.in_cell(d) && with.allowed != without.allowed;
     };
   };
-  const bool both = p.governs(Direction::kIngress) && p.governs(Direction::kEgress);
+  const bool governs_both = p.governs(Direction::kIngress) && p.governs(Direction::kEgress);
   for (Cell* c : cells) {
+    // Both directions in one question where its answer is never asked
+    // again: in the local cell (it replaces ask_reaching's first question),
+    // or in a cell without earlier tiers for p (its "yes" stands).
+    Cell& x = light_cell(*c, &p);
+    const bool both = governs_both && shared_.options.slicing &&
+                      (&x != c || (c->earlier(p, Direction::kIngress).empty() &&
+                                   c->earlier(p, Direction::kEgress).empty()));
     // A flow that one of its rules (or none of them: the end of the tier)
     // decides is a good guess.
     for (Direction d : {Direction::kIngress, Direction::kEgress}) {
@@ -303,20 +310,19 @@ void Linter::check_policy_redundant(const Policy& p, const std::vector<Cell*>& c
         if (!settled && r.action != Action::kLog && !uses_services(r))
           settled = c->concrete(changed, guess(*c, p, d, {&r}), sink, check_name);
       if (settled) return;
-      if (!shared_.options.slicing || !both) {
+      if (!both) {
         if (ask_reaching(*c, p, d, differs_in(d), sink, check_name, p.where, "policy " + p.qualified_name()) !=
             SatResult::kUnsat)
           return;
       }
     }
-    if (!shared_.options.slicing || !both) continue;
+    if (!both) continue;
     // Both directions in one question, over the chains from p's tier on
     // (in the local cell when it has p): "no" there is "no" for both
     // directions in the full chains (see ask_reaching), the common answer
     // for a redundant policy. A "yes" stands, as in ask_reaching, when no
     // policy of the earlier tiers applies to the witness; otherwise each
     // direction is asked on its own.
-    Cell& x = light_cell(*c, &p);
     std::optional<z3::model> m;
     const z3::expr either = differs_in(Direction::kIngress)(x, false) || differs_in(Direction::kEgress)(x, false);
     const SatResult r = x.ask(either, sink, check_name, p.where, "policy " + p.qualified_name(), &m, true);
