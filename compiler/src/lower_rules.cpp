@@ -52,8 +52,19 @@ class PolicyLowerer {
   Result<detail::PolicyChain> run(const Policy& p, Direction d) {
     out_.chain.name = policy_chain(p, d);
     const auto& rules = p.rules(d);
-    for (size_t k = 0; k < rules.size(); ++k)
+    for (size_t k = 0; k < rules.size(); ++k) {
+      // A valid rule the compiler cannot express fails closed: every packet
+      // that reaches it is dropped (whatever its action: Allow could only
+      // have let more through, Deny/Pass/Log continue no further than a
+      // drop), and the rules after it are unreachable. Refusing the policy
+      // instead would stop the whole node's ruleset from being updated.
+      if (const auto why = detail::refused_rule(rules[k])) {
+        out_.chain.rules.push_back(Rule{.verdict = plain(Verdict::Kind::kDrop),
+                                        .comment = "rule " + std::to_string(k) + " fails closed: " + *why});
+        break;
+      }
       if (auto r = lower_rule(p, d, rules[k], k, out_.chain); !r) return std::unexpected(r.error());
+    }
     return std::move(out_);
   }
 
@@ -188,7 +199,7 @@ Result<void> PolicyLowerer::lower_rule(const Policy& p, Direction d, const engin
     if (!e->selector.empty() && !e->effective_selector)
       return fail(ErrorCode::kInvalidArgument, "policy " + p.qualified_name() + ": rule selector '" + e->selector +
                                                    "' has no effective form (model not normalised)", r.where);
-    if (e->services)
+    if (e->services)  // run() lowers the rule to a drop before it gets here
       return fail(ErrorCode::kInvalidArgument,
                   "policy " + p.qualified_name() + ": service matches are not supported by the compiler yet", r.where);
   }
@@ -269,6 +280,11 @@ Result<void> PolicyLowerer::lower_rule(const Policy& p, Direction d, const engin
 }  // namespace
 
 namespace detail {
+
+std::optional<std::string> refused_rule(const engine::Rule& rule) {
+  if (rule.source.services || rule.destination.services) return "service match not supported";
+  return std::nullopt;
+}
 
 Result<PolicyChain> lower_policy_chain(const Policy& policy, Direction d, const NodeConfig& config) {
   return PolicyLowerer(config).run(policy, d);

@@ -35,6 +35,11 @@ struct PolicyChain {
   std::map<std::string, MemberSet> member_sets;  // s-/np- sets by name; elements are the caller's job
 };
 
+// Why the compiler cannot express `rule` (nullopt: it can). Such a rule is
+// lowered to an unconditional drop and ends its policy's chain (fail
+// closed); the drop's comment says which rule and why.
+[[nodiscard]] std::optional<std::string> refused_rule(const engine::Rule& rule);
+
 [[nodiscard]] Result<PolicyChain> lower_policy_chain(const engine::Policy& policy, engine::Direction d,
                                                      const NodeConfig& config);
 

@@ -5,6 +5,7 @@
 #include "rampart/compiler/lower.h"
 #include "rampart/compiler/render.h"
 #include "rampart/compiler/tracer.h"
+#include "rampart/engine/evaluator.h"
 
 using namespace rampart;
 using namespace rampart::compiler;
@@ -274,4 +275,57 @@ TEST_CASE("allow runs: one jump, port segments, shared segment chains", "[compil
   for (std::uint16_t port : {79, 91, 443, 65534}) CHECK_FALSE(allowed(m, *rs, eps, Mode::kVcnNative, 1, 0, 6, port));
   CHECK(allowed(m, *rs, eps, Mode::kVcnNative, 1, 0, 17, 53));
   CHECK_FALSE(allowed(m, *rs, eps, Mode::kVcnNative, 1, 0, 17, 54));
+}
+
+TEST_CASE("a rule the compiler cannot express fails closed, the rest of the node stays lowered", "[compiler][lower]") {
+  // Calico service matches are valid policy the compiler cannot express yet.
+  // Refusing the policy would stop every later update of the node (the agent
+  // retries the same lowering forever); instead the rule becomes a drop that
+  // ends its policy's chain.
+  auto m = shop();
+  engine::Rule svc = rule(Action::kAllow, 6);
+  svc.source.services = engine::ServiceMatch{.name = "frontend", .ns = "shop"};
+  auto ssh = rule(Action::kAllow, 6, peer("app == 'web'"));
+  ssh.destination.ports = {port(22)};
+  add_policy(m, "shop", "db-svc", "app == 'db'", {ssh, svc, rule(Action::kAllow, 17)}, {}, true, false, 50);
+  const auto eps = node_endpoints(m, "node-1");
+  for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
+    INFO((mode == Mode::kOverlay ? "overlay" : "vcn-native"));
+    auto rs = lower(m, eps, NodeConfig{.mode = mode});
+    REQUIRE(rs);
+    auto ref = lower_reference(m, eps, NodeConfig{.mode = mode});
+    REQUIRE(ref);
+    CHECK(*rs == *ref);
+    const std::string text = render(*rs);
+    CHECK_THAT(text, Catch::Contains("drop comment \"rule 1 fails closed: service match not supported\""));
+    CHECK(allowed(m, *rs, eps, mode, 0, 1, 6, 22));          // decided by the rule before it
+    CHECK_FALSE(allowed(m, *rs, eps, mode, 0, 1, 6, 5432));  // reaches it: dropped, though db-in (later) allows
+    CHECK_FALSE(allowed(m, *rs, eps, mode, 0, 1, 17, 53));   // the rule after it is unreachable
+    CHECK(allowed(m, *rs, eps, mode, 0, 2, 6, 5432));        // other pods and directions are untouched
+    CHECK(allowed(m, *rs, eps, mode, 1, 0, 6, 80));
+    // Fail closed against the evaluator, whose "allowed" holds for every
+    // value of the unknown service: the node never allows a flow it does not.
+    const engine::Evaluator ev(m);
+    int both = 0, narrower = 0;
+    for (size_t s = 0; s < m.endpoints.size(); ++s)
+      for (size_t d = 0; d < m.endpoints.size(); ++d) {
+        if (s == d || (m.endpoints[s].node_name != "node-1" && m.endpoints[d].node_name != "node-1")) continue;
+        for (std::uint8_t proto : {std::uint8_t{6}, std::uint8_t{17}})
+          for (std::uint16_t p : {std::uint16_t{22}, std::uint16_t{53}, std::uint16_t{5432}}) {
+            const auto decision = ev.evaluate(engine::Flow{.src = engine::FlowEnd::of(m.endpoints[s], 4),
+                                                           .dst = engine::FlowEnd::of(m.endpoints[d], 4),
+                                                           .ip_version = 4, .protocol = proto, .dst_port = p,
+                                                           .src_port = 40000});
+            const bool want = (m.endpoints[s].node_name != "node-1" || decision.egress.allowed) &&
+                              (m.endpoints[d].node_name != "node-1" || decision.ingress.allowed);
+            const bool got = allowed(m, *rs, eps, mode, s, d, proto, p);
+            INFO(m.endpoints[s].name << " -> " << m.endpoints[d].name << " " << int(proto) << "/" << p);
+            CHECK((!got || want));
+            both += got == want;
+            narrower += want && !got;
+          }
+      }
+    CHECK(narrower > 0);  // web -> db:5432 at least
+    CHECK(both > narrower);
+  }
 }

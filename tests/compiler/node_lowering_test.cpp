@@ -107,14 +107,18 @@ TEST_CASE("NodeLowering recomputes only what a change touches", "[compiler][lowe
   CHECK(nl.last_stats().endpoint_chains == 1);
   CHECK(chains > 20);
   REQUIRE(nl.ruleset() == *lower_reference(m, node_endpoints(m, "node-1"), NodeConfig{}));
-  // A bad policy: the error is returned and the lowering refuses updates until reset.
+  // A policy with a rule the compiler cannot express (a service match): it
+  // fails closed (the rule is a drop) and the node keeps being updated.
   auto& bad = add_policy(m, "ns", "bad", "app == 'a'", {rule(engine::Action::kAllow)}, {}, true, false);
   bad.ingress[0].source.services = engine::ServiceMatch{.name = "svc", .ns = "ns"};
   const std::string bad_key = policy_key(bad);
-  CHECK_FALSE(nl.update(m, ModelChange{.policies = {bad_key}}));
-  CHECK_FALSE(nl.update(m, ModelChange{}));
+  REQUIRE(nl.update(m, ModelChange{.policies = {bad_key}}));
+  REQUIRE(nl.ruleset() == *lower_reference(m, node_endpoints(m, "node-1"), NodeConfig{}));
+  add_pod(m, "ns", "local-2", {{"app", "a"}}, {"10.244.9.11"}, "node-1");
+  REQUIRE(nl.update(m, ModelChange{.endpoints = {"ns/local-2"}}));
+  REQUIRE(nl.ruleset() == *lower_reference(m, node_endpoints(m, "node-1"), NodeConfig{}));
   m.policies.pop_back();
-  REQUIRE(nl.reset(m));
+  REQUIRE(nl.update(m, ModelChange{.policies = {bad_key}}));
   REQUIRE(nl.ruleset() == *lower_reference(m, node_endpoints(m, "node-1"), NodeConfig{}));
 }
 
