@@ -26,9 +26,15 @@ NodeLowering::NodeLowering(NodeLowering&&) noexcept = default;
 NodeLowering& NodeLowering::operator=(NodeLowering&&) noexcept = default;
 
 Result<Transaction> NodeLowering::reset(const Model& model, const std::map<std::string, std::string>& interfaces) {
-  auto fresh = std::make_unique<State>(state_->node, state_->cfg);
   std::optional<Ruleset> previous;
   if (state_->valid) previous = ruleset();
+  if (auto r = reset_state(model, interfaces); !r) return std::unexpected(r.error());
+  return rebuild(ruleset(), previous ? *previous : Ruleset{});
+}
+
+Result<void> NodeLowering::reset_state(const Model& model, const std::map<std::string, std::string>& interfaces) {
+  state_->cache.reset();  // not needed while the new state is built
+  auto fresh = std::make_unique<State>(state_->node, state_->cfg);
   if (auto r = fresh->build(model, node_endpoints(model, fresh->node, interfaces)); !r) {
     state_->valid = false;
     return std::unexpected(r.error());
@@ -36,7 +42,7 @@ Result<Transaction> NodeLowering::reset(const Model& model, const std::map<std::
   fresh->valid = true;
   fresh->interfaces_seen = interfaces;
   state_ = std::move(fresh);
-  return rebuild(ruleset(), previous ? *previous : Ruleset{});
+  return {};
 }
 
 Result<Transaction> NodeLowering::update(const Model& model, const ModelChange& change,
@@ -84,6 +90,8 @@ const Ruleset& NodeLowering::ruleset() const {
   if (!state_->cache) state_->cache = state_->assemble(nullptr);
   return *state_->cache;
 }
+
+void NodeLowering::release_ruleset() const { state_->cache.reset(); }
 
 const LoweringStats& NodeLowering::last_stats() const { return state_->stats; }
 const std::string& NodeLowering::node() const { return state_->node; }

@@ -247,6 +247,10 @@ void Agent::run() {
       batch.swap(tasks_);
     }
     for (auto& task : batch) task();  // updates first apply in order; requests see the state before them
+    // The tasks' captures go before the write: at start-up one holds the
+    // datastore's whole list (every resource, its JSON too), which would
+    // otherwise live through the first lowering and batch.
+    batch.clear();
     flush();
     retry_pending(false);
     if (std::chrono::steady_clock::now() >= next_drift_check_) {
@@ -267,6 +271,11 @@ void Agent::flush(bool force) {
     std::lock_guard lock(mutex_);
     merge_change(unwritten_, live_.take_change());
   }
+  // Before the first write, the start-up list's pages (freed by the
+  // datastore's and this thread's arenas) go back: the lowering allocates in
+  // this thread's arena and would not reuse another arena's free pages.
+  // agent_bench AgentMemory: peak RSS 199 -> 179 MiB.
+  if (first_write_) ::malloc_trim(0);
   auto applied = dataplane_.update_model(live_.model(), unwritten_);
   metrics_.add("rampart_agent_dataplane_apply_seconds_total",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - built).count());

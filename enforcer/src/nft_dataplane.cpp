@@ -103,7 +103,7 @@ Result<void> NftDataplane::program(const compiler::ModelChange& change) {
   }
   if (!lowering_ready_) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto reset = lowering_.reset(*model_, ifs);
+    auto reset = lowering_.reset_state(*model_, ifs);
     report_.lower_seconds += seconds_since(t0);
     if (!reset) return std::unexpected(reset.error());
     lowering_ready_ = true;
@@ -111,6 +111,9 @@ Result<void> NftDataplane::program(const compiler::ModelChange& change) {
   const auto t0 = std::chrono::steady_clock::now();
   auto tx = from_kernel(lowering_.ruleset());
   report_.read_seconds += seconds_since(t0);
+  // The assembled ruleset is a second copy of the lowering; the batch does
+  // not need it (peak and steady RSS, #7).
+  lowering_.release_ruleset();
   if (!tx) return std::unexpected(tx.error());
   if (auto invalid = tx->error(); !invalid) return std::unexpected(invalid.error());
   if (auto applied = apply(*tx); !applied) {
@@ -154,7 +157,9 @@ void NftDataplane::restore_endpoints(const std::vector<LocalEndpoint>& endpoints
 Result<std::string> NftDataplane::read_back() {
   if (!model_) return std::string();
   if (!kernel_known_) return std::string("the kernel's state is not known: the last write was refused");
-  return kernel_.drift(lowering_.ruleset());
+  auto drift = kernel_.drift(lowering_.ruleset());
+  lowering_.release_ruleset();
+  return drift;
 }
 
 // Drift: read the kernel back and patch only what differs.

@@ -70,6 +70,12 @@ class NodeLowering {
   [[nodiscard]] Result<Transaction> reset(const engine::Model& model,
                                           const std::map<std::string, std::string>& interfaces = {});
 
+  // reset() without the rebuild transaction, for a caller that diffs
+  // ruleset() against what the kernel holds instead (the agent): one full
+  // copy of the ruleset less at its peak.
+  [[nodiscard]] Result<void> reset_state(const engine::Model& model,
+                                         const std::map<std::string, std::string>& interfaces = {});
+
   // Brings the lowering up to date with `model`, given what changed since
   // the previous call; returns the transaction from the previous ruleset()
   // to the new one. `interfaces` as for node_endpoints(): a pod whose
@@ -79,8 +85,11 @@ class NodeLowering {
   [[nodiscard]] Result<Transaction> update(const engine::Model& model, const ModelChange& change,
                                            const std::map<std::string, std::string>& interfaces = {});
 
-  // The current ruleset (assembled on first use after a change).
+  // The current ruleset (assembled on first use after a change, then kept).
   [[nodiscard]] const Ruleset& ruleset() const;
+  // Frees the assembled ruleset: it is a second copy of everything lowered,
+  // and update() does not need it. ruleset() assembles it again.
+  void release_ruleset() const;
 
   [[nodiscard]] const LoweringStats& last_stats() const;
   [[nodiscard]] const std::string& node() const;
