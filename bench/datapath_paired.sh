@@ -6,8 +6,9 @@
 #
 # Unpaired medians (datapath_bench.sh) cannot tell: throughput on a shared VM
 # drifts by ±25% between runs of the same scenario. Here one topology stays up
-# and only the ruleset is swapped (nft -f in the node namespace) between short
-# iperf3 runs, in blocks: each block runs every scenario twice in a mirrored
+# and only the ruleset is swapped (nft -f in the node namespace), either
+# between short iperf3 runs (MODE=runs) or under one long connection
+# (MODE=swap, below), in blocks: each block has every scenario twice in a mirrored
 # order (X Y Z Z Y X, the first scenario rotating from block to block), so a
 # load drift that is linear over a block cancels out of each scenario's mean
 # within it. Per block and scenario: the throughput ratio to the reference
@@ -26,7 +27,9 @@
 # A verdict per ratio: "within 5%" when the whole interval is inside
 # [0.95, 1.05], "outside 5%" when it is wholly outside, else "not resolved"
 # (the interval is wider than the target allows on this machine now). Every
-# run is printed, with the load average and the steal time of the run.
+# run is printed, with the load average (and in runs mode the steal time).
+# An interval is only as good as its blocks are alike: at least 6 blocks for
+# a verdict; on a machine whose load jumps between blocks it stays wide.
 #
 #   bench/datapath_paired.sh BUILD_DIR [POLICIES=1000] [SECONDS=5] [BLOCKS=10]
 #   env: SCENARIOS="rampart-0 rampart-last none" (the first is the reference)
@@ -42,8 +45,12 @@
 #                      within its session), e.g. -20 on a shared machine so
 #                      other work takes less of each run
 #
-# Time: BLOCKS x 2 x (number of scenarios) x (SECONDS + OMIT + ~1.5 s); the
-# defaults take about 7.5 minutes.
+# Time: runs mode BLOCKS x 2 x (number of scenarios) x (SECONDS + OMIT +
+# ~1.5 s), swap mode BLOCKS x 2 x (number of scenarios) x (SECONDS + GUARD +
+# reload). On a quiet machine (the lead's figure, under 10 minutes in all):
+#   MODE=swap SCENARIOS="rampart-0 rampart-last" NICE=-20 \
+#     bench/datapath_paired.sh BUILD 1000 4 12          # ~5 min
+#   NICE=-20 bench/datapath_paired.sh BUILD 1000 3 8    # ~4.5 min, none included
 set -euo pipefail
 
 BUILD=${1:?usage: datapath_paired.sh BUILD_DIR [POLICIES] [SECONDS] [BLOCKS]}
