@@ -81,6 +81,18 @@ Result<void> NftDataplane::program(const compiler::ModelChange& change) {
   if (!model_) return fail(ErrorCode::kUnavailable, "no model yet (datastore not in sync)");
   report_ = {};
   const auto ifs = interfaces();
+  if (lowering_ready_ && !kernel_known_) {
+    // A write was refused after the lowering took an earlier change; this
+    // change (the agent passes everything unwritten) must still reach the
+    // lowering, or the kernel would be diffed against a ruleset without it
+    // (a removed policy or member kept: a wrong allow). Re-listing the
+    // earlier change is harmless; its delta is not used, the diff against
+    // the read-back below is.
+    const auto t0 = std::chrono::steady_clock::now();
+    auto tx = lowering_.update(*model_, change, ifs);
+    report_.lower_seconds += seconds_since(t0);
+    if (!tx || !tx->error()) lowering_ready_ = false;  // lowered in full below
+  }
   if (lowering_ready_ && kernel_known_) {
     const auto t0 = std::chrono::steady_clock::now();
     auto tx = lowering_.update(*model_, change, ifs);

@@ -11,6 +11,7 @@
 
 #include "rampart/compiler/kernel.h"
 #include "rampart/compiler/lower.h"
+#include "rampart/compiler/render.h"
 #include "rampart/engine/loader.h"
 #include "rampart/enforcer/kernel_state.h"
 #include "rampart/enforcer/nft_dataplane.h"
@@ -248,6 +249,74 @@ TEST_CASE("kernel state: the rebuild fallback removes the other mode's table", "
   REQUIRE(restarted.set_model(model));
   CHECK(restarted.last_report().rebuilt);
   drift = restarted.read_back();
+  REQUIRE(drift);
+  CHECK(drift->empty());
+}
+
+namespace {
+
+compiler::Ruleset node1_ruleset(const engine::Model& m, const compiler::NodeConfig& cfg) {
+  auto rs = compiler::lower(m, compiler::node_endpoints(m, "node-1"), cfg);
+  REQUIRE(rs);
+  return *rs;
+}
+
+// A policy whose removal changes node-1's ruleset.
+std::size_t effective_policy(const engine::Model& m, const compiler::NodeConfig& cfg) {
+  const auto base = node1_ruleset(m, cfg);
+  for (std::size_t i = 0; i < m.policies.size(); ++i) {
+    engine::Model c = m;
+    c.policies.erase(c.policies.begin() + static_cast<std::ptrdiff_t>(i));
+    if (node1_ruleset(c, cfg) != base) return i;
+  }
+  FAIL("no policy matters on node-1");
+  return 0;
+}
+
+}  // namespace
+
+// Found by H4's review (session 5): after the update's batch and its
+// read-back retry were both refused, the next write skipped the lowering and
+// gave the kernel the ruleset without the change that arrived meanwhile.
+TEST_CASE("kernel state: a change arriving after a twice-refused write is lowered and written", "[e2e]") {
+  if (::geteuid() != 0) {
+    WARN("needs root for network namespaces; not run");
+    return;
+  }
+  Netns ns("rt");
+  const compiler::NodeConfig cfg{};
+  const compiler::Kernel kernel(ns.name);
+  engine::Model model = demo_model();  // one object changed in place, as the agent's LiveModel
+  NftDataplane dp("node-1", cfg, ns.name);
+  REQUIRE(dp.set_model(model));
+
+  // C1: the kernel refuses every batch (the update's and the read-back retry's).
+  compiler::ModelChange c1;
+  {
+    const std::size_t i = effective_policy(model, cfg);
+    c1.policies.insert(compiler::policy_key(model.policies[i]));
+    model.policies.erase(model.policies.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  dp.set_apply_gate([](const compiler::Transaction&) -> Result<void> { return fail(ErrorCode::kKernel, "injected refusal"); });
+  REQUIRE_FALSE(dp.update_model(model, c1));
+
+  // C2 arrives before the retry, which now succeeds; the agent passes
+  // everything unwritten (Agent::flush merges it).
+  compiler::ModelChange c2 = c1;
+  {
+    const std::size_t i = effective_policy(model, cfg);
+    c2.policies.insert(compiler::policy_key(model.policies[i]));
+    model.policies.erase(model.policies.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  dp.set_apply_gate({});
+  REQUIRE(dp.update_model(model, c2));
+
+  const auto expected = node1_ruleset(model, cfg);
+  auto state = read_kernel_state(kernel, expected);
+  REQUIRE(state);
+  CHECK(compiler::render(compiler::canonical(dp.programmed())) == compiler::render(compiler::canonical(expected)));
+  CHECK(compiler::render(compiler::canonical(state->ruleset)) == compiler::render(compiler::canonical(expected)));
+  auto drift = dp.read_back();
   REQUIRE(drift);
   CHECK(drift->empty());
 }
