@@ -302,7 +302,8 @@ WatchOutcome EtcdClient::watch_prefix(std::string_view prefix, std::int64_t star
       }
       const nlohmann::json& result = message.contains("result") ? message["result"] : message;
       if (!result.is_object()) return malformed();
-      if (result.value("created", false)) created = true;
+      const bool creation = result.value("created", false);
+      created = created || creation;
       if (const auto compacted = int_field(result, "compact_revision"); compacted > 0) {
         ended = WatchOutcome{WatchOutcome::Kind::kCompacted, compacted, "revision compacted"};
         return;
@@ -321,8 +322,10 @@ WatchOutcome EtcdClient::watch_prefix(std::string_view prefix, std::int64_t star
           events.push_back(EtcdEvent{string_field(event, "type") == "DELETE", std::move(*kv)});
         }
       }
+      // The creation reply's header is the store's revision when the watch
+      // began, not what was delivered: it is not passed on.
       const auto revision = int_field(result.value("header", nlohmann::json::object()), "revision");
-      if (!events.empty() || revision > 0) on_events(revision, events);
+      if (!events.empty() || (revision > 0 && !creation)) on_events(revision, events);
     };
     auto handle_line = [&](std::string_view line) {
       try {

@@ -166,7 +166,11 @@ void EtcdDatastore::on_events(DatastoreListener& listener, std::int64_t revision
     }
     updates.push_back(std::move(update));
   }
-  revision_ = std::max(revision_, revision);
+  // Where a resumed watch starts. A batch's header carries the store's current
+  // revision, not its last event's (catch-up comes in batches under one
+  // header), so only a progress notification (no events: every event up to
+  // its revision has been sent) may move past the events delivered.
+  if (events.empty()) revision_ = std::max(revision_, revision);
   for (const auto& event : events) revision_ = std::max(revision_, event.kv.mod_revision);
   if (!updates.empty()) listener.take_updates(std::move(updates));
 }

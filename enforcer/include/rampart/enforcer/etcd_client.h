@@ -67,8 +67,9 @@ class EtcdClient {
   [[nodiscard]] Result<void> compact(std::int64_t revision);
 
   // Watches `prefix` from `start_revision`, calling `on_events(revision,
-  // events)` for each batch, until cancel_watch(), compaction, or the stream
-  // ends. An endpoint that cannot be reached is skipped for the next one;
+  // events)` for each batch and each progress notification (no events), until
+  // cancel_watch(), compaction, or the stream ends. `revision` is the reply
+  // header's: the store's revision, which may be past a batch's last event. An endpoint that cannot be reached is skipped for the next one;
   // kDisconnected when none could.
   using EventHandler = std::function<void(std::int64_t revision, const std::vector<EtcdEvent>& events)>;
   WatchOutcome watch_prefix(std::string_view prefix, std::int64_t start_revision, const EventHandler& on_events);
