@@ -285,14 +285,17 @@ WatchOutcome EtcdClient::watch_prefix(std::string_view prefix, std::int64_t star
     }
 
     bool created = false;
+    bool bad_answer = false;  // a message etcd never sends: the stream does not count as established
     std::optional<WatchOutcome> ended;
     std::string buffer;
     // A line that is not what etcd sends ends this watch as a bad answer from
-    // the endpoint; it must never end the agent.
+    // the endpoint (so the caller relists, reporting the state lost, rather
+    // than resuming at the same message); it must never end the agent.
     auto read_line = [&](std::string_view line) {
       nlohmann::json message = nlohmann::json::parse(line, nullptr, false);
       if (message.is_discarded()) return;
       auto malformed = [&] {
+        bad_answer = true;
         ended = WatchOutcome{WatchOutcome::Kind::kDisconnected, 0, endpoint + ": a watch message that is not etcd's"};
       };
       if (!message.is_object()) return malformed();
@@ -331,6 +334,7 @@ WatchOutcome EtcdClient::watch_prefix(std::string_view prefix, std::int64_t star
       try {
         read_line(line);
       } catch (const nlohmann::json::exception& e) {  // a field of the wrong type
+        bad_answer = true;
         ended = WatchOutcome{WatchOutcome::Kind::kDisconnected, 0, endpoint + ": " + e.what()};
       }
     };
@@ -360,7 +364,7 @@ WatchOutcome EtcdClient::watch_prefix(std::string_view prefix, std::int64_t star
       if (created) current_ = index;
     }
     if (ended && ended->kind == WatchOutcome::Kind::kCompacted) return *ended;
-    if (created) {
+    if (created && !bad_answer) {
       // The stream was up and ended: the caller re-watches from where it got
       // to, on this endpoint first.
       return WatchOutcome{WatchOutcome::Kind::kDisconnected, 0,
