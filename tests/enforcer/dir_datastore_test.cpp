@@ -133,3 +133,23 @@ TEST_CASE("dir: put and remove write one file per object", "[unit]") {
   REQUIRE_FALSE(refused);
   CHECK(refused.error().message.find("both.yaml") != std::string::npos);
 }
+
+TEST_CASE("dir: a pod whose file now says it has finished is deleted, not kept", "[unit]") {
+  TempDir dir;
+  const ResourceKey job{ResourceKind::kPod, "prod", "job-1"};
+  write_file(dir.path / "pods.yaml", pod_doc("prod", "job-1", "10.0.0.7") + "---\n" + pod_doc("prod", "web", "10.0.0.8"));
+  write_file(dir.path / "done.yaml", pod_doc("prod", "old", "10.0.0.9") + "  phase: Failed\n");
+  DirDatastore store(dir.path);
+  RecordingListener listener;
+  REQUIRE(store.start(listener));
+  REQUIRE(listener.wait_state(SyncState::kInSync));
+  CHECK(listener.state().size() == 2);  // the finished pod of done.yaml is no resource
+  CHECK(listener.state().count(job) == 1);
+  write_file(dir.path / "pods.yaml", pod_doc("prod", "job-1", "10.0.0.7") + "  phase: Succeeded\n---\n" +
+                                         pod_doc("prod", "web", "10.0.0.8"));
+  REQUIRE(listener.wait([&] { return listener.state_locked().count(job) == 0; }));
+  CHECK(listener.state().size() == 1);
+  CHECK(listener.errors().empty());
+  CHECK(listener.violations().empty());
+  store.stop();
+}
