@@ -2,7 +2,9 @@
 // three-member cluster where failover matters.
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <thread>
+#include <utility>
 
 #include "etcd_cluster.h"
 #include "manifests.h"
@@ -32,6 +34,21 @@ EtcdDatastoreOptions fast_options(const std::string& prefix) {
   options.client.request_timeout = 2000ms;
   options.retry_min = 50ms;
   options.retry_max = 300ms;
+  return options;
+}
+
+// fast_options whose first watch finds its history compacted away: between
+// the list and that watch `changes` runs and returns the newest revision it
+// wrote, and the store is compacted to it, so the datastore must relist.
+EtcdDatastoreOptions compacted_before_first_watch(const std::string& prefix, EtcdDatastore& writer,
+                                                  std::function<Result<std::int64_t>()> changes) {
+  auto options = fast_options(prefix);
+  options.before_watch = [&writer, changes = std::move(changes), first = true](std::int64_t) mutable {
+    if (!std::exchange(first, false)) return;
+    auto latest = changes();
+    REQUIRE(latest);
+    REQUIRE(writer.client().compact(*latest));
+  };
   return options;
 }
 
@@ -139,17 +156,12 @@ TEST_CASE("etcd: compaction during a watch leads to a relist with the same final
 
   // Between the list and the watch, the history the watch needs is compacted
   // away: changes are made and the store compacted to its newest revision.
-  auto options = fast_options("/t3/");
-  int watches = 0;
-  options.before_watch = [&](std::int64_t) {
-    if (watches++ != 0) return;
+  auto options = compacted_before_first_watch("/t3/", writer, [&] {
     REQUIRE(writer.remove(ResourceKey{ResourceKind::kNetworkPolicy, "prod", "p0"}));
     REQUIRE(writer.put(one(calico_policy("prod", "p1", 8081))));
     REQUIRE(writer.put(one(calico_policy("prod", "p9", 8089))));
-    auto latest = writer.put(one(calico_policy("prod", "p2", 8082)));
-    REQUIRE(latest);
-    REQUIRE(writer.client().compact(*latest));
-  };
+    return writer.put(one(calico_policy("prod", "p2", 8082)));
+  });
   EtcdDatastore store(etcd.client_urls(), options);
   RecordingListener listener;
   REQUIRE(store.start(listener));
@@ -180,18 +192,13 @@ TEST_CASE("etcd: a relist keeps a bad value's last good state and sends nothing 
   // Before the first watch: p gets a value that does not validate, q is
   // written again unchanged, r is new — and the history is compacted, so the
   // watch fails and the datastore relists.
-  auto options = fast_options("/t6/");
-  int watches = 0;
-  options.before_watch = [&](std::int64_t) {
-    if (watches++ != 0) return;
+  auto options = compacted_before_first_watch("/t6/", writer, [&] {
     REQUIRE(writer.client().put(storage_key("/t6/", p.key),
                                 R"({"apiVersion":"projectcalico.org/v3","kind":"NetworkPolicy",)"
                                 R"("metadata":{"name":"p","namespace":"prod"},"spec":{"ingress":[{"action":"Allowed"}]}})"));
     REQUIRE(writer.put(q));
-    auto latest = writer.put(one(calico_policy("prod", "r", 82)));
-    REQUIRE(latest);
-    REQUIRE(writer.client().compact(*latest));
-  };
+    return writer.put(one(calico_policy("prod", "r", 82)));
+  });
   EtcdDatastore store(etcd.client_urls(), options);
   RecordingListener listener;
   REQUIRE(store.start(listener));
@@ -296,15 +303,10 @@ TEST_CASE("etcd: a pod stored as finished (Succeeded, Failed) reads as deleted o
   REQUIRE(writer.put(b));
   REQUIRE(writer.client().put(storage_key("/t8/", f), finished("f", "Failed")));
   // Before the first watch a finishes and the history is compacted: the relist must take a back.
-  auto options = fast_options("/t8/");
-  int watches = 0;
-  options.before_watch = [&](std::int64_t) {
-    if (watches++ != 0) return;
+  auto options = compacted_before_first_watch("/t8/", writer, [&] {
     REQUIRE(writer.client().put(storage_key("/t8/", a.key), finished("a", "Succeeded")));
-    auto latest = writer.put(b);  // unchanged; compacting past a's write makes the watch fail
-    REQUIRE(latest);
-    REQUIRE(writer.client().compact(*latest));
-  };
+    return writer.put(b);  // unchanged; compacting past a's write makes the watch fail
+  });
   EtcdDatastore store(etcd.client_urls(), options);
   RecordingListener listener;
   REQUIRE(store.start(listener));
