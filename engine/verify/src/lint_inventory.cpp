@@ -1,67 +1,11 @@
 // RV002, RV003, RV104: concrete checks over the inventory (no solver).
 #include "linter.h"
 
-#include <algorithm>
 #include <set>
 
+#include "rampart/engine/label_index.h"
+
 namespace rampart::verify::detail::lint {
-
-namespace {
-
-// Label maps indexed by label: key -> value -> positions. A selector's
-// top-level restriction (restrict: key in {values}, required of every map it
-// matches) picks the few maps worth matching; the matcher decides each one,
-// so the index only saves work, never changes an answer.
-class LabelMapIndex {
- public:
-  explicit LabelMapIndex(std::vector<const Labels*> maps) : maps_(std::move(maps)) {
-    for (std::size_t i = 0; i < maps_.size(); ++i)
-      for (const auto& [key, value] : *maps_[i]) by_label_[key][value].push_back(i);
-  }
-
-  // Positions (ascending) of the maps `s` matches.
-  std::vector<std::size_t> matching(const selector::Selector& s, bool first_only = false) const {
-    Restriction r;
-    restrict(s.root(), r);
-    std::vector<std::size_t> candidates;
-    bool narrowed = false;
-    std::size_t best = maps_.size();
-    for (const auto& [key, values] : r) {
-      std::size_t n = 0;
-      const auto by_value = by_label_.find(key);
-      if (by_value != by_label_.end())
-        for (const auto& v : values)
-          if (const auto it = by_value->second.find(v); it != by_value->second.end()) n += it->second.size();
-      if (narrowed && n >= best) continue;
-      narrowed = true;
-      best = n;
-      candidates.clear();
-      if (by_value != by_label_.end())
-        for (const auto& v : values)
-          if (const auto it = by_value->second.find(v); it != by_value->second.end())
-            candidates.insert(candidates.end(), it->second.begin(), it->second.end());
-      std::sort(candidates.begin(), candidates.end());
-    }
-    if (!narrowed) {
-      candidates.resize(maps_.size());
-      for (std::size_t i = 0; i < maps_.size(); ++i) candidates[i] = i;
-    }
-    const engine::SelectorMatcher m(s);
-    std::vector<std::size_t> out;
-    for (std::size_t i : candidates) {
-      if (!m.matches(*maps_[i])) continue;
-      out.push_back(i);
-      if (first_only) break;
-    }
-    return out;
-  }
-
- private:
-  std::vector<const Labels*> maps_;
-  std::map<std::string, std::map<std::string, std::vector<std::size_t>, std::less<>>, std::less<>> by_label_;
-};
-
-}  // namespace
 
 // ---- RV002, RV003, RV104 (concrete, over the inventory) ----------------
 void Linter::check_inventory() {
@@ -76,7 +20,9 @@ void Linter::check_inventory() {
   std::vector<const Labels*> maps;
   for (const auto& e : model.endpoints) maps.push_back(&e.effective_labels);
   for (const auto& n : model.network_sets) maps.push_back(&n.effective_labels);
-  const LabelMapIndex index(std::move(maps));
+  // Selectors are matched through the engine's inverted index (the same
+  // answers as SelectorMatcher, from the labels they name).
+  const engine::LabelIndex index(maps);
   std::map<const Policy*, std::vector<const engine::Endpoint*>> selected;
   // Generated and real policy sets repeat selectors: each distinct one is
   // matched against the inventory once.
@@ -88,7 +34,7 @@ void Linter::check_inventory() {
     auto known = selections.find(key);
     if (known == selections.end()) {
       known = selections.emplace(key, std::vector<const engine::Endpoint*>{}).first;
-      for (std::size_t i : index.matching(*p.effective_selector))
+      for (std::uint32_t i : index.select(*p.effective_selector))
         if (i < model.endpoints.size()) known->second.push_back(&model.endpoints[i]);
     }
     selected[&p] = known->second;
@@ -105,7 +51,7 @@ void Linter::check_inventory() {
           const std::string peer_key = er->effective_selector->canonical();
           auto peer = peer_matches.find(peer_key);
           if (peer == peer_matches.end()) {
-            const bool found = !index.matching(*er->effective_selector, true).empty();
+            const bool found = !index.select(*er->effective_selector).empty();
             peer = peer_matches.emplace(peer_key, found).first;
           }
           const bool any = peer->second;
