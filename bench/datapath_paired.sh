@@ -36,7 +36,8 @@
 #        AFFINITY=0,1  iperf3 -A client,server CPUs ("" = not pinned)
 #        MODE=runs     runs: a new iperf3 connection per run (every scenario,
 #                      none included); swap: one connection, rulesets
-#                      swapped under it (see swap_run; conntrack rulesets only)
+#                      swapped under it (see swap_run; conntrack rulesets only);
+#                      conn: new connections per second (conn_probe), target 10%
 #        GUARD=1       swap mode: seconds after each reload not counted
 #        STREAMS=1     parallel TCP streams per run (iperf3 -P)
 #        OMIT=1        seconds of each run discarded as warm-up (iperf3 -O)
@@ -123,6 +124,30 @@ print(f"{block}\t{s}\t{bps:.0f}\t{sent}\t{cpu:.3f}\t{client:.2f}\t{server:.2f}\t
 EOF
   awk -F'\t' 'END { printf "  block %-3s %-14s %6.2f Gbit/s  CPU %5.2f s (client %.2f server %.2f ksoftirqd %.2f) %.3f ns/byte  steal %.2f s  load %s  port 5999: %s\n",
     $1, $2, $3 / 1e9, $5, $6, $7, $8, $5 * 1e9 / $4, $9, $10, $11 }' "$RUNS"
+}
+
+# --- conn mode: new TCP connections per second instead of throughput; one
+# bench/conn_rate client run (connect + RST close on one thread) per run, its
+# OMIT warm-up seconds discarded. The figure is conn/s; the CPU beside it is
+# per connection (client, conn_rate server and ksoftirqd): the SYN's walk
+# through the node namespace's rules runs in the sender's softirq.
+conn_probe() {  # conn_probe BLOCK SCENARIO: one conn_rate run, one line in RUNS
+  local block=$1 s=$2 pin=() c0 c1 p0 p1 k0 k1 out blocked
+  [ -n "$AFFINITY" ] && pin=(taskset -c "${AFFINITY%%,*}")
+  [ "$OMIT" -gt 0 ] && ip netns exec "$A" "${pin[@]}" "$CONN" client 10.250.2.2 5301 "$OMIT" >/dev/null
+  c0=$(steal_ticks) p0=$(proc_ticks "$SERVER") k0=$(proc_ticks "${KSOFTIRQD[@]}")
+  out=$(ip netns exec "$A" setsid -w sh -c '[ -w /proc/self/autogroup ] && echo "$0" >/proc/self/autogroup; exec nice -n "$0" "$@"' \
+    "$NICE" "${pin[@]}" "$CONN" client 10.250.2.2 5301 "$SECS")
+  c1=$(steal_ticks) p1=$(proc_ticks "$SERVER") k1=$(proc_ticks "${KSOFTIRQD[@]}")
+  blocked=$(ip netns exec "$A" "$CONN" probe 10.250.2.2 5999)
+  # conn_rate prints "<conn/s> <connections> <failures> <cpu_s>"
+  read -r rate conns fails client <<<"$out"
+  awk -v b="$block" -v s="$s" -v r="$rate" -v n="$conns" -v f="$fails" -v c="$client" -v hz="$(getconf CLK_TCK)" \
+    -v srv=$((p1 - p0)) -v sirq=$((k1 - k0)) -v st=$((c1 - c0)) -v load="$(cut -d' ' -f1 /proc/loadavg)" -v bl="$blocked" \
+    'BEGIN { cpu = c + (srv + sirq) / hz
+             printf "%s\t%s\t%.0f\t%d\t%.3f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%d\n", b, s, r, n, cpu, c, srv / hz, sirq / hz, st / hz, load, bl, f }' >>"$RUNS"
+  awk -F'\t' 'END { printf "  block %-3s %-14s %7.0f conn/s  CPU %5.2f s (client %.2f server %.2f ksoftirqd %.2f) %.1f us/conn  failed %d  steal %.2f s  load %s  port 5999: %s\n",
+    $1, $2, $3, $5, $6, $7, $8, $5 * 1e6 / $4, $12, $9, $10, $11 }' "$RUNS"
 }
 
 # --- swap mode: one long iperf3 connection; the ruleset is replaced under it
@@ -213,6 +238,13 @@ echo "datapath_paired: $MODE mode, $POLICIES policies, ${SECS}s per run/segment 
 echo "  $(nproc) cores, shared; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "$MODE" = swap ]; then
   swap_run
+elif [ "$MODE" = conn ]; then
+  [ -n "$AFFINITY" ] && taskset -p -c "${AFFINITY##*,}" "$SERVER" >/dev/null
+  renice -n "$NICE" -p "$SERVER" >/dev/null
+  for ((i = 0; i < ${#ORDER[@]}; i++)); do
+    load "${ORDER[$i]}"
+    conn_probe "${ORDER_BLOCK[$i]}" "${ORDER[$i]}"
+  done
 else
   for ((i = 0; i < ${#ORDER[@]}; i++)); do
     load "${ORDER[$i]}"
@@ -222,4 +254,6 @@ fi
 ip netns exec "$NODE" nft flush ruleset
 echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 "$(dirname "$0")/paired_stats.py" "$RUNS" "${SCEN[@]}"
+UNIT=()
+[ "$MODE" = conn ] && UNIT=(--conn)
+python3 "$(dirname "$0")/paired_stats.py" "${UNIT[@]}" "$RUNS" "${SCEN[@]}"
