@@ -31,7 +31,7 @@ class ReferenceLowerer {
       if (ne.index >= model_.endpoints.size()) return fail(ErrorCode::kInvalidArgument, "node endpoint index out of range");
     std::vector<const Policy*> active;
     for (const auto& p : model_.policies) {
-      if (p.staged()) continue;
+      if (!p.applies_to_workloads()) continue;
       if (!p.effective_selector)
         return fail(ErrorCode::kInvalidArgument, "policy " + p.qualified_name() + " has no effective selector (model not normalised)", p.where);
       bool is_active = false;

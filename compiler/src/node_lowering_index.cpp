@@ -154,7 +154,7 @@ Result<void> NodeLowering::State::build(const Model& model, std::vector<NodeEndp
     local_mask.set(static_cast<std::uint32_t>(ne.index));
   }
   for (const auto& p : model.policies) {
-    if (p.staged()) continue;
+    if (!p.applies_to_workloads()) continue;
     if (!p.effective_selector)
       return fail(ErrorCode::kInvalidArgument, "policy " + p.qualified_name() + " has no effective selector (model not normalised)", p.where);
     auto ps = std::make_unique<PolicyState>(p);
@@ -193,7 +193,7 @@ void NodeLowering::State::refresh_policies(const Model& model) {
   }
   if (!moved) return;
   for (const auto& p : model.policies)
-    if (!p.staged())
+    if (p.applies_to_workloads())
       if (auto it = policies.find(policy_key(p)); it != policies.end()) it->second->policy = &p;
 }
 

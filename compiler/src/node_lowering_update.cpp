@@ -260,7 +260,7 @@ Result<void> NodeLowering::State::apply_change(const Model& model, const ModelCh
   if (!change.policies.empty()) {
     std::map<std::string, const Policy*> now;
     for (const auto& p : model.policies)
-      if (!p.staged() && change.policies.contains(policy_key(p))) now.emplace(policy_key(p), &p);
+      if (p.applies_to_workloads() && change.policies.contains(policy_key(p))) now.emplace(policy_key(p), &p);
     for (const auto& key : change.policies) {
       if (auto it = policies.find(key); it != policies.end()) {
         activity.erase(it->second.get());

@@ -57,15 +57,17 @@ std::map<ResourceKey, ResourceValue> objects_of(engine::Model model) {
   return out;
 }
 
-// Whether the loader left the document at `index` out as a finished pod: an
-// RP0017 note lies between its start and the next document's.
+// Whether the loader left the document at `index` out as a pod that is no
+// endpoint, finished (RP0017) or on the host network (RP0018): such a note
+// lies between its start and the next document's. Either way it is read as
+// deleted.
 bool finished_pod(const std::vector<detail::Document>& documents, std::size_t index,
                   const std::vector<engine::Diagnostic>& diagnostics) {
   auto position = [](const SourceLocation& where) { return std::pair{where.line, where.column}; };
   const auto begin = position(documents[index].where);
   const bool last = index + 1 == documents.size();
   for (const auto& d : diagnostics) {
-    if (d.rule_id != "RP0017") continue;
+    if (d.rule_id != "RP0017" && d.rule_id != "RP0018") continue;
     const auto at = position(d.where);
     if (at >= begin && (last || at < position(documents[index + 1].where))) return true;
   }

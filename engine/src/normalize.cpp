@@ -65,7 +65,7 @@ std::optional<selector::Selector> parse_effective(const std::string& text, const
 void add_namespaces(Model& model) {
   std::set<std::string, std::less<>> known;
   for (auto& ns : model.namespaces) {
-    ns.labels.try_emplace(std::string(kMetadataName), ns.name);
+    ns.labels.insert_or_assign(std::string(kMetadataName), ns.name);
     known.insert(ns.name);
   }
   auto need = [&](const std::string& name) {
@@ -283,7 +283,10 @@ void policy_selectors(Policy& policy, std::vector<Diagnostic>& out) {
 
 }  // namespace
 
-void normalize_namespace(Namespace& ns) { ns.labels.try_emplace(std::string(kMetadataName), ns.name); }
+// The API server sets kubernetes.io/metadata.name to the namespace's name and
+// overwrites a written value (NamespaceDefaultLabelName): a namespace cannot
+// claim another's name to pass a namespaceSelector naming it.
+void normalize_namespace(Namespace& ns) { ns.labels.insert_or_assign(std::string(kMetadataName), ns.name); }
 
 void normalize_endpoint(Endpoint& endpoint, const Model& model) {
   ModelLookup lookup{model, std::nullopt};

@@ -190,6 +190,7 @@ Evaluator::~Evaluator() = default;
 
 bool Evaluator::selects(const Policy& policy, const Endpoint& endpoint) const {
   if (!policy.effective_selector) return false;
+  if (endpoint.kind == EndpointKind::kPod && !policy.applies_to_workloads()) return false;
   return impl_->matcher(*policy.effective_selector).matches(endpoint.effective_labels);
 }
 
@@ -206,10 +207,16 @@ std::string rule_label(const Policy& p, Direction d, int index) {
 
 DirectionResult Evaluator::evaluate_direction(const Endpoint& endpoint, Direction direction,
                                               const Flow& flow) const {
+  return walk(endpoint, direction, flow, 0);
+}
+
+DirectionResult Evaluator::walk(const Endpoint& endpoint, Direction direction, const Flow& flow,
+                                std::size_t first_tier) const {
   DirectionResult result;
   result.direction = direction;
   result.endpoint = &endpoint;
-  for (const auto& tier : tiers_) {
+  for (std::size_t t = first_tier; t < tiers_.size(); ++t) {
+    const OrderedTier& tier = tiers_[t];
     bool applicable_here = false;
     std::vector<const Policy*> pols;
     for (const Policy* p : tier.policies) {
@@ -229,7 +236,27 @@ DirectionResult Evaluator::evaluate_direction(const Endpoint& endpoint, Directio
       const auto& rules = p->rules(direction);
       for (int i = 0; i < static_cast<int>(rules.size()); ++i) {
         const Rule& rule = rules[static_cast<std::size_t>(i)];
-        if (!Impl::decides(impl_->rule_matches(rule, flow), rule.action)) continue;
+        const Tri match = impl_->rule_matches(rule, flow);
+        if (match == Tri::kUnknown && rule.action == Action::kPass) {
+          // Passes for some values of the unknown, not for others: "allowed"
+          // must hold both ways. Taken, the next tiers decide; denied there,
+          // the flow is denied (for those values). Not taken, walk on.
+          DirectionResult taken = walk(endpoint, direction, flow, t + 1);
+          if (taken.allowed) continue;
+          PolicyStep pass_step = ps;
+          pass_step.rule_index = i;
+          pass_step.action = Action::kPass;
+          step.policies.push_back(pass_step);
+          step.outcome = TierOutcome::kPass;
+          result.tiers.push_back(std::move(step));
+          for (auto& later : taken.tiers) result.tiers.push_back(std::move(later));
+          result.allowed = false;
+          result.decided_by = taken.decided_by + ", for the values of the undetermined criterion where " +
+                              rule_label(*p, direction, i) + " (Pass) matches";
+          result.where = taken.where;
+          return result;
+        }
+        if (!Impl::decides(match, rule.action)) continue;
         if (rule.action == Action::kLog) {
           ps.logged_rules.push_back(i);
           continue;

@@ -123,6 +123,11 @@ void read_calico_policy(const MapView& doc, Model& model, PolicyKind kind) {
                      std::string("applyOnForward must be true when ") + (policy.pre_dnat ? "preDNAT" : "doNotTrack") +
                          " is true",
                      spec.where(policy.pre_dnat ? "preDNAT" : "doNotTrack"));
+    if (policy.pre_dnat != policy.do_not_track)  // both: RP2005 above
+      sink.report_at("RP2017",
+                     std::string("a ") + (policy.pre_dnat ? "preDNAT" : "doNotTrack") +
+                         " policy applies to host endpoints only, never to pods",
+                     spec.where(policy.pre_dnat ? "preDNAT" : "doNotTrack"));
   }
 
   if (staged) {

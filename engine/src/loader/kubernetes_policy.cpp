@@ -45,6 +45,12 @@ std::optional<std::string> convert_selector(Sink& sink, const Node& node, const 
       continue;
     }
     if (auto problem = checks::qualified_name(*key)) sink.report_at("RP5010", "label selector " + *problem, e.where("key"));
+    // The API server refuses a value that is no label value; pasted into
+    // the selector text unchecked, a quote in it would rewrite the selector.
+    for (const auto& [value, item] : values)
+      if (auto problem = checks::label_value(value))
+        sink.report("RP5010", epath + ".values: \"" + value + "\": " + *problem, item);
+    if (sink.errors() != errors) continue;
     std::string joined;
     for (std::size_t v = 0; v < values.size(); ++v) joined += (v ? "', '" : "") + values[v].first;
     if (op == "In" || op == "NotIn") {
@@ -81,8 +87,18 @@ std::optional<Peer> convert_peer(Sink& sink, const Node& node, const std::string
   if (!p.is_map()) return std::nullopt;
   Peer peer;
   peer.fields.where = sink.at(node);
-  const bool has_pod = p.has("podSelector") || p.key_node("podSelector");
-  const bool has_ns = p.has("namespaceSelector") || p.key_node("namespaceSelector");
+  // A selector key with no value is a nil pointer to the API: absent, not
+  // {}. "namespaceSelector:" alone would otherwise read as every namespace
+  // where Kubernetes means the policy's own (calico-semantics.md §4.9).
+  for (const char* key : {"podSelector", "namespaceSelector"})
+    if (p.key_node(key) && !p.has(key))
+      sink.report_at("RP5013",
+                     path + "." + key + " has no value, so it is absent" +
+                         (std::string_view(key) == "namespaceSelector" ? " (the policy's own namespace)" : "") +
+                         "; write {} to select all",
+                     sink.at(*p.key_node(key)));
+  const bool has_pod = p.has("podSelector");
+  const bool has_ns = p.has("namespaceSelector");
   const bool has_block = p.has("ipBlock");
   if (!has_pod && !has_ns && !has_block) {
     sink.report("RP5012", path + " must set ipBlock, podSelector or namespaceSelector", node);
@@ -128,10 +144,7 @@ std::optional<Peer> convert_peer(Sink& sink, const Node& node, const std::string
   auto pod = convert_selector(sink, p.get("podSelector"), path + ".podSelector", SelectorType::kPod);
   std::optional<std::string> ns = std::string();
   if (has_ns) {
-    Node ns_node = p.get("namespaceSelector");
-    // "namespaceSelector: {}" and a bare "namespaceSelector:" both select every namespace.
-    ns = is_null(ns_node) ? std::optional<std::string>("all()")
-                          : convert_selector(sink, ns_node, path + ".namespaceSelector", SelectorType::kNamespace);
+    ns = convert_selector(sink, p.get("namespaceSelector"), path + ".namespaceSelector", SelectorType::kNamespace);
   }
   if (!pod || !ns) return std::nullopt;
   peer.fields.selector = *pod;

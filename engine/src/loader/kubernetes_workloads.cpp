@@ -12,9 +12,19 @@ namespace rampart::engine::loader {
 namespace {
 
 // Reads a pod spec's service account, node and named container ports.
-void read_pod_spec(Sink& sink, const Node& node, const std::string& path, Endpoint& ep) {
+// False for a pod on the host network (reported): its address is its node's,
+// its traffic the node's own, so it is no workload endpoint. Calico makes none
+// for it (libcalico-go IsValidCalicoWorkloadEndpoint); kept, the node's
+// address would join the pod's selector sets on every node, and a rule
+// admitting that pod would admit every process on its node.
+bool read_pod_spec(Sink& sink, const Node& node, const std::string& path, Endpoint& ep) {
   MapView spec(sink, node, path, k8s_fields::kPodSpec);
-  if (!spec.is_map()) return;
+  if (!spec.is_map()) return true;
+  if (spec.boolean("hostNetwork").value_or(false)) {
+    sink.report("RP0018", "pod uses the host network: its traffic is its node's, so it is not an endpoint",
+                spec.get("hostNetwork"));
+    return false;
+  }
   if (auto sa = spec.str("serviceAccountName"); sa && !sa->empty()) ep.service_account = *sa;
   else if (auto legacy = spec.str("serviceAccount"); legacy && !legacy->empty()) ep.service_account = *legacy;
   ep.node_name = spec.str("nodeName").value_or("");
@@ -51,6 +61,7 @@ void read_pod_spec(Sink& sink, const Node& node, const std::string& path, Endpoi
       ep.ports.push_back(std::move(named));
     }
   }
+  return true;
 }
 
 // False for a pod that has finished (phase Succeeded or Failed). Its address is
@@ -148,7 +159,7 @@ void read_pod(const MapView& doc, Model& model) {
   ep.labels = std::move(meta.labels);
   ep.where = meta.where;
   ep.owner = owner_of(sink, meta.owner_references, meta.name);
-  read_pod_spec(sink, doc.get("spec"), "spec", ep);
+  if (!read_pod_spec(sink, doc.get("spec"), "spec", ep)) return;
   const bool running = read_pod_status(sink, doc.get("status"), ep);
   if (!running || sink.errors() != errors) return;
   model.endpoints.push_back(std::move(ep));
@@ -179,8 +190,8 @@ void read_workload(const MapView& doc, const std::string& kind, Model& model) {
   ep.owner = Workload{kind, meta.name};
   ep.labels = read_labels(sink, tmeta.get("labels"), template_path + ".metadata.labels");
   ep.where = meta.where;
-  read_pod_spec(sink, tmpl.get("spec"), template_path + ".spec", ep);
-  if (sink.errors() != errors) return;
+  const bool endpoint = read_pod_spec(sink, tmpl.get("spec"), template_path + ".spec", ep);
+  if (!endpoint || sink.errors() != errors) return;
   model.endpoints.push_back(std::move(ep));
 }
 

@@ -69,6 +69,7 @@ std::uint32_t Reachability::Impl::build_program(const PeerClass& c, Direction d)
     for (; k < selecting.size() && selecting[k].first == t; ++k) {
       const auto& pr = tiers[t][selecting[k].second];
       if (!pr.policy->governs(d)) continue;
+      if (c.kind == 0 && !pr.policy->applies_to_workloads()) continue;  // a pod: normal pipeline only
       governs = true;
       for (const auto id : d == Direction::kIngress ? pr.ingress : pr.egress) {
         const CompiledRule& r = rules[id];
@@ -221,10 +222,17 @@ std::uint32_t Reachability::Impl::cell(std::uint32_t program_id, std::uint32_t p
 }
 
 std::uint32_t Reachability::Impl::walk(const Program& prog, const std::vector<std::uint32_t>& matched, std::uint32_t dst_ports) {
-  ConnectionSet undecided = ConnectionSet::all();
+  return pool.intern(walk_from(prog, matched, dst_ports, 0, 0, ConnectionSet::all()));
+}
+
+// The connections of `undecided` the program allows, walking from tier
+// `first_tier`, whose matched rules start at `i`.
+ConnectionSet Reachability::Impl::walk_from(const Program& prog, const std::vector<std::uint32_t>& matched,
+                                            std::uint32_t dst_ports, std::size_t first_tier, std::size_t i,
+                                            ConnectionSet undecided) {
   ConnectionSet allowed;
-  std::size_t i = 0;
-  for (std::size_t t = 0; t < prog.tiers.size(); ++t) {
+  ConnectionSet vetoed;  // allowed one way of an undetermined Pass, not the other
+  for (std::size_t t = first_tier; t < prog.tiers.size(); ++t) {
     ConnectionSet passed;
     for (; matched[i] != UINT32_MAX; ++i) {
       if (undecided.empty()) continue;
@@ -232,6 +240,13 @@ std::uint32_t Reachability::Impl::walk(const Program& prog, const std::vector<st
       if (r.action == Action::kLog) continue;
       const ConnectionSet m = undecided.intersect(pool.sets[rule_conn(matched[i], dst_ports)]);
       if (m.empty()) continue;
+      if (r.undetermined_pass) {
+        // Taken, the next tier decides m; not taken, this walk goes on.
+        std::size_t next = i;
+        while (matched[next] != UINT32_MAX) ++next;
+        vetoed = vetoed.unite(m.subtract(walk_from(prog, matched, dst_ports, t + 1, next + 1, m)));
+        continue;
+      }
       if (r.action == Action::kAllow) allowed = allowed.unite(m);
       else if (r.action == Action::kPass) passed = passed.unite(m);
       undecided = undecided.subtract(m);
@@ -241,7 +256,7 @@ std::uint32_t Reachability::Impl::walk(const Program& prog, const std::vector<st
     else undecided = passed;
   }
   if (prog.profile_allows) allowed = allowed.unite(undecided);
-  return pool.intern(allowed);
+  return allowed.subtract(vetoed);
 }
 
 void Reachability::Impl::compute_rows() {

@@ -69,7 +69,10 @@ struct CompiledEntity {
 struct CompiledRule {
   Action action = Action::kAllow;
   bool skip = false;
-  bool restrict_to_port_protocols = false;  // an undetermined source-port criterion in a Deny/Log rule
+  bool restrict_to_port_protocols = false;  // an undetermined source-port criterion in a Deny/Log/Pass rule
+  // A Pass whose match depends on what the model cannot see (source port,
+  // services): followed both ways, allowed only where both allow.
+  bool undetermined_pass = false;
   std::optional<std::uint8_t> rule_protocol;
   ConnectionSet base;  // protocol and ICMP criteria
   CompiledEntity src, dst;
@@ -223,6 +226,8 @@ struct Reachability::Impl {
   const std::vector<std::uint32_t>& row_of(std::uint32_t program_id);
   std::uint32_t cell(std::uint32_t program_id, std::uint32_t peer);  // one entry, without the row
   std::uint32_t walk(const reach_detail::Program& prog, const std::vector<std::uint32_t>& matched, std::uint32_t dst_ports);
+  ConnectionSet walk_from(const reach_detail::Program& prog, const std::vector<std::uint32_t>& matched,
+                          std::uint32_t dst_ports, std::size_t first_tier, std::size_t i, ConnectionSet undecided);
   void compute_rows();
   std::uint32_t intersect(std::uint32_t egress_id, std::uint32_t ingress_id);
 

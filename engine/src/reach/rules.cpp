@@ -124,7 +124,11 @@ CompiledRule Reachability::Impl::compile_rule(const Rule& rule) {
   cr.dst = std::move(*dst);
   const bool undetermined = cr.src.has_ports || rule.source.services || rule.destination.services;
   if (undetermined) {
-    if (rule.action == Action::kAllow || rule.action == Action::kPass) cr.skip = true;
+    // An Allow that may not match must not allow; a Pass that may or may not
+    // match is followed both ways (programs.cpp walk_from); a Deny or Log
+    // is taken as matching.
+    if (rule.action == Action::kAllow) cr.skip = true;
+    if (rule.action == Action::kPass) cr.undetermined_pass = true;
     if (cr.src.has_ports) cr.restrict_to_port_protocols = true;
   }
   ConnectionSet base = ConnectionSet::all();

@@ -34,6 +34,9 @@ constexpr std::array kRules = {
     LintRule{"RP0017", N, "finished pod",
              "A pod in phase Succeeded or Failed has released its address; it is no endpoint. Nothing to fix.",
              "libcalico-go pod conversion (IsFinished)"},
+    LintRule{"RP0018", N, "host-network pod",
+             "A pod with spec.hostNetwork uses its node's address; it is no workload endpoint. Nothing to fix.",
+             "libcalico-go pod conversion (IsValidCalicoWorkloadEndpoint)"},
     // Metadata (calico-semantics.md §5.1).
     LintRule{"RP1001", E, "invalid NetworkPolicy name",
              "Use a DNS label, two labels joined by one dot, or knp.default.<subdomain>; at most 253 bytes.", "§5.1 N1 N2"},
@@ -81,6 +84,10 @@ constexpr std::array kRules = {
     LintRule{"RP2015", E, "staged Delete with spec fields", "With stagedAction: Delete only tier may be set.",
              "§5.2 P15"},
     LintRule{"RP2016", E, "invalid stagedAction", "stagedAction is Set, Delete, Learn or Ignore.", "§3.12"},
+    LintRule{"RP2017", N, "host-only policy",
+             "doNotTrack and preDNAT policies run in host endpoints' untracked and pre-DNAT pipelines; they never "
+             "apply to pods. Nothing to fix if that is what you meant.",
+             "§4.1, §4.8"},
     // Rule (§5.3).
     LintRule{"RP3001", E, "invalid rule action", "action is required: Allow, Deny, Log or Pass (case-sensitive).",
              "§5.3 R1"},
@@ -147,6 +154,9 @@ constexpr std::array kRules = {
              "metav1.LabelSelector validation"},
     LintRule{"RP5012", E, "empty peer", "A from/to entry must set ipBlock, podSelector or namespaceSelector.",
              "networking/v1 validation"},
+    LintRule{"RP5013", W, "selector with no value",
+             "A peer's podSelector or namespaceSelector with no value is absent, not {}: write {} to select all.",
+             "networking/v1 NetworkPolicyPeer (pointer fields)"},
     // Advice (§5.5): not errors in Calico.
     LintRule{"RP6002", W, "rules for a direction not in types", "Add the direction to types, or remove the rules.",
              "§5.5"},

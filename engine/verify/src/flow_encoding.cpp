@@ -79,7 +79,7 @@ TierInfo tier_info(const Model& model, const std::string& name) {
 std::vector<OrderedTier> order_policies(const Model& model, Direction direction) {
   std::map<std::string, std::vector<const Policy*>> by_tier;
   for (const auto& p : model.policies) {
-    if (p.staged() || !p.governs(direction)) continue;
+    if (!p.applies_to_workloads() || !p.governs(direction)) continue;
     by_tier[p.tier.empty() ? "default" : p.tier].push_back(&p);
   }
   std::vector<OrderedTier> tiers;
@@ -113,7 +113,7 @@ std::vector<OrderedTier> order_policies(const Model& model, Direction direction)
 std::map<std::string, int> tier_ranks(const Model& model) {
   std::set<std::string> names;
   for (const auto& p : model.policies)
-    if (!p.staged()) names.insert(p.tier.empty() ? "default" : p.tier);
+    if (p.applies_to_workloads()) names.insert(p.tier.empty() ? "default" : p.tier);
   std::vector<std::pair<std::string, TierInfo>> tiers;
   for (const auto& name : names) tiers.emplace_back(name, tier_info(model, name));
   std::stable_sort(tiers.begin(), tiers.end(), [](const auto& a, const auto& b) {

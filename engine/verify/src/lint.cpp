@@ -99,10 +99,10 @@ Linter::Linter(const Model& model, const LintOptions& options) : shared_{model, 
     const auto all = members(cell.ns());
     int first = std::numeric_limits<int>::max();
     for (const Policy* p : all)
-      if (shared_.restrictions.at(p).contains(kNamespaceKey) && !p->staged()) first = std::min(first, shared_.rank(*p));
+      if (shared_.restrictions.at(p).contains(kNamespaceKey) && p->applies_to_workloads()) first = std::min(first, shared_.rank(*p));
     std::vector<const Policy*> local;
     for (const Policy* p : all)
-      if (shared_.restrictions.at(p).contains(kNamespaceKey) || p->staged() || shared_.rank(*p) >= first)
+      if (shared_.restrictions.at(p).contains(kNamespaceKey) || !p->applies_to_workloads() || shared_.rank(*p) >= first)
         local.push_back(p);
     if (local.size() == all.size()) continue;
     locals_.push_back(std::make_unique<Cell>(shared_, cell.ns(), std::move(local)));

@@ -29,7 +29,7 @@ void Linter::check_inventory() {
   std::map<std::string, std::vector<const engine::Endpoint*>, std::less<>> selections;
   std::map<std::string, bool, std::less<>> peer_matches;
   for (const auto& p : model.policies) {
-    if (p.staged() || !p.effective_selector) continue;
+    if (!p.applies_to_workloads() || !p.effective_selector) continue;
     const std::string key = p.effective_selector->canonical();
     auto known = selections.find(key);
     if (known == selections.end()) {

@@ -42,7 +42,7 @@ void Linter::check_contradictions(const Policy& p, Cell& cell) {
 // whose as-written selector is satisfiable but whose scoped selector
 // selects no pod (e.g. it requires another namespace) is reported too.
 bool Linter::is_live(const Policy& p, Cell& cell) {
-  if (p.staged()) return false;
+  if (!p.applies_to_workloads()) return false;
   if (shared_.options.slicing && surely_selects_a_pod(shared_.model, p)) return true;
   Sink& sink = cell.sink_out;
   Timer timer{&sink, "contradiction"};

@@ -12,9 +12,10 @@
 // projectcalico-default-allow profile).
 //
 // Criteria whose value is unknown offline (a source port when the flow names
-// none, Kubernetes services) are "undetermined": an Allow or Pass rule with
-// one does not match, a Deny or Log rule does, so a reported "allowed" holds
-// for every value of the unknown.
+// none, Kubernetes services) are "undetermined": an Allow rule with one does
+// not match, a Deny or Log rule does, and a Pass rule is followed both ways
+// (denied if either way denies), so a reported "allowed" holds for every
+// value of the unknown.
 #pragma once
 
 #include <memory>
@@ -80,6 +81,9 @@ class Evaluator {
 
  private:
   struct Impl;
+  // The walk from tier `first_tier` on (an undetermined Pass walks on twice).
+  [[nodiscard]] DirectionResult walk(const Endpoint& endpoint, Direction direction, const Flow& flow,
+                                     std::size_t first_tier) const;
   const Model& model_;
   std::vector<OrderedTier> tiers_;
   std::unique_ptr<Impl> impl_;

@@ -142,6 +142,11 @@ struct Policy {
     return kind == PolicyKind::kStagedNetworkPolicy || kind == PolicyKind::kStagedGlobalNetworkPolicy ||
            kind == PolicyKind::kStagedKubernetesNetworkPolicy;
   }
+  // Felix runs doNotTrack and preDNAT policies only in host endpoints'
+  // untracked and pre-DNAT pipelines: a pod gets the normal pipeline alone,
+  // and such a policy neither applies to it nor makes its tier applicable
+  // (calico-semantics.md §4.1). Staged policies are never enforced (§3.12).
+  [[nodiscard]] bool applies_to_workloads() const { return !staged() && !do_not_track && !pre_dnat; }
   [[nodiscard]] bool governs(Direction d) const { return d == Direction::kIngress ? types_ingress : types_egress; }
   [[nodiscard]] const std::vector<Rule>& rules(Direction d) const {
     return d == Direction::kIngress ? ingress : egress;

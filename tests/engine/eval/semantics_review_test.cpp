@@ -1,0 +1,273 @@
+// Engine semantics that gave a wrong "allowed" (session 6 review, each case
+// failed before its fix): undetermined Pass, doNotTrack/preDNAT policies on
+// pods, a null namespaceSelector, host-network pods, matchExpressions values,
+// a namespace claiming another's kubernetes.io/metadata.name.
+#include <catch2/catch.hpp>
+
+#include "rampart/engine/evaluator.h"
+#include "rampart/engine/loader.h"
+#include "rampart/engine/reachability.h"
+
+using namespace rampart;
+using namespace rampart::engine;
+
+namespace {
+
+constexpr const char* kPods = R"(apiVersion: v1
+kind: Namespace
+metadata: {name: prod}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: other}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: prod, labels: {app: db}}
+spec: {nodeName: node-1, containers: [{name: c, image: x}]}
+status: {podIP: 10.0.0.2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: prod, labels: {app: web}}
+spec: {nodeName: node-1, containers: [{name: c, image: x}]}
+status: {podIP: 10.0.0.3}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: fe, namespace: other, labels: {role: fe}}
+spec: {nodeName: node-1, containers: [{name: c, image: x}]}
+status: {podIP: 10.0.1.3}
+---
+)";
+
+const Endpoint& pod(const Model& m, const std::string& ns, const std::string& name) {
+  for (const auto& e : m.endpoints)
+    if (e.ns == ns && e.name == name) return e;
+  FAIL("no pod " << ns << "/" << name);
+  return m.endpoints.front();
+}
+
+LoadResult load_ok(const std::string& text) {
+  auto loaded = load_text(text, "h3.yaml");
+  for (const auto& d : loaded.diagnostics)
+    if (d.severity == Severity::kError) FAIL_CHECK(d.where.str() << ": " << d.message);
+  REQUIRE_FALSE(loaded.has_errors());
+  return loaded;
+}
+
+Flow tcp(const Endpoint& src, const Endpoint& dst, std::uint16_t port, std::optional<std::uint16_t> sport = {}) {
+  Flow f;
+  f.src = FlowEnd::of(src);
+  f.dst = FlowEnd::of(dst);
+  f.protocol = proto::kTcp;
+  f.dst_port = port;
+  f.src_port = sport;
+  return f;
+}
+
+}  // namespace
+
+// evaluator.h / docs/reachability.md: "a reported allowed holds for every
+// value of the unknown". A Pass rule that tests the unknown source port is
+// skipped, so the Allow after it answers for source ports the Pass would
+// have sent to tier default, where db's Kubernetes policy denies.
+TEST_CASE("an unknown source port never turns a Pass into an allow", "[review][eval]") {
+  const auto loaded = load_ok(std::string(kPods) + R"(apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: security}
+spec: {order: 100}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: security.gate}
+spec:
+  tier: security
+  order: 1
+  selector: all()
+  types: [Ingress]
+  ingress:
+  - action: Pass
+    protocol: TCP
+    source: {ports: ["1000:2000"]}
+  - action: Allow
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-deny-all, namespace: prod}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+)");
+  const Model& m = loaded.model;
+  const Evaluator ev(m);
+  const auto& web = pod(m, "prod", "web");
+  const auto& db = pod(m, "prod", "db");
+  REQUIRE_FALSE(ev.evaluate(tcp(web, db, 5432, 1500)).allowed);  // Pass → tier default → denied
+  CHECK(ev.evaluate(tcp(web, db, 5432, 40000)).allowed);          // Allow
+  // Unknown source port: "allowed" would have to hold for 1500 too.
+  CHECK_FALSE(ev.evaluate(tcp(web, db, 5432)).allowed);
+  // The class engine applies the same convention (reach/rules.cpp compile_rule).
+  const auto reach = Reachability::compute(m);
+  const auto cls = [&](const Endpoint& e) {
+    return reach.class_of_endpoint(static_cast<std::size_t>(&e - m.endpoints.data()));
+  };
+  CHECK_FALSE(reach.allowed(cls(web), cls(db)).contains(proto::kTcp, 5432));
+}
+
+// Felix gives a workload endpoint only the normal pipeline's tiers:
+// doNotTrack and preDNAT policies go to host endpoints' untracked / pre-DNAT
+// pipelines (felix/calc/event_sequencer.go tierInfoToProtoTierInfo and
+// flushEndpointTierUpdates; calico-semantics.md §4.1, §4.8).
+TEST_CASE("doNotTrack and preDNAT policies do not apply to pods", "[review][eval]") {
+  for (const char* flag : {"doNotTrack: true", "preDNAT: true"}) {
+    INFO(flag);
+    const auto loaded = load_ok(std::string(kPods) + R"(apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: host-infra}
+spec:
+  order: 10
+  selector: all()
+  applyOnForward: true
+  )" + flag + R"(
+  types: [Ingress]
+  ingress:
+  - action: Allow
+    source: {nets: [10.0.0.0/8]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-deny-all, namespace: prod}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+)");
+    const Model& m = loaded.model;
+    const Evaluator ev(m);
+    CHECK_FALSE(ev.evaluate(tcp(pod(m, "prod", "web"), pod(m, "prod", "db"), 5432, 40000)).allowed);
+    const auto reach = Reachability::compute(m);
+    const auto cls = [&](const Endpoint& e) {
+      return reach.class_of_endpoint(static_cast<std::size_t>(&e - m.endpoints.data()));
+    };
+    CHECK_FALSE(reach.allowed(cls(pod(m, "prod", "web")), cls(pod(m, "prod", "db"))).contains(proto::kTcp, 5432));
+    // Nor does its tier become applicable: web (no other policy) stays open.
+    CHECK(ev.evaluate(tcp(pod(m, "prod", "db"), pod(m, "prod", "web"), 80, 40000)).allowed);
+  }
+}
+
+// `namespaceSelector:` with no value is JSON null: a nil *LabelSelector, the
+// field absent (kubernetes.io NetworkPolicyPeer; calico-semantics.md §4.9:
+// nil namespaceSelector → the policy's namespace). Not `{}` (all namespaces).
+TEST_CASE("a null namespaceSelector in a peer means the policy's namespace", "[review][loader][k8s]") {
+  const auto loaded = load_ok(std::string(kPods) + R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-fe, namespace: prod}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - podSelector: {matchLabels: {role: fe}}
+      namespaceSelector:
+)");
+  const Model& m = loaded.model;
+  const Evaluator ev(m);
+  CHECK_FALSE(ev.evaluate(tcp(pod(m, "other", "fe"), pod(m, "prod", "db"), 5432, 40000)).allowed);
+}
+
+// A host-networked pod is not a workload endpoint (libcalico-go
+// k8s/conversion/conversion.go IsValidCalicoWorkloadEndpoint); its podIP is
+// the node's address, which must not join pod selector sets.
+TEST_CASE("a hostNetwork pod is not an endpoint", "[review][loader][k8s]") {
+  const auto loaded = load_text(std::string(kPods) + R"(apiVersion: v1
+kind: Pod
+metadata: {name: node-agent, namespace: prod, labels: {app: agent}}
+spec: {nodeName: node-2, hostNetwork: true, containers: [{name: c, image: x}]}
+status: {podIP: 10.0.9.1, hostIP: 10.0.9.1}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-agent, namespace: prod}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - podSelector: {matchLabels: {app: agent}}
+)", "h3.yaml");
+  const Model& m = loaded.model;
+  for (const auto& e : m.endpoints) CHECK(e.name != "node-agent");
+  // The node's address (any host process there) must not be admitted to db.
+  const Evaluator ev(m);
+  Flow f = tcp(pod(m, "prod", "web"), pod(m, "prod", "db"), 5432, 40000);
+  f.src = FlowEnd::external(*IpAddress::parse("10.0.9.1"));
+  CHECK_FALSE(ev.evaluate(f).allowed);
+}
+
+// The API server refuses matchExpressions values that are not label values
+// (metav1 validation ValidateLabelSelectorRequirement); the loader pastes
+// them into selector text unchecked (kubernetes_policy.cpp convert_selector),
+// so a value can rewrite the selector.
+TEST_CASE("matchExpressions values are checked as label values", "[review][loader][k8s]") {
+  const auto loaded = load_text(std::string(kPods) + R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-x, namespace: prod}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - podSelector:
+        matchExpressions:
+        - {key: role, operator: In, values: ["fe' } || has(app) || role in { 'x"]}
+)", "h3.yaml");
+  // An error, and the policy is dropped as the API server would refuse it
+  // (not kept with a rewritten selector).
+  CHECK(loaded.has_errors());
+  bool rp5010 = false;
+  for (const auto& d : loaded.diagnostics) rp5010 = rp5010 || d.rule_id == "RP5010";
+  CHECK(rp5010);
+  for (const auto& p : loaded.model.policies) CHECK(p.name != "db-from-x");
+}
+
+// The API server sets kubernetes.io/metadata.name to the namespace's own name
+// and overwrites a written value (NamespaceDefaultLabelName, GA 1.22);
+// normalize.cpp keeps the written one (try_emplace), so namespace "evil"
+// that claims metadata.name=prod passes prod's namespaceSelector.
+TEST_CASE("kubernetes.io/metadata.name is always the namespace's name", "[review][normalize]") {
+  const auto loaded = load_ok(R"(apiVersion: v1
+kind: Namespace
+metadata: {name: prod}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: evil
+  labels: {kubernetes.io/metadata.name: prod}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: prod, labels: {app: db}}
+spec: {containers: [{name: c, image: x}]}
+status: {podIP: 10.0.0.2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: x, namespace: evil, labels: {app: x}}
+spec: {containers: [{name: c, image: x}]}
+status: {podIP: 10.0.5.5}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-prod-only, namespace: prod}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: prod}}
+)");
+  const Model& m = loaded.model;
+  const Evaluator ev(m);
+  CHECK_FALSE(ev.evaluate(tcp(pod(m, "evil", "x"), pod(m, "prod", "db"), 5432, 40000)).allowed);
+}
