@@ -2,6 +2,8 @@
 // the hook chains with the conntrack fast path, the from-wl/to-wl dispatch
 // maps with their fail-closed drops, anti-spoofing sets, and the bridge
 // table in overlay mode.
+#include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,13 @@ namespace rampart::compiler::detail {
 using engine::Direction;
 using engine::Endpoint;
 using engine::Model;
+
+std::vector<IpAddress> claimed_addresses(const Endpoint& e) {
+  std::vector<IpAddress> out = e.ips;
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
 
 BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoints, const NodeConfig& cfg) {
   BaseParts out;
@@ -38,6 +47,25 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
     }
   }
   Chain from_wl{.name = "from-wl"}, to_wl{.name = "to-wl"};
+  // Contested addresses first: before the dispatch map (overlay) and the
+  // anti-spoofing rules (vcn-native), which would each let one pod's policy
+  // stand for the other's traffic. NodeLowering fills these two sets from its
+  // own count of claims (node_lowering_base.cpp); a single pod contests nothing.
+  {
+    std::map<IpAddress, int> claims;
+    for (const auto& ne : endpoints)
+      for (const auto& ip : claimed_addresses(model.endpoints[ne.index])) ++claims[ip];
+    Set c4{.name = kContested4, .key = {KeyType::kIpv4}}, c6{.name = kContested6, .key = {KeyType::kIpv6}};
+    for (const auto& [ip, n] : claims)
+      if (n > 1) (ip.family == 4 ? c4 : c6).elements.push_back(Element{.key = {ip}});
+    add_set(std::move(c4));
+    add_set(std::move(c6));
+    const char* why = "address claimed by two local pods";
+    from_wl.rules.push_back(Rule{.matches = {in_set({Key::kIpSaddr}, kContested4)}, .verdict = plain(Verdict::Kind::kDrop), .comment = why});
+    from_wl.rules.push_back(Rule{.matches = {in_set({Key::kIp6Saddr}, kContested6)}, .verdict = plain(Verdict::Kind::kDrop), .comment = why});
+    to_wl.rules.push_back(Rule{.matches = {in_set({Key::kIpDaddr}, kContested4)}, .verdict = plain(Verdict::Kind::kDrop), .comment = why});
+    to_wl.rules.push_back(Rule{.matches = {in_set({Key::kIp6Daddr}, kContested6)}, .verdict = plain(Verdict::Kind::kDrop), .comment = why});
+  }
   if (overlay) {
     for (Set* s : {&from4, &to4, &from6, &to6}) add_set(*s);
     from_wl.rules.push_back(Rule{.vmap_keys = {Key::kIpSaddr}, .vmap = "from-wl-4"});

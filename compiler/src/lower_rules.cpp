@@ -61,6 +61,7 @@ class PolicyLowerer {
       if (const auto why = detail::refused_rule(rules[k])) {
         out_.chain.rules.push_back(Rule{.verdict = plain(Verdict::Kind::kDrop),
                                         .comment = "rule " + std::to_string(k) + " fails closed: " + *why});
+        out_.fail_closed = "rule " + std::to_string(k) + ": " + *why;
         break;
       }
       if (auto r = lower_rule(p, d, rules[k], k, out_.chain); !r) return std::unexpected(r.error());
@@ -135,7 +136,12 @@ bool PolicyLowerer::side_matches(const EntityRule& e, const Side& side, int fam,
     if (nets.empty()) return false;
     common.push_back(in_set({side.addr(fam)}, net_set(nets, fam)));
   }
-  if (const auto nets = family_nets(e.not_nets); !nets.empty()) {
+  if (!e.not_nets.empty()) {
+    // An emptied notNets skips the rule for the family like an emptied nets
+    // (§4.4 FilterRuleToIPVersion); dropping the field instead would match
+    // every address of the family.
+    const auto nets = family_nets(e.not_nets);
+    if (nets.empty()) return false;
     for (const auto& c : nets)
       if (c.prefix == 0) return false;  // a negated catch-all: Felix skips the rule
     common.push_back(in_set({side.addr(fam)}, net_set(nets, fam), true));
@@ -219,6 +225,13 @@ Result<void> PolicyLowerer::lower_rule(const Policy& p, Direction d, const engin
     const bool ported = !r.source.ports.empty() || !r.destination.ports.empty() || !r.source.not_ports.empty() ||
                         !r.destination.not_ports.empty();
     const bool icmp_keys = (r.icmp && r.icmp->type) || (r.not_icmp && r.not_icmp->type);
+    // An ICMP type match implies the family's ICMP protocol (nft adds that
+    // dependency, so the l4proto match is left out below). With any other
+    // protocol — TCP, or ICMP's number in the other family — the rule can
+    // never match in this family: skip it, as the evaluator never matches it.
+    if (r.protocol && icmp_keys && fam != 0 &&
+        r.protocol->number != (fam == 6 ? engine::proto::kIcmpV6 : engine::proto::kIcmp))
+      continue;
     if (r.protocol && !(icmp_keys && fam != 0)) {
       alts[0].push_back(eq(Key::kL4proto, Value{std::uint64_t{r.protocol->number}}));
     } else if (!r.protocol && ported) {

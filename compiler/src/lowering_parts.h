@@ -33,6 +33,7 @@ struct PolicyChain {
   Chain chain;
   std::vector<Set> fixed_sets;                   // n-/p- sets, complete and normalised
   std::map<std::string, MemberSet> member_sets;  // s-/np- sets by name; elements are the caller's job
+  std::string fail_closed;                       // "rule N: why" when a rule fails closed (refused_rule), else ""
 };
 
 // Why the compiler cannot express `rule` (nullopt: it can). Such a rule is
@@ -105,8 +106,21 @@ class RunHooks {
                                       const std::function<bool(const engine::Policy&)>& selects,
                                       const NodeConfig& config, RunHooks* runs = nullptr);
 
+// Two local pods claiming one address (a terminating pod and the pod IPAM
+// gave its address to, or an IPAM fault): the overlay's dispatch by address
+// would judge one pod's traffic by the other's policy, and in vcn-native both
+// veths would pass anti-spoofing with it. Such an address is *contested*: it
+// is in wl-contested-4/6 and from-wl / to-wl drop its traffic in both
+// directions, in both modes, until one pod is gone.
+inline constexpr const char* kContested4 = "wl-contested-4";
+inline constexpr const char* kContested6 = "wl-contested-6";
+// One pod's addresses, each once (a pod listing an address twice does not
+// contest it with itself).
+[[nodiscard]] std::vector<IpAddress> claimed_addresses(const engine::Endpoint& e);
+
 // Everything that depends only on the local endpoints (dispatch maps,
-// anti-spoofing sets, base chains; the bridge table in overlay mode).
+// anti-spoofing sets, contested addresses, base chains; the bridge table in
+// overlay mode).
 struct BaseParts {
   std::vector<Set> sets;      // inet table
   std::vector<Chain> chains;  // hook-forward, hook-input, from-wl, to-wl

@@ -4,6 +4,7 @@
 
 #include "rampart/compiler/node_lowering.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "node_lowering_state.h"
@@ -92,6 +93,27 @@ const Ruleset& NodeLowering::ruleset() const {
 }
 
 void NodeLowering::release_ruleset() const { state_->cache.reset(); }
+
+std::size_t FailClosed::rule_count() const {
+  std::size_t n = 0;
+  for (const auto& [key, list] : rules) n += list.size();
+  return n;
+}
+
+FailClosed NodeLowering::fail_closed() const {
+  const State& s = *state_;
+  FailClosed out;
+  for (const auto& [slot, share] : s.base_share)
+    for (const auto& ip : share.claims)
+      if (auto c = s.claims.find(ip); c != s.claims.end() && c->second > 1)
+        out.contested[ip.str()].push_back(s.ep_data[slot]->key);
+  for (auto& [ip, pods] : out.contested) std::sort(pods.begin(), pods.end());
+  for (const auto& [key, ps] : s.policies)
+    for (Direction d : kDirections)
+      if (const auto& lc = ps->chains[dir_index(d)]; lc && !lc->fail_closed.empty())
+        out.rules[key].push_back(std::string(d == Direction::kIngress ? "ingress " : "egress ") + lc->fail_closed);
+  return out;
+}
 
 const LoweringStats& NodeLowering::last_stats() const { return state_->stats; }
 const std::string& NodeLowering::node() const { return state_->node; }

@@ -16,6 +16,8 @@ void NodeLowering::State::base_init(const Model& model) {
   const std::size_t bridge_sets = base.bridge ? base.bridge->sets.size() : 0;
   bridge_count.assign(bridge_sets, {});
   bridge_dirty.assign(bridge_sets, true);
+  claims.clear();
+  claims_dirty = true;
 }
 
 namespace {
@@ -60,12 +62,16 @@ void NodeLowering::State::base_add(std::uint32_t slot, const Model& model, const
   for (auto& s : one.sets) share.sets.push_back(std::move(s.elements));
   if (one.bridge)
     for (auto& s : one.bridge->sets) share.bridge.push_back(std::move(s.elements));
-  if (auto it = base_share.find(slot); it != base_share.end() && it->second.sets == share.sets && it->second.bridge == share.bridge)
+  share.claims = detail::claimed_addresses(model.endpoints[ne.index]);
+  if (auto it = base_share.find(slot); it != base_share.end() && it->second.sets == share.sets &&
+                                       it->second.bridge == share.bridge && it->second.claims == share.claims)
     return;  // e.g. relabelled: its share is the same
   base_remove(slot);
   base_snapshot();
   count(base_count, base_dirty, share.sets, +1);
   count(bridge_count, bridge_dirty, share.bridge, +1);
+  for (const auto& ip : share.claims) ++claims[ip];
+  if (!share.claims.empty()) claims_dirty = true;
   base_share.emplace(slot, std::move(share));
 }
 
@@ -75,12 +81,27 @@ void NodeLowering::State::base_remove(std::uint32_t slot) {
   base_snapshot();
   count(base_count, base_dirty, it->second.sets, -1);
   count(bridge_count, bridge_dirty, it->second.bridge, -1);
+  for (const auto& ip : it->second.claims)
+    if (auto c = claims.find(ip); c != claims.end() && --c->second == 0) claims.erase(c);
+  if (!it->second.claims.empty()) claims_dirty = true;
   base_share.erase(it);
 }
 
 void NodeLowering::State::base_finish() {
   materialise(base.sets, base_count, base_dirty);
   if (base.bridge) materialise(base.bridge->sets, bridge_count, bridge_dirty);
+  if (!claims_dirty) return;
+  // No pod's share holds contested elements (a pod alone contests nothing):
+  // they come from the claims, as base_parts() of all local pods counts them.
+  for (auto& set : base.sets) {
+    const int family = set.name == detail::kContested4 ? 4 : set.name == detail::kContested6 ? 6 : 0;
+    if (family == 0) continue;
+    set.elements.clear();
+    for (const auto& [ip, n] : claims)
+      if (n > 1 && ip.family == family) set.elements.push_back(Element{.key = {ip}});
+    normalize(set);
+  }
+  claims_dirty = false;
 }
 
 std::optional<NodeEndpoint> NodeLowering::State::local_entry(const Model& model, std::size_t at,

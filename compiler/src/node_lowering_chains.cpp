@@ -26,7 +26,7 @@ Result<void> NodeLowering::State::lower_chains(PolicyState& ps) {
     auto pc = detail::lower_policy_chain(*ps.policy, d, cfg);
     if (!pc) return std::unexpected(pc.error());
     ++stats.policy_chains;
-    LoweredChain lc{.chain = std::move(pc->chain)};
+    LoweredChain lc{.chain = std::move(pc->chain), .fail_closed = std::move(pc->fail_closed)};
     lc.hash = detail::content_hash(lc.chain);
     lc.allow_only = detail::allow_only(lc.chain, cfg);
     for (auto& [name, spec] : pc->member_sets) {

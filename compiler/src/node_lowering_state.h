@@ -95,6 +95,7 @@ struct PolicyState;
 // gives for that pod alone, set by set in base_parts()' fixed set order.
 struct BaseShare {
   std::vector<std::vector<Element>> sets, bridge;
+  std::vector<IpAddress> claims;  // detail::claimed_addresses(): what it may contest
 };
 
 struct LocalState {
@@ -111,6 +112,7 @@ struct LoweredChain {
   std::vector<std::string> member_sets, fixed_sets;
   std::string hash;         // detail::content_hash(chain)
   bool allow_only = false;  // may join an allow run
+  std::string fail_closed;  // detail::PolicyChain::fail_closed
 };
 
 // An allow run's objects (lowering_parts.h), shared by the endpoint chains
@@ -179,6 +181,10 @@ struct NodeLowering::State {
   std::unordered_map<std::uint32_t, BaseShare> base_share;  // by local slot
   std::vector<std::map<Element, int>> base_count, bridge_count;
   std::vector<bool> base_dirty, bridge_dirty;
+  // Local pods per address; two or more: contested (lowering_parts.h), the
+  // elements of wl-contested-4/6, refilled by base_finish() when claims moved.
+  std::map<IpAddress, int> claims;
+  bool claims_dirty = true;
   // What the last call saw: an unmoved endpoint vector of the same size lets
   // update() find changed endpoints and local pods without walking it.
   std::pair<const Endpoint*, std::size_t> endpoints_seen{};

@@ -3,6 +3,7 @@
 #include "flow.h"
 #include "model_builder.h"
 #include "rampart/compiler/lower.h"
+#include "rampart/compiler/node_lowering.h"
 #include "rampart/compiler/render.h"
 #include "rampart/compiler/tracer.h"
 #include "rampart/engine/evaluator.h"
@@ -145,7 +146,9 @@ TEST_CASE("nets, notNets, named ports and per-family filtering", "[compiler][low
   auto rs = lower(m, eps, NodeConfig{});
   REQUIRE(rs);
   CHECK(allowed(m, *rs, eps, Mode::kVcnNative, 0, 1, 6, 5432));
-  CHECK(allowed(m, *rs, eps, Mode::kVcnNative, 0, 1, 6, 5432, 6));
+  // notNets has no IPv6 CIDR: the rule is skipped for IPv6 (§4.4, as the
+  // evaluator does), not rendered without its notNets (review H3, finding 4).
+  CHECK_FALSE(allowed(m, *rs, eps, Mode::kVcnNative, 0, 1, 6, 5432, 6));
   CHECK_FALSE(allowed(m, *rs, eps, Mode::kVcnNative, 0, 1, 6, 5433));
   CHECK_FALSE(allowed(m, *rs, eps, Mode::kVcnNative, 2, 1, 6, 5432));  // .4 is outside /30
   CHECK(allowed(m, *rs, eps, Mode::kVcnNative, 2, 1, 17, 9));          // the v4-only rule
@@ -328,4 +331,91 @@ TEST_CASE("a rule the compiler cannot express fails closed, the rest of the node
     CHECK(narrower > 0);  // web -> db:5432 at least
     CHECK(both > narrower);
   }
+}
+
+TEST_CASE("an address two local pods claim fails closed both ways in both modes, and is reported", "[compiler][lower][contested]") {
+  // A terminating pod and the pod IPAM handed its address to: dispatching
+  // that address (overlay) or letting both veths send from it (vcn-native)
+  // would judge one pod's traffic by the other's policy.
+  const auto base = shop();
+  auto m = base;
+  add_pod(m, "shop", "ghost", {{"app", "web"}}, {"10.244.0.3", "fd00::3"});  // db's addresses
+  const auto eps = node_endpoints(m, "node-1");
+  REQUIRE(eps.size() == 4);
+  const std::size_t web = 0, db = 1, other = 2, remote = 3, ghost = 4;
+  for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
+    INFO((mode == Mode::kOverlay ? "overlay" : "vcn-native"));
+    const NodeConfig cfg{.mode = mode};
+    auto rs = lower(m, eps, cfg);
+    REQUIRE(rs);
+    auto ref = lower_reference(m, eps, cfg);
+    REQUIRE(ref);
+    CHECK(*rs == *ref);
+    const std::string text = render(*rs);
+    CHECK_THAT(text, Catch::Contains("set wl-contested-4 {\n\t\ttype ipv4_addr\n\t\telements = { 10.244.0.3 }"));
+    CHECK_THAT(text, Catch::Contains("elements = { fd00::3 }"));
+    for (int family : {4, 6}) {
+      INFO("IPv" << family);
+      CHECK_FALSE(allowed(m, *rs, eps, mode, web, db, 6, 5432, family));     // allowed without the ghost
+      CHECK_FALSE(allowed(m, *rs, eps, mode, remote, db, 6, 5432, family));
+      CHECK_FALSE(allowed(m, *rs, eps, mode, db, web, 6, 80, family));       // from the address too
+      CHECK_FALSE(allowed(m, *rs, eps, mode, ghost, other, 6, 80, family));  // whichever pod sends
+      CHECK_FALSE(allowed(m, *rs, eps, mode, db, remote, 17, 53, family));
+      CHECK(allowed(m, *rs, eps, mode, web, other, 6, 80, family));          // the rest of the node is untouched
+      CHECK(allowed(m, *rs, eps, mode, remote, other, 6, 80, family));
+    }
+    // Incrementally: the second claim contests the address, the claim's end
+    // releases it, each ruleset equal to the full lowering.
+    NodeLowering nl("node-1", cfg);
+    REQUIRE(nl.reset(base));
+    CHECK(nl.fail_closed().contested.empty());
+    REQUIRE(nl.update(m, ModelChange{.endpoints = {"shop/ghost"}}));
+    CHECK(nl.ruleset() == *rs);
+    const FailClosed fc = nl.fail_closed();
+    CHECK(fc.contested == std::map<std::string, std::vector<std::string>>{{"10.244.0.3", {"shop/db", "shop/ghost"}},
+                                                                           {"fd00::3", {"shop/db", "shop/ghost"}}});
+    CHECK(fc.rules.empty());
+    auto moved = m;
+    moved.endpoints[ghost].ips = {ip("10.244.0.9")};  // readdressed: nothing contested
+    REQUIRE(nl.update(moved, ModelChange{.endpoints = {"shop/ghost"}}));
+    auto full = lower(moved, node_endpoints(moved, "node-1"), cfg);
+    REQUIRE(full);
+    CHECK(nl.ruleset() == *full);
+    CHECK(nl.fail_closed().contested.empty());
+    CHECK(allowed(moved, nl.ruleset(), node_endpoints(moved, "node-1"), mode, web, db, 6, 5432));
+  }
+}
+
+TEST_CASE("a single pod listing its address twice contests nothing", "[compiler][lower][contested]") {
+  auto m = shop();
+  m.endpoints[1].ips.push_back(ip("10.244.0.3"));
+  const auto eps = node_endpoints(m, "node-1");
+  for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
+    auto rs = lower(m, eps, NodeConfig{.mode = mode});
+    REQUIRE(rs);
+    CHECK(allowed(m, *rs, eps, mode, 0, 1, 6, 5432));
+    NodeLowering nl("node-1", NodeConfig{.mode = mode});
+    REQUIRE(nl.reset(m));
+    CHECK(nl.fail_closed().contested.empty());
+  }
+}
+
+TEST_CASE("NodeLowering reports the rules that fail closed for the node's pods", "[compiler][lower][contested]") {
+  auto m = shop();
+  engine::Rule svc = rule(Action::kAllow, 6);
+  svc.destination.services = engine::ServiceMatch{.name = "dns", .ns = "kube-system"};
+  add_policy(m, "shop", "web-out", "app == 'web'", {}, {rule(Action::kAllow, 17), svc}, false, true, 50);
+  add_policy(m, "shop", "far-out", "app == 'far'", {}, {svc}, false, true, 60);  // selects no local pod
+  NodeLowering nl("node-1", NodeConfig{});
+  REQUIRE(nl.reset(m));
+  const FailClosed fc = nl.fail_closed();
+  CHECK(fc.rules == std::map<std::string, std::vector<std::string>>{
+                        {"NetworkPolicy/shop/web-out", {"egress rule 1: service match not supported"}}});
+  CHECK(fc.rule_count() == 1);
+  CHECK(fc.contested.empty());
+  // The policy's removal clears it.
+  auto gone = m;
+  std::erase_if(gone.policies, [](const engine::Policy& p) { return p.name == "web-out"; });
+  REQUIRE(nl.update(gone, ModelChange{.policies = {"NetworkPolicy/shop/web-out"}}));
+  CHECK(nl.fail_closed().rules.empty());
 }

@@ -19,6 +19,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "rampart/common/error.h"
 #include "rampart/compiler/ir.h"
@@ -58,6 +59,21 @@ struct LoweringStats {
   std::size_t selector_evaluations = 0;
 };
 
+// What the node's ruleset drops because the compiler cannot do better (never
+// a wrong allow; the agent logs and counts it). Sorted; equal when nothing
+// about it changed.
+struct FailClosed {
+  // Addresses two or more local pods claim → those pods ("ns/name"): the
+  // address's traffic is dropped both ways while it is contested.
+  std::map<std::string, std::vector<std::string>> contested;
+  // Rules lowered to a drop that ends their policy's chain, for the local
+  // pods' policies: policy_key() → "ingress rule 1: service match not supported".
+  std::map<std::string, std::vector<std::string>> rules;
+
+  [[nodiscard]] std::size_t rule_count() const;
+  friend bool operator==(const FailClosed&, const FailClosed&) = default;
+};
+
 class NodeLowering {
  public:
   NodeLowering(std::string node, NodeConfig config);
@@ -90,6 +106,10 @@ class NodeLowering {
   // Frees the assembled ruleset: it is a second copy of everything lowered,
   // and update() does not need it. ruleset() assembles it again.
   void release_ruleset() const;
+
+  // What fails closed in the current ruleset (walks the local pods and the
+  // lowered policy chains; no lowering).
+  [[nodiscard]] FailClosed fail_closed() const;
 
   [[nodiscard]] const LoweringStats& last_stats() const;
   [[nodiscard]] const std::string& node() const;
