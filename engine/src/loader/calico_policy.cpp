@@ -38,6 +38,7 @@ void read_calico_policy(const MapView& doc, Model& model, PolicyKind kind) {
   std::initializer_list<std::string_view> sgnp_fields = {
       "order",           "tier",          "selector", "types",    "ingress",        "egress", "serviceAccountSelector",
       "performanceHints", "namespaceSelector", "doNotTrack", "preDNAT", "applyOnForward", "stagedAction"};
+  const StrictFields strict(sink);
   MapView spec(sink, doc.get("spec"), "spec",
                global ? (staged ? sgnp_fields : gnp_fields) : (staged ? snp_fields : np_fields));
 

@@ -36,6 +36,10 @@ std::optional<std::string> convert_selector(Sink& sink, const Node& node, const 
   for (std::size_t i = 0; i < expressions.size(); ++i) {
     const std::string epath = path + ".matchExpressions[" + std::to_string(i) + "]";
     MapView e(sink, expressions[i], epath, {"key", "operator", "values"});
+    if (is_null(expressions[i])) {  // an empty requirement: refused, not "no requirement"
+      sink.report("RP5010", epath + ".key is required", expressions[i]);
+      continue;
+    }
     if (!e.is_map()) continue;
     const auto key = e.str("key");
     const auto op = e.str("operator");
@@ -83,6 +87,12 @@ struct Peer {
 };
 
 std::optional<Peer> convert_peer(Sink& sink, const Node& node, const std::string& path) {
+  // A bare "-" is an empty peer to the API server, which refuses it; dropped
+  // silently it could leave the rule with no peer, i.e. every peer.
+  if (is_null(node)) {
+    sink.report("RP5012", path + " must set ipBlock, podSelector or namespaceSelector", node);
+    return std::nullopt;
+  }
   MapView p(sink, node, path, {"podSelector", "namespaceSelector", "ipBlock"});
   if (!p.is_map()) return std::nullopt;
   Peer peer;
@@ -294,6 +304,7 @@ void read_kubernetes_network_policy(const MapView& doc, Model& model, PolicyKind
                                                                                   : NameRule::kNetworkPolicy,
                                 true);
   const bool staged = kind == PolicyKind::kStagedKubernetesNetworkPolicy;
+  const StrictFields strict(sink);
   MapView spec = staged ? MapView(sink, doc.get("spec"), "spec",
                                   {"podSelector", "policyTypes", "ingress", "egress", "stagedAction"})
                         : MapView(sink, doc.get("spec"), "spec", {"podSelector", "policyTypes", "ingress", "egress"});

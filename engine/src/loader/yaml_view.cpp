@@ -95,7 +95,7 @@ void MapView::read(std::span<const std::string_view> known, bool check) {
     }
     const std::string& key = entry.first.scalar();
     if (check && std::find(known.begin(), known.end(), key) == known.end()) {
-      sink_->report("RP0013", "unknown field \"" + path(key) + "\"", entry.first);
+      sink_->report(sink_->strict_fields() ? "RP0019" : "RP0013", "unknown field \"" + path(key) + "\"", entry.first);
       continue;
     }
     entries_.emplace_back(key, entry.second);

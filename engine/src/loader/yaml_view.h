@@ -35,17 +35,39 @@ class Sink {
                  std::vector<RelatedLocation> related = {});
 
   [[nodiscard]] int errors() const { return errors_; }
+  // Inside a policy's spec an unknown field is an error (RP0019), not a
+  // warning: see StrictFields.
+  [[nodiscard]] bool strict_fields() const { return strict_fields_; }
+  void set_strict_fields(bool on) { strict_fields_ = on; }
 
  private:
   std::string file_;
   std::vector<Diagnostic>* out_;
+  bool strict_fields_ = false;
   SourceLocation fallback_;
   int line_offset_ = 0;
   int errors_ = 0;
 };
 
+// While alive, unknown fields are errors (RP0019). For a policy's spec: a
+// misspelt key there (`sourse:`, `frm:`) drops the criterion it was meant to
+// hold, so the rule allows more than written; kubectl (strict field
+// validation) and calicoctl refuse such a policy, and so does Rampart.
+class StrictFields {
+ public:
+  explicit StrictFields(Sink& sink) : sink_(sink), before_(sink.strict_fields()) { sink.set_strict_fields(true); }
+  ~StrictFields() { sink_.set_strict_fields(before_); }
+  StrictFields(const StrictFields&) = delete;
+  StrictFields& operator=(const StrictFields&) = delete;
+
+ private:
+  Sink& sink_;
+  bool before_;
+};
+
 // One YAML mapping read once into (key, value) pairs; unknown keys are
-// reported as warnings (RP0013), a node that is not a mapping as RP0012.
+// reported as warnings (RP0013; RP0019 errors under StrictFields), a node
+// that is not a mapping as RP0012.
 class MapView {
  public:
   MapView(Sink& sink, const Node& node, std::string path, std::initializer_list<std::string_view> known);

@@ -37,6 +37,10 @@ constexpr std::array kRules = {
     LintRule{"RP0018", N, "host-network pod",
              "A pod with spec.hostNetwork uses its node's address; it is no workload endpoint. Nothing to fix.",
              "libcalico-go pod conversion (IsValidCalicoWorkloadEndpoint)"},
+    LintRule{"RP0019", E, "unknown field in a policy",
+             "Correct or remove the field: in a policy's spec a misspelt key drops what it was meant to hold "
+             "(a peer, a port), so the rule would allow more than written. kubectl and calicoctl refuse it.",
+             "Kubernetes strict field validation; calicoctl"},
     // Metadata (calico-semantics.md §5.1).
     LintRule{"RP1001", E, "invalid NetworkPolicy name",
              "Use a DNS label, two labels joined by one dot, or knp.default.<subdomain>; at most 253 bytes.", "§5.1 N1 N2"},

@@ -271,3 +271,81 @@ spec:
   const Evaluator ev(m);
   CHECK_FALSE(ev.evaluate(tcp(pod(m, "evil", "x"), pod(m, "prod", "db"), 5432, 40000)).allowed);
 }
+
+namespace {
+
+bool reports(const LoadResult& loaded, std::string_view rule_id) {
+  for (const auto& d : loaded.diagnostics)
+    if (d.rule_id == rule_id && d.severity == Severity::kError) return true;
+  return false;
+}
+
+}  // namespace
+
+// A misspelt key in a policy's spec drops the criterion it was meant to hold
+// (here the rule's source, the Kubernetes rule's peers), so the rule would
+// allow every source. kubectl (strict field validation) and calicoctl refuse
+// the object: an error, and the policy is left out as the API server would.
+TEST_CASE("an unknown field in a policy's spec is an error that refuses the policy", "[review][loader]") {
+  const auto loaded = load_text(std::string(kPods) + R"(apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: db-in, namespace: prod}
+spec:
+  selector: app == 'db'
+  types: [Ingress]
+  ingress:
+  - action: Allow
+    protocol: TCP
+    sourse: {selector: app == 'admin'}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-k8s, namespace: prod}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - frm:
+    - podSelector: {matchLabels: {app: admin}}
+)", "h3.yaml");
+  CHECK(reports(loaded, "RP0019"));
+  CHECK(loaded.model.policies.empty());
+  // Elsewhere an unknown field stays a warning: the pod is still read.
+  const auto pod_typo = load_text(R"(apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: prod, labelz: {a: b}}
+spec: {containers: [{name: c, image: x}]}
+)", "pod.yaml");
+  CHECK_FALSE(pod_typo.has_errors());
+  CHECK(pod_typo.model.endpoints.size() == 1);
+}
+
+// A bare "-" under from:/to: is an empty peer, and a null matchExpressions
+// item an empty requirement: the API server refuses both. Dropped silently,
+// the rule would be left with no peer (every peer) or the selector with no
+// requirement (every pod).
+TEST_CASE("a null peer or a null matchExpressions item is an error", "[review][loader][k8s]") {
+  const auto null_peer = load_text(std::string(kPods) + R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-nowhere, namespace: prod}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from:
+    -
+)", "h3.yaml");
+  CHECK(reports(null_peer, "RP5012"));
+  CHECK(null_peer.model.policies.empty());
+  const auto null_expression = load_text(std::string(kPods) + R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-x, namespace: prod}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from:
+    - podSelector:
+        matchExpressions:
+        -
+)", "h3.yaml");
+  CHECK(reports(null_expression, "RP5010"));
+  CHECK(null_expression.model.policies.empty());
+}
