@@ -80,7 +80,8 @@ bool rule_match(const engine::Model& model, const engine::Rule& r, const Endpoin
     return true;
   };
   if (r.icmp && !icmp_eq(*r.icmp)) return false;
-  if (r.not_icmp && icmp_eq(*r.not_icmp)) return false;
+  // notICMP matches only ICMP packets (as the evaluator and nft read it).
+  if (r.not_icmp && (icmp_eq(*r.not_icmp) || (pkt.protocol != 1 && pkt.protocol != 58))) return false;
   return entity_match(model, r.source, r, src, pkt.src_port, pkt) &&
          entity_match(model, r.destination, r, dst, pkt.dst_port, pkt);
 }

@@ -8,6 +8,7 @@
 
 #include "reference.h"
 #include "rampart/engine/evaluator.h"
+#include "rampart/engine/loader.h"
 #include "rampart/engine/selector_matcher.h"
 #include "rampart/verify/verifier.h"
 
@@ -268,4 +269,143 @@ TEST_CASE("symbolic diff: every difference is real, 'equivalent' agrees with the
   }
   CHECK(differing > n / 5);
   CHECK(same > 0);
+}
+
+// ---- Review findings (session 6, H3): notICMP and `services` answers.
+
+namespace {
+
+constexpr const char* kTwoPods = R"(apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: prod, labels: {app: db}}
+spec: {containers: [{name: c, image: x}]}
+status: {podIP: 10.0.0.2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: prod, labels: {app: web}}
+spec: {containers: [{name: c, image: x}]}
+status: {podIP: 10.0.0.3}
+---
+)";
+
+FlowQuery web_to_db(FlowQuery::Mode mode) {
+  FlowQuery q;
+  q.from.pod = *selector::Selector::parse("app == 'web'");
+  q.to.pod = *selector::Selector::parse("app == 'db'");
+  // Both in namespace prod, where the policies apply.
+  q.from.ns = *selector::Selector::parse("kubernetes.io/metadata.name == 'prod'");
+  q.to.ns = q.from.ns;
+  q.protocol = 6;
+  q.port = 5432;
+  q.mode = mode;
+  return q;
+}
+
+}  // namespace
+
+// notICMP matches only ICMP packets (the evaluator; nft's `icmp type != 8`
+// carries the l4proto): a Deny with notICMP and no protocol never denies TCP.
+// The encoding read it as NOT(ICMP and type 8), which matched every TCP
+// packet: `query` said db was unreachable while eval and the agent allow it.
+TEST_CASE("notICMP does not match non-ICMP packets in the encoding", "[verify][flow][icmp]") {
+  const auto loaded = engine::load_text(std::string(kTwoPods) + R"(apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: db-in, namespace: prod}
+spec:
+  selector: app == 'db'
+  types: [Ingress]
+  ingress:
+  - action: Deny
+    notICMP: {type: 8}
+  - action: Allow
+)", "noticmp.yaml");
+  REQUIRE_FALSE(loaded.has_errors());
+  const auto& m = loaded.model;
+  REQUIRE(m.endpoints.at(0).name == "db");
+  engine::Flow f{.src = engine::FlowEnd::of(m.endpoints.at(1)), .dst = engine::FlowEnd::of(m.endpoints.at(0)),
+                 .protocol = engine::proto::kTcp, .dst_port = 5432, .src_port = 40000};
+  REQUIRE(engine::Evaluator(m).evaluate(f).allowed);
+
+  const Answer exists = query(m, web_to_db(FlowQuery::Mode::kExists));
+  INFO(exists.reason);
+  CHECK(exists.outcome == Outcome::kHolds);
+  const Answer all = query(m, web_to_db(FlowQuery::Mode::kForall));
+  INFO(all.reason);
+  CHECK(all.outcome == Outcome::kHolds);  // every TCP 5432 flow web -> db is allowed
+
+  // Near miss: ICMP echo requests (type 8) are not matched by the Deny,
+  // every other ICMP type is.
+  FlowQuery icmp = web_to_db(FlowQuery::Mode::kExists);
+  icmp.protocol = 1;
+  icmp.port.reset();
+  const Answer echo = query(m, icmp);
+  REQUIRE(echo.outcome == Outcome::kHolds);
+  REQUIRE(echo.witness);
+  CHECK(echo.witness->packet.icmp_type == 8);
+}
+
+// docs/verify.md: a sat answer that depends on a `services` match (a free
+// boolean) is unknown; query() and symbolic_diff() now re-check the witness's
+// flow with the booleans free (they used to answer from one value of them).
+TEST_CASE("query and diff answers that depend on a services match are unknown", "[verify][flow][services]") {
+  const std::string deny_service = R"(apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: web-out, namespace: prod}
+spec:
+  selector: app == 'web'
+  types: [Egress]
+  egress:
+  - action: Deny
+    destination:
+      services: {name: db, namespace: prod}
+  - action: Allow
+)";
+  const auto loaded = engine::load_text(std::string(kTwoPods) + deny_service, "services.yaml");
+  REQUIRE_FALSE(loaded.has_errors());
+  for (auto mode : {FlowQuery::Mode::kExists, FlowQuery::Mode::kForall}) {
+    const Answer answer = query(loaded.model, web_to_db(mode));
+    INFO(answer.reason);
+    CHECK(answer.outcome == Outcome::kUnknown);
+    CHECK(answer.reason.find("services") != std::string::npos);
+  }
+  // The same without the Deny: the models differ only where the Service's
+  // pods are, which is not known.
+  const auto plain = engine::load_text(std::string(kTwoPods) + R"(apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: web-out, namespace: prod}
+spec:
+  selector: app == 'web'
+  types: [Egress]
+  egress:
+  - action: Allow
+)", "plain.yaml");
+  REQUIRE_FALSE(plain.has_errors());
+  const DiffResult d = symbolic_diff(plain.model, loaded.model, 3);
+  INFO(d.reason);
+  CHECK(d.outcome == Outcome::kUnknown);
+
+  // Near miss: an Allow before the services rule decides web -> db whatever
+  // the Service holds, so that answer stands.
+  const auto first_allow = engine::load_text(std::string(kTwoPods) + R"(apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: web-out, namespace: prod}
+spec:
+  selector: app == 'web'
+  types: [Egress]
+  egress:
+  - action: Allow
+    destination: {selector: app == 'db'}
+  - action: Deny
+    destination:
+      services: {name: db, namespace: prod}
+  - action: Allow
+)", "first-allow.yaml");
+  REQUIRE_FALSE(first_allow.has_errors());
+  const Answer exists = query(first_allow.model, web_to_db(FlowQuery::Mode::kExists));
+  INFO(exists.reason);
+  CHECK(exists.outcome == Outcome::kHolds);
+  const Answer all = query(first_allow.model, web_to_db(FlowQuery::Mode::kForall));
+  INFO(all.reason);
+  CHECK(all.outcome == Outcome::kHolds);
 }

@@ -409,14 +409,18 @@ z3::expr FlowWorld::rule_matches(const Model& model, const Rule& rule) {
   if (version) all.push_back(*version == 6 ? p.v6 : !p.v6);
   if (rule.protocol) all.push_back(p.protocol == static_cast<int>(rule.protocol->number));
   if (rule.not_protocol) all.push_back(p.protocol != static_cast<int>(rule.not_protocol->number));
+  // icmp and notICMP only match ICMP packets (the evaluator; nft's `icmp
+  // type` carries the protocol): notICMP is NOT(type and code) of an ICMP
+  // packet, never a TCP one.
+  const z3::expr icmp_packet = p.protocol == 1 || p.protocol == 58;
   const auto icmp = [&](const engine::IcmpMatch& m) {
-    z3::expr e = p.protocol == 1 || p.protocol == 58;
+    z3::expr e = c.bool_val(true);
     if (m.type) e = e && p.icmp_type == *m.type;
     if (m.code) e = e && p.icmp_code == *m.code;
     return e;
   };
-  if (rule.icmp) all.push_back(icmp(*rule.icmp));
-  if (rule.not_icmp) all.push_back(!icmp(*rule.not_icmp));
+  if (rule.icmp) all.push_back(icmp_packet && icmp(*rule.icmp));
+  if (rule.not_icmp) all.push_back(icmp_packet && !icmp(*rule.not_icmp));
   all.push_back(entity_matches(model, rule.source, *src_, p.src_port));
   all.push_back(entity_matches(model, rule.destination, *dst_, p.dst_port));
   // Ports: OR within a list, AND across fields; the port is the entity's own.

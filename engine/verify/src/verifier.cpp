@@ -4,6 +4,8 @@
 #include "rampart/verify/verifier.h"
 
 #include <chrono>
+#include <set>
+#include <vector>
 
 #include "flow_encoding.h"
 #include "label_space.h"
@@ -51,6 +53,42 @@ z3::expr filter_expr(z3::context& ctx, const EndpointFilter& f, const SymEndpoin
   }
   return sel;
 }
+
+// A sat answer may rest on the free booleans that stand for `services`
+// matches (not modelled): the flow of `m` is kept (every other constant at
+// its value in `m`) and the booleans are left free; when some value of them
+// makes `goal` false, the answer depends on which pods the Service has.
+CheckResult depends_on_services(const FlowWorld& w, const z3::model& m, const z3::expr& goal,
+                                const VerifyOptions& options) {
+  if (w.service_matches().empty()) return {SatResult::kUnsat, {}};
+  std::set<unsigned> services;
+  for (const auto& sm : w.service_matches()) services.insert(sm.var.id());
+  z3::context& ctx = goal.ctx();
+  z3::expr_vector from(ctx);
+  z3::expr_vector to(ctx);
+  std::set<unsigned> seen;
+  std::vector<z3::expr> todo{goal};
+  while (!todo.empty()) {
+    const z3::expr e = todo.back();
+    todo.pop_back();
+    if (!e.is_app() || !seen.insert(e.id()).second) continue;
+    if (e.is_const() && e.decl().decl_kind() == Z3_OP_UNINTERPRETED) {
+      if (!services.contains(e.id())) {
+        from.push_back(e);
+        to.push_back(m.eval(e, true));
+      }
+      continue;
+    }
+    for (unsigned i = 0; i < e.num_args(); ++i) todo.push_back(e.arg(i));
+  }
+  z3::expr g = z3::expr(goal).substitute(from, to);
+  z3::solver solver = make_solver(ctx, options);
+  solver.add(!g);
+  return check(solver);
+}
+
+constexpr const char* kDependsOnServices =
+    "the answer depends on which pods a `services` rule matches (not modelled)";
 
 Answer unknown(std::string reason, Clock::time_point start) {
   Answer a;
@@ -146,8 +184,12 @@ Answer query(const engine::Model& model, const FlowQuery& q, const VerifyOptions
       a.outcome = exists ? Outcome::kViolated : Outcome::kHolds;
       a.reason = exists ? "no flow matching the query is allowed, for any pods" : "every flow matching the query is allowed";
     } else {
+      const z3::model m = solver.get_model();
+      const CheckResult services = depends_on_services(w, m, exists ? allowed : !allowed, options);
+      if (services.result == SatResult::kSat) return unknown(kDependsOnServices, start);
+      if (services.result == SatResult::kUnknown) return unknown(services.reason, start);
       a.outcome = exists ? Outcome::kHolds : Outcome::kViolated;
-      a.witness = w.witness(solver.get_model(), &egress, &ingress);
+      a.witness = w.witness(m, &egress, &ingress);
       if (a.witness->allowed() != exists)
         return unknown("internal: the witness's trace disagrees with the encoding (please report)", start);
       a.reason = exists ? "an allowed flow exists" : "a matching flow is denied";
@@ -284,6 +326,13 @@ DiffResult symbolic_diff(const engine::Model& first, const engine::Model& second
         }
         if (r.result == SatResult::kUnsat) break;
         const z3::model m = solver.get_model();
+        const CheckResult services =
+            depends_on_services(w, m, first_allows ? (a1 && !a2) : (a2 && !a1), options);
+        if (services.result != SatResult::kUnsat) {
+          any_unknown = true;
+          out.reason = services.result == SatResult::kSat ? kDependsOnServices : services.reason;
+          break;
+        }
         FlowDifference d;
         d.allowed_in_first = first_allows;
         d.first = w.witness(m, &eg1, &in1);
