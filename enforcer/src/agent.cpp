@@ -90,6 +90,12 @@ Agent::Agent(AgentConfig config, Dataplane& dataplane, Metrics& metrics)
   metrics_.describe("rampart_agent_dataplane_ops_total", "counter", "Operations sent to the kernel in successful writes");
   metrics_.describe("rampart_agent_dataplane_retry_seconds", "gauge", "Current retry delay after a refused write (0: none)");
   metrics_.describe("rampart_agent_dataplane_drift_repairs_total", "counter", "Kernel state found drifted and repaired");
+  metrics_.describe("rampart_agent_fail_closed_rules", "gauge",
+                    "Policy rules for this node's pods the compiler cannot express, enforced as a drop that ends their policy");
+  metrics_.describe("rampart_agent_contested_addresses", "gauge",
+                    "Addresses two or more of this node's pods claim; their traffic is dropped both ways");
+  metrics_.set("rampart_agent_fail_closed_rules", 0);
+  metrics_.set("rampart_agent_contested_addresses", 0);
   metrics_.describe("rampart_agent_cni_requests_total", "counter", "CNI plugin requests, by operation and result");
   metrics_.describe("rampart_agent_model_build_seconds_total", "counter",
                     "Time spent keeping the model current (updates applied, re-normalised)");
@@ -292,6 +298,7 @@ void Agent::flush(bool force) {
     retry_delay_ = std::chrono::milliseconds(0);
     retry_at_ = {};
     metrics_.set("rampart_agent_dataplane_retry_seconds", 0);
+    report_fail_closed();
   } else {
     dataplane_failed("set_model", applied.error());
   }
@@ -475,9 +482,37 @@ void Agent::check_drift() {
     dirty_ = true;  // the next write reads the kernel back and patches it
   } else {
     metrics_.add("rampart_agent_dataplane_ops_total", static_cast<double>(dataplane_.last_write_ops()));
+    report_fail_closed();
   }
   std::lock_guard lock(mutex_);
   dataplane_ok_ = repaired.has_value();
+}
+
+// What the node drops because the compiler cannot do better: logged when it
+// changes (not on every write, which would repeat it), counted as gauges.
+void Agent::report_fail_closed() {
+  compiler::FailClosed now = dataplane_.fail_closed();
+  if (now == fail_closed_) return;
+  for (const auto& [policy, rules] : now.rules) {
+    const auto was = fail_closed_.rules.find(policy);
+    if (was != fail_closed_.rules.end() && was->second == rules) continue;
+    for (const auto& rule : rules)
+      log(LogLevel::kWarning, "policy rule fails closed: traffic reaching it is dropped", {{"policy", policy}, {"rule", rule}});
+  }
+  for (const auto& [policy, rules] : fail_closed_.rules)
+    if (!now.rules.contains(policy)) log(LogLevel::kInfo, "policy no longer has rules that fail closed", {{"policy", policy}});
+  for (const auto& [address, pods] : now.contested) {
+    const auto was = fail_closed_.contested.find(address);
+    if (was != fail_closed_.contested.end() && was->second == pods) continue;
+    std::string list;
+    for (const auto& pod : pods) list += (list.empty() ? "" : ",") + pod;
+    log(LogLevel::kWarning, "address claimed by two local pods: its traffic is dropped both ways", {{"address", address}, {"pods", list}});
+  }
+  for (const auto& [address, pods] : fail_closed_.contested)
+    if (!now.contested.contains(address)) log(LogLevel::kInfo, "address no longer contested", {{"address", address}});
+  metrics_.set("rampart_agent_fail_closed_rules", static_cast<double>(now.rule_count()));
+  metrics_.set("rampart_agent_contested_addresses", static_cast<double>(now.contested.size()));
+  fail_closed_ = std::move(now);
 }
 
 void Agent::update_gauges() {

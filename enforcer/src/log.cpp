@@ -13,6 +13,7 @@ namespace {
 
 std::atomic<int> g_minimum{static_cast<int>(LogLevel::kInfo)};
 std::mutex g_mutex;
+std::function<void(std::string_view)> g_sink;  // guarded by g_mutex
 
 const char* name(LogLevel level) {
   switch (level) {
@@ -40,6 +41,11 @@ std::string timestamp() {
 
 void set_log_level(LogLevel minimum) { g_minimum = static_cast<int>(minimum); }
 
+void set_log_sink(std::function<void(std::string_view line)> sink) {
+  std::lock_guard lock(g_mutex);
+  g_sink = std::move(sink);
+}
+
 void log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
   if (static_cast<int>(level) < g_minimum) return;
   nlohmann::ordered_json line;
@@ -49,6 +55,10 @@ void log(LogLevel level, std::string_view message, std::initializer_list<LogFiel
   for (const auto& [key, value] : fields) line[std::string(key)] = value;
   const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::lock_guard lock(g_mutex);
+  if (g_sink) {
+    g_sink(text);
+    return;
+  }
   std::fwrite(text.data(), 1, text.size(), stderr);
   std::fflush(stderr);
 }

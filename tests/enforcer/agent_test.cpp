@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -18,6 +19,7 @@
 #include "rampart/enforcer/agent.h"
 #include "rampart/enforcer/dir_datastore.h"
 #include "rampart/enforcer/endpoint_file.h"
+#include "rampart/enforcer/log.h"
 #include "rampart/enforcer/servers.h"
 #include "recording_dataplane.h"
 #include "temp_files.h"
@@ -358,4 +360,54 @@ TEST_CASE("agent: a refused write keeps the previous state, is retried with back
   CHECK(elapsed >= 0.1 + 0.2 + 0.4 - 0.05);  // retried after 100, 200, 400 ms: a backoff, not a hot loop
   CHECK(rig.dataplane.model().policies.size() == before.policies.size() + 1);
   CHECK(rig.metrics.value("rampart_agent_dataplane_retry_seconds") == 0);
+}
+
+TEST_CASE("agent: rules and addresses that fail closed are logged once per change and counted", "[unit]") {
+  std::mutex lines_mutex;
+  std::vector<std::string> lines;
+  set_log_sink([&](std::string_view line) {
+    std::lock_guard lock(lines_mutex);
+    lines.emplace_back(line);
+  });
+  struct RestoreLog {
+    ~RestoreLog() { set_log_sink(nullptr); }
+  } restore;
+  const auto logged = [&](const std::string& text) {
+    std::lock_guard lock(lines_mutex);
+    return std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(text) != std::string::npos; });
+  };
+  const std::string service_policy =
+      "apiVersion: projectcalico.org/v3\n"
+      "kind: NetworkPolicy\n"
+      "metadata: {name: svc-in, namespace: prod}\n"
+      "spec:\n"
+      "  selector: app == 'web'\n"
+      "  types: [Ingress]\n"
+      "  ingress:\n"
+      "    - action: Allow\n"
+      "      source:\n"
+      "        services: {name: frontend, namespace: prod}\n";
+  Rig rig;
+  write_file(rig.dir.path / "store/app.yaml", pod_doc("prod", "a", "10.244.0.5") + "---\n" + pod_doc("prod", "b", "10.244.0.5") +
+                                                  "---\n" + service_policy);
+  rig.start();
+  REQUIRE(eventually([&] {
+    return rig.metrics.value("rampart_agent_contested_addresses") == 1 && rig.metrics.value("rampart_agent_fail_closed_rules") == 1;
+  }));
+  CHECK(logged(R"("policy":"NetworkPolicy/prod/svc-in","rule":"ingress rule 0: service match not supported")") == 1);
+  CHECK(logged(R"("address":"10.244.0.5","pods":"prod/a,prod/b")") == 1);
+
+  // Another change is another write, but nothing new to say.
+  const double writes = rig.metrics.value("rampart_agent_dataplane_applies_total", R"(result="ok")");
+  write_file(rig.dir.path / "store/more.yaml", pod_doc("prod", "c", "10.244.0.6"));
+  REQUIRE(eventually([&] { return rig.metrics.value("rampart_agent_dataplane_applies_total", R"(result="ok")") > writes; }));
+  CHECK(logged("fails closed") == 1);
+  CHECK(logged("claimed by two local pods") == 1);
+
+  // Pod b gone: the address is no longer contested; the rule still fails closed.
+  write_file(rig.dir.path / "store/app.yaml", pod_doc("prod", "a", "10.244.0.5") + "---\n" + service_policy);
+  REQUIRE(eventually([&] { return rig.metrics.value("rampart_agent_contested_addresses") == 0; }));
+  CHECK(rig.metrics.value("rampart_agent_fail_closed_rules") == 1);
+  CHECK(logged(R"("msg":"address no longer contested","address":"10.244.0.5")") == 1);
+  CHECK(logged("fails closed") == 1);
 }

@@ -62,6 +62,14 @@ class RecordingDataplane final : public enforcer::Dataplane {
       endpoints_[ep.id()] = ep;
     }
   }
+  // From the model it was given, through the compiler (as NftDataplane
+  // does), for the agent's fail-closed log and metrics.
+  compiler::FailClosed fail_closed() const override {
+    std::lock_guard lock(mutex_);
+    compiler::NodeLowering lowering(node_, compiler::NodeConfig{});
+    if (!has_model_ || !lowering.reset_state(model_)) return {};
+    return lowering.fail_closed();
+  }
   Result<std::string> read_back() override {
     std::lock_guard lock(mutex_);
     calls_.push_back("read_back");
@@ -111,6 +119,7 @@ class RecordingDataplane final : public enforcer::Dataplane {
   std::vector<std::string> violations_;
   engine::Model model_;
   bool has_model_ = false;
+  std::string node_ = "node-1";
   int fail_next_ = 0;
   std::string drift_;
   std::map<std::string, enforcer::LocalEndpoint> endpoints_;

@@ -103,6 +103,7 @@ class Agent final : public DatastoreListener {
   void retry_pending(bool expire_all);
   void check_drift();
   void update_gauges();
+  void report_fail_closed();
   void persist();
   void local_changed();  // local_ changed: the model's overlay follows
   void dataplane_failed(const char* what, const Error& error);
@@ -124,6 +125,7 @@ class Agent final : public DatastoreListener {
   std::chrono::steady_clock::time_point next_drift_check_;
   std::chrono::steady_clock::time_point retry_at_;  // a failed write is not retried before this
   std::chrono::milliseconds retry_delay_{0};
+  compiler::FailClosed fail_closed_;  // as last logged
 
   mutable std::mutex mutex_;  // guards the fields below
   std::condition_variable wake_;

@@ -69,6 +69,10 @@ class Dataplane {
   // Operations the last successful write sent to the kernel (0: it already
   // held the desired state). For metrics and logs.
   [[nodiscard]] virtual std::size_t last_write_ops() const { return 0; }
+  // What the desired state drops because the compiler cannot do better
+  // (rules it cannot express, addresses two local pods claim), as of the
+  // last successful write. For logs and metrics.
+  [[nodiscard]] virtual compiler::FailClosed fail_closed() const { return {}; }
 };
 
 }  // namespace rampart::enforcer

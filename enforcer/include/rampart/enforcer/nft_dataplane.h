@@ -54,6 +54,9 @@ class NftDataplane final : public Dataplane {
   Result<std::string> read_back() override;
   Result<void> repair() override;
   [[nodiscard]] std::size_t last_write_ops() const override { return report_.ops; }
+  [[nodiscard]] compiler::FailClosed fail_closed() const override {
+    return lowering_ready_ ? lowering_.fail_closed() : compiler::FailClosed{};
+  }
 
   // What the last successful write left in the kernel.
   [[nodiscard]] const compiler::Ruleset& programmed() const { return lowering_.ruleset(); }
