@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
+#include <string_view>
+#include <vector>
 #include <sstream>
 #include <system_error>
 
@@ -21,6 +24,38 @@ namespace loader {
 namespace {
 
 void read_document(Sink& sink, const Node& node, Model& model, std::string_view list_kind, int list_depth);
+
+// Levenshtein distance, ASCII case folded: "GlobalNetworkPolcy" is 1 from
+// "GlobalNetworkPolicy".
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  const auto fold = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (fold(a[i - 1]) == fold(b[j - 1]) ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The analysed kind a skipped kind is probably a misspelling of, if any: a
+// policy whose kind is misspelt does not exist, which a note would hide.
+std::optional<std::string_view> misspelt_kind(std::string_view kind) {
+  static constexpr std::string_view kAnalysed[] = {
+      "NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy", "StagedGlobalNetworkPolicy",
+      "StagedKubernetesNetworkPolicy", "Tier", "NetworkSet", "GlobalNetworkSet", "HostEndpoint", "Profile",
+      "Namespace", "ServiceAccount", "Pod", "Deployment", "ReplicaSet", "ReplicationController", "StatefulSet",
+      "DaemonSet", "Job", "CronJob"};
+  // Two edits only for longer kinds: "Node" is two from "Pod".
+  for (const auto known : kAnalysed)
+    if (edit_distance(kind, known) <= (known.size() >= 8 ? 2u : 1u)) return known;
+  return std::nullopt;
+}
 
 void dispatch(const MapView& doc, const std::string& api_version, const std::string& kind, Model& model) {
   Sink& sink = doc.sink();
@@ -53,6 +88,12 @@ void dispatch(const MapView& doc, const std::string& api_version, const std::str
   if (kind == "Deployment" || kind == "ReplicaSet" || kind == "ReplicationController" || kind == "StatefulSet" ||
       kind == "DaemonSet" || kind == "Job" || kind == "CronJob")
     return read_workload(doc, kind, model);
+  if (const auto meant = misspelt_kind(kind)) {
+    sink.report_at("RP0020", "kind " + kind + " (" + api_version + ") is not a kind Rampart reads: did you mean " +
+                                 std::string(*meant) + "? skipped",
+                   doc.where("kind"));
+    return;
+  }
   sink.report("RP0011", "kind " + kind + " (" + api_version + ") is not analysed; skipped", doc.node());
 }
 

@@ -41,6 +41,10 @@ constexpr std::array kRules = {
              "Correct or remove the field: in a policy's spec a misspelt key drops what it was meant to hold "
              "(a peer, a port), so the rule would allow more than written. kubectl and calicoctl refuse it.",
              "Kubernetes strict field validation; calicoctl"},
+    LintRule{"RP0020", W, "misspelt kind",
+             "The kind is one edit or two from a kind Rampart reads; the document is skipped, so a policy of that "
+             "kind does not exist. Correct the kind.",
+             "-"},
     // Metadata (calico-semantics.md §5.1).
     LintRule{"RP1001", E, "invalid NetworkPolicy name",
              "Use a DNS label, two labels joined by one dot, or knp.default.<subdomain>; at most 253 bytes.", "§5.1 N1 N2"},

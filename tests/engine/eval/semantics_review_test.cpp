@@ -349,3 +349,24 @@ spec:
   CHECK(reports(null_expression, "RP5010"));
   CHECK(null_expression.model.policies.empty());
 }
+
+// A policy whose kind is misspelt does not exist; a note would hide that.
+// Real kinds Rampart does not read stay notes (RP0011).
+TEST_CASE("a misspelt policy kind is a warning, other kinds a note", "[review][loader]") {
+  const auto loaded = load_text(R"(apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolcy
+metadata: {name: deny-all}
+spec: {selector: all(), types: [Ingress]}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-1}
+---
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: pool}
+)", "kinds.yaml");
+  std::vector<std::string> ids;
+  for (const auto& d : loaded.diagnostics) ids.push_back(d.rule_id);
+  CHECK(ids == std::vector<std::string>{"RP0020", "RP0011", "RP0011"});
+}
