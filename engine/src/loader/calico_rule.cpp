@@ -72,6 +72,12 @@ std::vector<PortSpec> read_ports(Sink& sink, const MapView& e, std::string_view 
       sink.report("RP0012", "items of " + e.path(key) + " must be numbers or strings, not " + describe(item), item);
       continue;
     }
+    if (auto other = yaml11_reading(item)) {
+      sink.report("RP0012", e.path(key) + ": " + item.scalar() + " is " + *other +
+                                " to YAML 1.1 (calicoctl, kubectl): write the port in decimal, or quote a name",
+                  item);
+      continue;
+    }
     auto parsed = checks::calico_port(item.scalar());
     if (parsed.error) {
       sink.report("RP3006", e.path(key) + ": " + *parsed.error, item);

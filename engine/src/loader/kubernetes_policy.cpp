@@ -214,6 +214,12 @@ std::optional<std::map<std::string, PortGroup>> convert_ports(Sink& sink, const 
       sink.report("RP0012", ppath + ".port must be a number or a name, not " + describe(port_node), port_node);
       continue;
     }
+    if (auto other = yaml11_reading(port_node)) {
+      sink.report("RP0012", ppath + ".port " + port_node.scalar() + " is " + *other +
+                                " to YAML 1.1 (kubectl): write the port in decimal, or quote a name",
+                  port_node);
+      continue;
+    }
     const std::string& text = port_node.scalar();
     const bool quoted = port_node.quoted();
     const auto number = quoted ? std::nullopt : parse_integer(text);

@@ -54,6 +54,39 @@ std::optional<long long> parse_integer(std::string_view text) {
   return value;
 }
 
+std::optional<std::string> yaml11_reading(const Node& scalar) {
+  if (!scalar.is_scalar() || scalar.quoted()) return std::nullopt;
+  std::string_view text = scalar.scalar();
+  static constexpr std::string_view kBooleans[] = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+                                                   "true", "True", "TRUE", "false", "False", "FALSE",
+                                                   "on", "On", "ON", "off", "Off", "OFF"};
+  for (const auto word : kBooleans)
+    if (text == word) return "a boolean";
+  std::string_view digits = text;
+  if (!digits.empty() && (digits.front() == '+' || digits.front() == '-')) digits.remove_prefix(1);
+  const auto all_of = [](std::string_view s, std::string_view set) {
+    return !s.empty() && s.find_first_not_of(set) == std::string_view::npos;
+  };
+  long long value = 0;
+  if (digits.size() > 1 && digits.front() == '0' && all_of(digits.substr(1), "01234567")) {
+    std::from_chars(digits.data() + 1, digits.data() + digits.size(), value, 8);
+    return "octal " + std::to_string(text.front() == '-' ? -value : value);
+  }
+  if (digits.size() > 2 && (digits.substr(0, 2) == "0x" || digits.substr(0, 2) == "0b")) {
+    const bool hex = digits[1] == 'x';
+    if (!all_of(digits.substr(2), hex ? "0123456789abcdefABCDEF" : "01")) return std::nullopt;
+    std::from_chars(digits.data() + 2, digits.data() + digits.size(), value, hex ? 16 : 2);
+    return (hex ? "hexadecimal " : "binary ") + std::to_string(text.front() == '-' ? -value : value);
+  }
+  if (digits.find('_') != std::string_view::npos && all_of(digits, "0123456789_") && digits.front() != '_')
+    return "the number " + [&] {
+      std::string plain;
+      for (char c : digits) if (c != '_') plain += c;
+      return plain;
+    }();
+  return std::nullopt;
+}
+
 std::optional<double> parse_number(std::string_view text) {
   if (auto i = parse_integer(text)) return static_cast<double>(*i);
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);

@@ -117,6 +117,10 @@ class MapView {
 [[nodiscard]] std::string describe(const Node& node);  // "a mapping", "a list", "\"x\"", …
 // Parses an integer scalar (decimal, optional sign); nullopt if not one.
 [[nodiscard]] std::optional<long long> parse_integer(std::string_view text);
+// How YAML 1.1 (kubectl's and calicoctl's parser) reads an unquoted scalar
+// that this YAML 1.2 reader reads otherwise: "017" is octal 15 there,
+// "0x50" is 80, "on" is true. nullopt when both agree (or it is quoted).
+[[nodiscard]] std::optional<std::string> yaml11_reading(const Node& scalar);
 [[nodiscard]] std::optional<double> parse_number(std::string_view text);
 
 }  // namespace rampart::engine::loader

@@ -370,3 +370,39 @@ metadata: {name: pool}
   for (const auto& d : loaded.diagnostics) ids.push_back(d.rule_id);
   CHECK(ids == std::vector<std::string>{"RP0020", "RP0011", "RP0011"});
 }
+
+// kubectl and calicoctl parse YAML 1.1: an unquoted 017 is octal 15 there,
+// 0x50 is 80 and true a boolean; this reader (YAML 1.2) would have taken 17,
+// a port named "0x50" and one named "true". Refused with the reading named.
+TEST_CASE("ports that YAML 1.1 reads differently are errors", "[review][loader]") {
+  for (const char* port : {"017", "0x50", "true", "1_000"}) {
+    INFO(port);
+    const auto k8s = load_text(std::string(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: prod}
+spec:
+  podSelector: {}
+  ingress:
+  - ports: [{port: )") + port + "}]\n", "k8s.yaml");
+    CHECK(reports(k8s, "RP0012"));
+    const auto calico = load_text(std::string(R"(apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: p, namespace: prod}
+spec:
+  ingress:
+  - action: Allow
+    protocol: TCP
+    destination: {ports: [)") + port + "]}\n", "calico.yaml");
+    CHECK(reports(calico, "RP0012"));
+  }
+  // Decimal, and quoted names, read the same in both.
+  const auto fine = load_text(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: prod}
+spec:
+  podSelector: {}
+  ingress:
+  - ports: [{port: 17}, {port: "http"}, {port: 8080}]
+)", "fine.yaml");
+  CHECK_FALSE(fine.has_errors());
+}
