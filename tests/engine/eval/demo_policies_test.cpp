@@ -3,6 +3,10 @@
 // hold end to end: loader → normaliser → evaluator and class engine.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include "rampart/engine/connlist.h"
 #include "rampart/engine/evaluator.h"
 #include "rampart/engine/loader.h"
@@ -91,4 +95,59 @@ TEST_CASE("the demo cluster says what its README says", "[demo]") {
 TEST_CASE("the baseline library loads cleanly", "[demo]") {
   const auto loaded = load_clean(kPolicies + "/baseline");
   CHECK(loaded.model.policies.size() >= 5);
+}
+
+// The baseline's exemptions cannot be claimed by a pod's own labels (which
+// whoever deploys the pod sets): the node-access source is the global
+// network set only, the metadata-service exemption a namespace label.
+TEST_CASE("the baseline's exemptions are not pod labels", "[demo]") {
+  // One model: the baseline's documents and the pods, normalised together.
+  std::string text;
+  for (const auto& entry : std::filesystem::directory_iterator(kPolicies + "/baseline"))
+    if (entry.path().extension() == ".yaml") {
+      std::ifstream in(entry.path());
+      text += std::string(std::istreambuf_iterator<char>(in), {}) + "\n---\n";
+    }
+  const auto both = load_text(text + R"(apiVersion: v1
+kind: Namespace
+metadata: {name: infra, labels: {oci-metadata-access: allowed}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: app, labels: {app: db}}
+spec: {nodeName: node-1, containers: [{name: c, image: x}]}
+status: {podIP: 10.0.20.2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: sneaky, namespace: app, labels: {role: oke-worker-nodes, oci-metadata-access: allowed}}
+spec: {nodeName: node-1, containers: [{name: c, image: x}]}
+status: {podIP: 10.0.20.3}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: agent, namespace: infra}
+spec: {nodeName: node-1, containers: [{name: c, image: x}]}
+status: {podIP: 10.0.30.3}
+)", "baseline+pods.yaml");
+  REQUIRE_FALSE(both.has_errors());
+  const Model& m = both.model;
+  const Evaluator ev(m);
+  auto tcp = [&](const FlowEnd& src, const FlowEnd& dst, std::uint16_t port) {
+    Flow f;
+    f.src = src;
+    f.dst = dst;
+    f.protocol = proto::kTcp;
+    f.dst_port = port;
+    return f;
+  };
+  const FlowEnd db = FlowEnd::of(workload(m, "app", "db"));
+  const FlowEnd sneaky = FlowEnd::of(workload(m, "app", "sneaky"));
+  const FlowEnd agent = FlowEnd::of(workload(m, "infra", "agent"));
+  const FlowEnd metadata = FlowEnd::external(*IpAddress::parse("169.254.169.254"));
+  // Ingress of db: a pod labelled like the nodes is not the nodes.
+  CHECK_FALSE(ev.evaluate_direction(*db.endpoint, Direction::kIngress, tcp(sneaky, db, 5432)).allowed);
+  // Egress to the metadata service: the pod label does not exempt, the namespace label does.
+  CHECK_FALSE(ev.evaluate_direction(*sneaky.endpoint, Direction::kEgress, tcp(sneaky, metadata, 80)).allowed);
+  CHECK(ev.evaluate_direction(*agent.endpoint, Direction::kEgress, tcp(agent, metadata, 80)).allowed);
 }
