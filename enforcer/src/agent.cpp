@@ -51,6 +51,7 @@ engine::Model build_model(const ResourceStore& store, const std::string& node,
           if constexpr (std::is_same_v<T, engine::Policy>) model.policies.push_back(value);
           if constexpr (std::is_same_v<T, engine::NetworkSet>) model.network_sets.push_back(value);
           if constexpr (std::is_same_v<T, engine::Endpoint>) model.endpoints.push_back(value);
+          if constexpr (std::is_same_v<T, engine::ServiceAccount>) model.service_accounts.push_back(value);
         },
         resource.value);
   }

@@ -44,6 +44,7 @@ bool LiveModel::contains(const ResourceKey& key) const {
     case ResourceKind::kNetworkSet: section = &sets_; break;
     case ResourceKind::kHostEndpoint:
     case ResourceKind::kPod: section = &endpoints_; break;
+    case ResourceKind::kServiceAccount: section = &accounts_; break;
   }
   return at(section->keys, position(section->keys, key), key);
 }
@@ -59,6 +60,7 @@ bool LiveModel::apply(const ResourceUpdate& update) {
     case ResourceKind::kNetworkSet: return apply_to(sets_, model_.network_sets, update);
     case ResourceKind::kHostEndpoint:
     case ResourceKind::kPod: return apply_to(endpoints_, model_.endpoints, update);
+    case ResourceKind::kServiceAccount: return apply_to(accounts_, model_.service_accounts, update);
   }
   return false;
 }
@@ -204,6 +206,18 @@ void LiveModel::namespace_changed(const std::string& name) {
   for (auto i = position(sets_.keys, ResourceKey{ResourceKind::kNetworkSet, name, ""});
        i < sets_.keys.size() && sets_.keys[i].kind == ResourceKind::kNetworkSet && sets_.keys[i].ns == name; ++i) {
     engine::normalize_network_set(model_.network_sets[i], model_);
+  }
+}
+
+// A service account's labels are its pods' pcsa.* labels (engine normalize):
+// its pods in its namespace (contiguous in key order) are re-normalised.
+void LiveModel::account_changed(const engine::ServiceAccount& account) {
+  for (auto i = position(endpoints_.keys, ResourceKey{ResourceKind::kPod, account.ns, ""});
+       i < endpoints_.keys.size() && endpoints_.keys[i].kind == ResourceKind::kPod && endpoints_.keys[i].ns == account.ns; ++i) {
+    auto& pod = model_.endpoints[i];
+    if (pod.service_account != account.name) continue;
+    engine::normalize_endpoint(pod, model_);
+    note(pod);
   }
 }
 

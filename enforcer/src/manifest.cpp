@@ -49,6 +49,10 @@ std::map<ResourceKey, ResourceValue> objects_of(engine::Model model) {
     ResourceKey key{kind, set.ns, set.name};
     out.insert_or_assign(std::move(key), std::move(set));
   }
+  for (auto& sa : model.service_accounts) {
+    ResourceKey key{ResourceKind::kServiceAccount, sa.ns, sa.name};
+    out.insert_or_assign(std::move(key), std::move(sa));
+  }
   for (auto& ep : model.endpoints) {
     const bool pod = ep.kind == engine::EndpointKind::kPod;
     ResourceKey key{pod ? ResourceKind::kPod : ResourceKind::kHostEndpoint, pod ? ep.ns : "", ep.name};

@@ -31,6 +31,7 @@ const KindInfo kKinds[] = {
     {ResourceKind::kHostEndpoint, "HostEndpoint", "hostendpoints", "projectcalico.org", "HostEndpoint", false,
      {"hep"}},
     {ResourceKind::kPod, "Pod", "pods", "", "Pod", true, {"po"}},
+    {ResourceKind::kServiceAccount, "ServiceAccount", "serviceaccounts", "", "ServiceAccount", true, {"sa"}},
 };
 
 const KindInfo& info(ResourceKind kind) {

@@ -1,7 +1,7 @@
 // The agent's incrementally kept model (LiveModel) against the reference:
 // build_model() from the same store, normalised from scratch. Random update
 // sequences over a small universe of keys (namespaces, pods, host endpoints,
-// every policy kind, tiers, network sets) and random CNI registrations; after
+// every policy kind, tiers, network sets, service accounts) and random CNI registrations; after
 // every step both models are compared field by field and lowered for the node
 // (the nft IR must be identical), and a compiler::NodeLowering kept current
 // with LiveModel::take_change() must lower to the same IR: the change names
@@ -86,7 +86,7 @@ struct Universe {
   std::string document() {
     const std::string ns = one_of(namespaces);
     const std::string team = one_of<std::string>({"red", "blue"});
-    switch (pick(9)) {
+    switch (pick(10)) {
       case 0:
         return "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + ns + "\n  labels: {team: " + team + "}\n";
       case 1:
@@ -109,13 +109,15 @@ struct Universe {
                "\n  selector: app == '" + one_of<std::string>({"web", "db"}) +
                "'\n  types: [Ingress]\n  ingress:\n    - action: Allow\n      source:\n        " +
                one_of<std::string>({"namespaceSelector: team == 'red'", "selector: app == 'web'",
-                                    "notSelector: app == 'db'", "serviceAccounts: {names: [sa1]}"}) +
+                                    "notSelector: app == 'db'", "serviceAccounts: {names: [sa1]}",
+                                    "serviceAccounts: {selector: trust == 'low'}"}) +
                "\n";
       }
       case 4:
         return "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: g" +
                std::to_string(pick(2)) + "\nspec:\n  namespaceSelector: team == '" + team +
-               "'\n  selector: all()\n  types: [Egress]\n  egress:\n    - action: Deny\n      destination:\n"
+               "'\n  selector: all()\n" + (pick(2) ? "  serviceAccountSelector: trust == 'low'\n" : "") +
+               "  types: [Egress]\n  egress:\n    - action: Deny\n      destination:\n"
                "        namespaceSelector: all()\n";
       case 5:
         return "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: k" + std::to_string(pick(2)) +
@@ -133,6 +135,9 @@ struct Universe {
         return "apiVersion: projectcalico.org/v3\nkind: NetworkSet\nmetadata:\n  name: s" + std::to_string(pick(2)) +
                "\n  namespace: " + ns + "\n  labels: {role: x}\nspec:\n  nets: [203.0.113." +
                std::to_string(pick(4) * 8) + "/29]\n";
+      case 8:  // its labels are its pods' pcsa.* labels (review H3, finding 12)
+        return "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa" + std::to_string(pick(2)) +
+               "\n  namespace: " + ns + "\n  labels: {trust: " + one_of<std::string>({"low", "high"}) + "}\n";
       default:
         return "apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata:\n  name: h" + std::to_string(pick(2)) +
                "\nspec:\n  node: " + kNode + "\n  interfaceName: eth0\n  expectedIPs: [192.168.0." +

@@ -65,42 +65,48 @@ class LiveModel {
   void prepare(engine::Policy& policy);
   void prepare(engine::NetworkSet& set);
   void prepare(engine::Endpoint& endpoint);
+  void prepare(engine::ServiceAccount&) {}
   void added(const engine::Tier&) {}
   void added(const engine::Namespace& ns);
   void added(const engine::Policy& policy) { reference(policy.ns); }
   void added(const engine::NetworkSet& set) { reference(set.ns); }
   void added(const engine::Endpoint& endpoint) { reference(endpoint.ns); }
+  void added(const engine::ServiceAccount& account) { reference(account.ns); }
   void removed(const engine::Tier&) {}
   void removed(const engine::Namespace& ns);
   void removed(const engine::Policy& policy) { unreference(policy.ns); }
   void removed(const engine::NetworkSet& set) { unreference(set.ns); }
   void removed(const engine::Endpoint& endpoint);
+  void removed(const engine::ServiceAccount& account) { unreference(account.ns); }
   void settle(const engine::Tier&) { rederive_tiers(); }
   void settle(const engine::Namespace& ns) { namespace_changed(ns.name); }
   void settle(const engine::Policy&) { rederive_tiers(); }
   void settle(const engine::NetworkSet&) {}
   void settle(const engine::Endpoint&) {}
+  void settle(const engine::ServiceAccount& account) { account_changed(account); }
   void note(const engine::Tier&) { change_.tiers = true; }
   void note(const engine::Namespace& ns) { change_.namespaces.insert(ns.name); }
   void note(const engine::Policy& policy) { change_.policies.insert(compiler::policy_key(policy)); }
   void note(const engine::NetworkSet& set) { change_.network_sets.insert(compiler::network_set_key(set)); }
   void note(const engine::Endpoint& endpoint) { change_.endpoints.insert(compiler::endpoint_key(endpoint)); }
+  void note(const engine::ServiceAccount&) {}  // its pods are noted by account_changed()
 
   void reference(const std::string& ns);
   void unreference(const std::string& ns);
   void add_implicit_namespace(const std::string& name);
   void remove_implicit_namespace(const std::string& name);
   void namespace_changed(const std::string& name);  // re-normalises what depends on it
+  void account_changed(const engine::ServiceAccount& account);  // the same for its pods
   void rederive_tiers();
   void overlay(engine::Endpoint& pod, const LocalEndpoint& local);
 
   std::string node_;
   engine::Model model_;
-  Section tiers_, namespaces_, policies_, sets_, endpoints_;  // tiers_/namespaces_: the declared prefix
+  Section tiers_, namespaces_, policies_, sets_, endpoints_, accounts_;  // tiers_/namespaces_: the declared prefix
   std::map<std::string, int, std::less<>> references_;        // namespace name → objects in it
   std::map<std::string, LocalEndpoint> local_;                // by pod "ns/name"
   std::map<std::string, Original> originals_;                 // local pods with an overlay
-  std::array<std::size_t, 9> counts_{};
+  std::array<std::size_t, std::size(kAllResourceKinds)> counts_{};
   compiler::ModelChange change_;
 };
 

@@ -26,12 +26,14 @@ enum class ResourceKind {
   kNetworkSet,
   kHostEndpoint,
   kPod,
+  kServiceAccount,  // its labels are the pcsa.* labels of its pods
 };
 
 inline constexpr ResourceKind kAllResourceKinds[] = {
     ResourceKind::kTier,           ResourceKind::kNamespace,        ResourceKind::kGlobalNetworkPolicy,
     ResourceKind::kNetworkPolicy,  ResourceKind::kKubernetesNetworkPolicy, ResourceKind::kGlobalNetworkSet,
     ResourceKind::kNetworkSet,     ResourceKind::kHostEndpoint,     ResourceKind::kPod,
+    ResourceKind::kServiceAccount,
 };
 
 // "NetworkPolicy", "KubernetesNetworkPolicy", … (KubernetesNetworkPolicy is
@@ -65,7 +67,8 @@ struct ResourceKey {
 // The typed form, as the loader produced it (not normalised: normalisation
 // needs the whole model and happens when the model is assembled).
 using ResourceValue =
-    std::variant<engine::Tier, engine::Namespace, engine::Policy, engine::NetworkSet, engine::Endpoint>;
+    std::variant<engine::Tier, engine::Namespace, engine::Policy, engine::NetworkSet, engine::Endpoint,
+                 engine::ServiceAccount>;
 
 struct Resource {
   ResourceKey key;
