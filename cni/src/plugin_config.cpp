@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "rampart/agent_protocol/messages.h"
 #include "rampart/cni/cni_version.h"
 
 namespace rampart::cni {
@@ -59,6 +60,9 @@ const char* to_string(LogLevel level) {
 }
 
 CniResult<PluginConfig> parse_plugin_config(std::string_view text) {
+  if (agent_protocol::json_depth(text) > agent_protocol::kMaxJsonDepth)
+    return cni_fail(kDecodingFailure, "network configuration on stdin is nested too deeply",
+                    "more than " + std::to_string(agent_protocol::kMaxJsonDepth) + " levels of arrays and objects");
   json doc;
   try {
     doc = json::parse(text);

@@ -310,3 +310,17 @@ TEST_CASE("install: bad conflists get errors with file:line:col", "[unit][cni]")
       install_into_conflist(R"({"cniVersion":"1.0.0","plugins":[{"ipam":{}}]})", InstallOptions{});
   REQUIRE_FALSE(typeless);
 }
+
+TEST_CASE("config: a prevResult nested too deeply is a decoding failure, not a crash", "[unit][cni]") {
+  // Found by the session-6 review (H3): ~200k nested arrays in prevResult made
+  // rampart-cni overflow its stack copying the document (SIGSEGV in ADD and DEL).
+  const std::size_t deep = 300000;
+  const std::string text = R"({"cniVersion":"1.0.0","name":"n","type":"rampart-cni","prevResult":{"interfaces":[{"name":"eth0","mac":)" +
+                           std::string(deep, '[') + std::string(deep, ']') + "}]}}";
+  auto c = parse_plugin_config(text);
+  REQUIRE_FALSE(c);
+  CHECK(c.error().code == kDecodingFailure);
+  CHECK_THAT(c.error().msg, Catch::Contains("nested too deeply"));
+  // Ordinary nesting is untouched.
+  CHECK(parse_plugin_config(R"({"cniVersion":"1.0.0","name":"n","type":"rampart-cni","prevResult":{"interfaces":[{"name":"eth0","mac":[[["x"]]]}]}})"));
+}

@@ -151,3 +151,15 @@ TEST_CASE("cidr and interface name checks", "[unit][cni][protocol]") {
   CHECK_FALSE(is_valid_interface_name("a:b"));
   CHECK_FALSE(is_valid_interface_name("a b"));
 }
+
+TEST_CASE("json_depth skips strings; a message nested too deeply is refused before parsing", "[unit][cni][protocol]") {
+  CHECK(json_depth("") == 0);
+  CHECK(json_depth(R"({"a":[1,{"b":[]}]})") == 4);
+  CHECK(json_depth(R"({"a":"[[[{{{"})") == 1);
+  CHECK(json_depth(R"({"a":"\"[[[", "b":[]})") == 2);  // an escaped quote does not end the string
+  CHECK(json_depth("]]]]{") == 1);
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  auto r = decode_request(R"({"version":1,"op":"add","x":)" + deep + "}");
+  REQUIRE_FALSE(r);
+  CHECK_THAT(r.error().message, Catch::Contains("nest arrays and objects deeper than 128"));
+}

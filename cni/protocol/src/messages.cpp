@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <nlohmann/json.hpp>
@@ -40,6 +41,8 @@ Result<std::string> string_member(const json& object, const char* key, std::stri
 Result<json> parse_line(std::string_view line) {
   if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
   if (line.find('\n') != std::string_view::npos) return invalid("a message must be a single line");
+  if (json_depth(line) > kMaxJsonDepth)
+    return invalid("a message must not nest arrays and objects deeper than " + std::to_string(kMaxJsonDepth));
   json doc;
   try {
     doc = json::parse(line);
@@ -222,6 +225,23 @@ Result<Reply> decode_reply(std::string_view line) {
   }
   if (!reply.ok && reply.message.empty()) reply.message = "the agent refused the request without a reason";
   return reply;
+}
+
+int json_depth(std::string_view text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '[' || c == '{') deepest = std::max(deepest, ++depth);
+    else if ((c == ']' || c == '}') && depth > 0) --depth;
+  }
+  return deepest;
 }
 
 }  // namespace rampart::agent_protocol

@@ -86,4 +86,12 @@ struct Reply {
 [[nodiscard]] bool is_valid_cidr(std::string_view text);
 [[nodiscard]] bool is_valid_interface_name(std::string_view name);
 
+// The deepest nesting of arrays and objects in JSON text (strings skipped;
+// the text need not be valid). nlohmann copies and compares documents
+// recursively, so a few hundred thousand brackets overflow the stack: both
+// readers (this codec and rampart-cni's stdin) refuse text nested deeper than
+// kMaxJsonDepth before parsing it.
+inline constexpr int kMaxJsonDepth = 128;
+[[nodiscard]] int json_depth(std::string_view text);
+
 }  // namespace rampart::agent_protocol
