@@ -78,6 +78,13 @@ int run(const ApplyOptions& options) {
     }
     enforcer::Manifest manifest = enforcer::decode_manifest(text.str(), file.string());
     findings.insert(findings.end(), manifest.diagnostics.begin(), manifest.diagnostics.end());
+    // A later file's document wins over an earlier file's, as a later
+    // document does within one file (decode_manifest): a pod finished here
+    // drops an earlier file's running one, and a running one here an earlier
+    // "finished".
+    for (const auto& r : manifest.resources) std::erase(finished, r.key);
+    for (const auto& key : manifest.finished)
+      std::erase_if(resources, [&](const enforcer::Resource& r) { return r.key == key; });
     for (auto& r : manifest.resources) resources.push_back(std::move(r));
     for (auto& key : manifest.finished) finished.push_back(std::move(key));
   }

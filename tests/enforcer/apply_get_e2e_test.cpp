@@ -98,6 +98,17 @@ void round_trip(const std::string& datastore, const TempDir& tmp) {
   CHECK(cli("get pod job-1 -n prod --datastore " + datastore).status == 1);
   CHECK(cli("apply -f " + (tmp.path / "pod.yaml").string() + " --datastore " + datastore).out ==
         "pod prod/job-1 skipped (finished)\n");
+
+  // Across files the later document wins too (it did only within one file).
+  const std::string run = (tmp.path / "run.yaml").string(), done = (tmp.path / "done.yaml").string();
+  write(run, pod_doc("prod", "job-2", "10.0.0.8"));
+  write(done, pod_doc("prod", "job-2", "10.0.0.8") + "  phase: Succeeded\n");
+  CHECK(cli("apply -f " + run + " -f " + done + " --datastore " + datastore).out == "pod prod/job-2 skipped (finished)\n");
+  CHECK(cli("get pod job-2 -n prod --datastore " + datastore).status == 1);
+  CHECK(cli("apply -f " + done + " -f " + run + " --datastore " + datastore).out == "pod prod/job-2 created\n");
+  CHECK(cli("get pod job-2 -n prod --datastore " + datastore).status == 0);
+  CHECK(cli("apply -f " + run + " -f " + done + " --datastore " + datastore).out == "pod prod/job-2 deleted (finished)\n");
+  CHECK(cli("get pod job-2 -n prod --datastore " + datastore).status == 1);
 }
 
 }  // namespace
