@@ -361,6 +361,13 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
     }
     case Operation::kDelete: {
       const LocalEndpoint ep = local_endpoint(request);
+      // An ADD of this attachment still waiting for its pod is answered now:
+      // once the pod showed up it would register a container already gone.
+      std::erase_if(pending_, [&](PendingAdd& p) {
+        if (local_endpoint(p.request).id() != ep.id()) return false;
+        p.reply(failure("endpoint " + ep.id() + " was deleted before its pod was seen", false));
+        return true;
+      });
       if (local_.erase(ep.id()) > 0) {
         persist();
         local_changed();

@@ -183,6 +183,30 @@ TEST_CASE("agent: an ADD for a pod not yet in the datastore waits for it, or is 
   CHECK(rig.dataplane.violations().empty());
 }
 
+TEST_CASE("agent: a DEL answers a waiting ADD of the same attachment, which is never registered", "[unit]") {
+  // Suspected by the session-6 review (H3): the waiting ADD stayed and
+  // registered the deleted container once its pod appeared.
+  Rig rig(AgentConfig{"node-1", 5s, 60s});
+  write_file(rig.dir.path / "store/app.yaml", calico_policy("prod", "web", 80));
+  rig.start();
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  const auto add = add_request("prod", "web-3", "abcdef0004", "10.244.1.8/24");
+  auto waiting = std::async(std::launch::async, [&] { return ask(rig.socket(), add); });
+  std::this_thread::sleep_for(300ms);
+  ap::Request del = add;
+  del.op = ap::Operation::kDelete;
+  CHECK(ask(rig.socket(), del).ok);
+  REQUIRE(waiting.wait_for(3s) == std::future_status::ready);  // answered by the DEL, not by the 5 s wait
+  const auto reply = waiting.get();
+  CHECK_FALSE(reply.ok);
+  CHECK(reply.message.find("deleted before its pod was seen") != std::string::npos);
+  write_file(rig.dir.path / "store/pod.yaml", pod_doc("prod", "web-3", "10.244.1.8"));
+  REQUIRE(eventually([&] { return rig.dataplane.model().endpoints.size() == 1; }));
+  std::this_thread::sleep_for(200ms);
+  CHECK(rig.dataplane.endpoints().empty());
+  CHECK(rig.dataplane.violations().empty());
+}
+
 TEST_CASE("agent: parallel ADDs, address takeover, GC", "[unit]") {
   Rig rig;
   std::string pods;
