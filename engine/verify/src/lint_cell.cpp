@@ -12,6 +12,13 @@ const RuleTerm* find_rule(const ChainTerm& chain, const Rule* rule, std::vector<
   return nullptr;
 }
 
+const PolicyTerm* find_policy(const ChainTerm& chain, const Policy* p) {
+  for (const auto& tier : chain.tiers)
+    for (const auto& pt : tier.policies)
+      if (pt.policy == p) return &pt;
+  return nullptr;
+}
+
 const Policy* owner(const ChainTerm& chain, const RuleTerm* rt) {
   for (const auto& tier : chain.tiers)
     for (const auto& pt : tier.policies)

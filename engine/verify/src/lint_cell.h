@@ -5,6 +5,7 @@
 // (Shared) and where findings go (Sink).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -182,15 +183,23 @@ class Cell {
     const auto key = std::make_tuple(&p, d, full);
     auto it = s.chains.find(key);
     if (it == s.chains.end()) {
-      const auto only = slice(p, d, full);
+      const auto& only = slice(p, d, full);
       it = s.chains.emplace(key, s.world->chain(shared_.model, d, tiers_[d], {}, &only)).first;
     }
     return it->second;
   }
-  ChainTerm chain_without(const Policy& p, Direction d, const Removal& removal, bool full = true) {
+  // The last few are kept: a question is built up to four times (guess,
+  // local cell, without and with the earlier tiers).
+  const ChainTerm& chain_without(const Policy& p, Direction d, const Removal& removal, bool full = true) {
     State& s = z();
-    const auto only = slice(p, d, full);
-    return s.world->chain(shared_.model, d, tiers_[d], removal, &only);
+    const auto key = std::make_tuple(&p, d, removal.policy, removal.rule, full);
+    for (const auto& [k, v] : s.recent_without)
+      if (k == key && v) return *v;
+    const auto& only = slice(p, d, full);
+    auto& slot = s.recent_without[s.next_without];
+    s.next_without = (s.next_without + 1) % s.recent_without.size();
+    slot = {key, s.world->chain(shared_.model, d, tiers_[d], removal, &only)};
+    return *slot.second;
   }
   // p's chain without the given policies.
   ChainTerm chain_except(const Policy& p, Direction d, const std::vector<const Policy*>& dropped) {
@@ -207,7 +216,7 @@ class Cell {
   // Policies of p's slice up to p itself, in evaluation order: every policy
   // a flow passes before p's rules.
   std::vector<const Policy*> up_to(const Policy& p, Direction d) {
-    const auto in = slice(p, d, true);
+    const auto& in = slice(p, d, true);
     std::vector<const Policy*> out;
     for (const auto& tier : tiers_[d])
       for (const Policy* q : tier.policies) {
@@ -219,7 +228,7 @@ class Cell {
   // Policies of the slice in tiers before p's; none of them applies.
   std::vector<const Policy*> earlier(const Policy& p, Direction d) {
     const auto all = slice(p, d, true);
-    const auto later = slice(p, d, false);
+    const auto& later = slice(p, d, false);
     std::vector<const Policy*> out;
     for (const Policy* q : all)
       if (!later.contains(q)) out.push_back(q);
@@ -281,6 +290,9 @@ class Cell {
     std::unique_ptr<z3::solver> flow_solver;
     std::unique_ptr<z3::solver> label_solver;
     std::map<std::tuple<const Policy*, Direction, bool>, ChainTerm> chains;
+    using WithoutKey = std::tuple<const Policy*, Direction, const Policy*, const Rule*, bool>;
+    std::array<std::pair<WithoutKey, std::optional<ChainTerm>>, 4> recent_without{};
+    std::size_t next_without = 0;
   };
 
   State& z() {
@@ -357,7 +369,18 @@ class Cell {
 
   // Policies of the cell that can select an endpoint `p` selects; without
   // `full`, only those in p's tier and later ones.
-  std::set<const Policy*> slice(const Policy& p, Direction d, bool full) {
+  // The last few slices asked for (one policy's questions ask for the same
+  // ones many times; keeping all of them would cost memory per cell).
+  const std::set<const Policy*>& slice(const Policy& p, Direction d, bool full) {
+    const auto key = std::make_tuple(&p, d, full);
+    for (const auto& [k, v] : recent_slices_)
+      if (k == key) return v;
+    recent_slices_[next_slice_] = {key, make_slice(p, d, full)};
+    const auto& out = recent_slices_[next_slice_].second;
+    next_slice_ = (next_slice_ + 1) % recent_slices_.size();
+    return out;
+  }
+  std::set<const Policy*> make_slice(const Policy& p, Direction d, bool full) {
     std::set<const Policy*> out;
     const Restriction& rp = shared_.restrictions.at(&p);
     const auto& tiers = tiers_[d];
@@ -376,9 +399,12 @@ class Cell {
   std::vector<const Policy*> members_;
   std::map<Direction, std::vector<OrderedTier>> tiers_;
   std::unique_ptr<State> z_;
+  std::array<std::pair<std::tuple<const Policy*, Direction, bool>, std::set<const Policy*>>, 8> recent_slices_{};
+  std::size_t next_slice_ = 0;
 };
 
 const RuleTerm* find_rule(const ChainTerm& chain, const Rule* rule, std::vector<const RuleTerm*>* before = nullptr);
 const Policy* owner(const ChainTerm& chain, const RuleTerm* rt);
+const PolicyTerm* find_policy(const ChainTerm& chain, const Policy* p);
 
 }  // namespace rampart::verify::detail::lint

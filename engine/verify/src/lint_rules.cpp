@@ -50,8 +50,14 @@ void Linter::check_rule(const Policy& p, Direction d, int index, const std::vect
       if (reach && r == SatResult::kUnsat) continue;
       const auto differs = [&](Cell& x, bool full) {
         const ChainTerm& chain = x.chain(p, d, full);
-        const ChainTerm without = x.chain_without(p, d, Removal{nullptr, &rule}, full);
-        return x.in_cell(d) && chain.allowed != without.allowed;
+        const ChainTerm& without = x.chain_without(p, d, Removal{nullptr, &rule}, full);
+        z3::expr e = x.in_cell(d) && chain.allowed != without.allowed;
+        // Implied (so the answer is the same): removing the rule changes
+        // only flows that reach it and match it. Said up front, the solver
+        // propagates it instead of finding it.
+        if (shared_.options.slicing)
+          if (const RuleTerm* rt = find_rule(chain, &rule)) e = e && rt->reach && rt->match;
+        return e;
       };
       if (c->concrete(differs(*c, true), guess(*c, p, d, {&rule}), sink, check_name)) return;
       if (ask_reaching(*c, p, d, differs, sink, check_name, rule.where, name) != SatResult::kUnsat) return;
@@ -244,7 +250,11 @@ SatResult Linter::reached_in(const Policy& p, Direction d, int index, const std:
     const auto any = [&](Cell& x, bool full) {
       z3::expr_vector out(x.ctx());
       for (std::size_t j : open) out.push_back(term(x, full, j));
-      return x.in_cell(d) && z3::mk_or(out);
+      z3::expr e = x.in_cell(d) && z3::mk_or(out);
+      // Implied: every rule's reach needs p's slot reached with p applying.
+      if (shared_.options.slicing)
+        if (const PolicyTerm* pt = find_policy(x.chain(p, d, full), &p)) e = e && pt->reach && pt->applies;
+      return e;
     };
     std::optional<z3::model> m;
     Cell* mc = &c;
@@ -285,10 +295,15 @@ void Linter::check_policy_redundant(const Policy& p, const std::vector<Cell*>& c
   Timer timer{&sink, check_name};
   if (!p.governs(Direction::kIngress) && !p.governs(Direction::kEgress)) return;
   const auto differs_in = [&](Direction d) {
-    return [&p, d](Cell& x, bool full) {
+    return [this, &p, d](Cell& x, bool full) {
       const ChainTerm& with = x.chain(p, d, full);
-      const ChainTerm without = x.chain_without(p, d, Removal{&p, nullptr}, full);
-      return x.in_cell(d) && with.allowed != without.allowed;
+      const ChainTerm& without = x.chain_without(p, d, Removal{&p, nullptr}, full);
+      z3::expr e = x.in_cell(d) && with.allowed != without.allowed;
+      // Implied: removing p changes only flows whose evaluation reaches p's
+      // slot with p applying.
+      if (shared_.options.slicing)
+        if (const PolicyTerm* pt = find_policy(with, &p)) e = e && pt->reach && pt->applies;
+      return e;
     };
   };
   const bool governs_both = p.governs(Direction::kIngress) && p.governs(Direction::kEgress);
