@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <sstream>
 
 #include "rampart/engine/validate.h"
 
@@ -72,11 +73,46 @@ std::optional<std::string> yaml11_reading(const Node& scalar) {
     std::from_chars(digits.data() + 1, digits.data() + digits.size(), value, 8);
     return "octal " + std::to_string(text.front() == '-' ? -value : value);
   }
-  if (digits.size() > 2 && (digits.substr(0, 2) == "0x" || digits.substr(0, 2) == "0b")) {
-    const bool hex = digits[1] == 'x';
-    if (!all_of(digits.substr(2), hex ? "0123456789abcdefABCDEF" : "01")) return std::nullopt;
-    std::from_chars(digits.data() + 2, digits.data() + digits.size(), value, hex ? 16 : 2);
-    return (hex ? "hexadecimal " : "binary ") + std::to_string(text.front() == '-' ? -value : value);
+  // 0x / 0b / 0o in either case (go-yaml hands them to strconv's base 0).
+  if (digits.size() > 2 && digits.front() == '0' && std::string_view("xXbBoO").find(digits[1]) != std::string_view::npos) {
+    const char base_char = static_cast<char>(digits[1] | 0x20);
+    const int base = base_char == 'x' ? 16 : base_char == 'b' ? 2 : 8;
+    const std::string_view set = base == 16 ? "0123456789abcdefABCDEF" : base == 2 ? "01" : "01234567";
+    if (!all_of(digits.substr(2), set)) return std::nullopt;
+    std::from_chars(digits.data() + 2, digits.data() + digits.size(), value, base);
+    const char* name = base == 16 ? "hexadecimal " : base == 2 ? "binary " : "octal ";
+    return name + std::to_string(text.front() == '-' ? -value : value);
+  }
+  // A float to YAML 1.1 that is no plain integer: 8e1 is 80 there, a name here.
+  {
+    std::size_t i = 0;
+    const auto run = [&](std::string_view set) {
+      const std::size_t from = i;
+      while (i < digits.size() && set.find(digits[i]) != std::string_view::npos) ++i;
+      return i - from;
+    };
+    const std::size_t whole = run("0123456789");
+    std::size_t fraction = 0;
+    bool point = false;
+    if (i < digits.size() && digits[i] == '.') {
+      point = true;
+      ++i;
+      fraction = run("0123456789");
+    }
+    bool exponent = false;
+    if ((whole || fraction) && i < digits.size() && (digits[i] == 'e' || digits[i] == 'E')) {
+      ++i;
+      if (i < digits.size() && (digits[i] == '+' || digits[i] == '-')) ++i;
+      exponent = run("0123456789") > 0;
+      if (!exponent) return std::nullopt;
+    }
+    if (i == digits.size() && (point || exponent) && (whole || fraction)) {
+      double number = 0;
+      std::from_chars(digits.data(), digits.data() + digits.size(), number);
+      std::ostringstream out;
+      out << "the number " << (text.front() == '-' ? -number : number);
+      return out.str();
+    }
   }
   if (digits.find('_') != std::string_view::npos && all_of(digits, "0123456789_") && digits.front() != '_')
     return "the number " + [&] {

@@ -365,17 +365,27 @@ metadata: {name: node-1}
 apiVersion: projectcalico.org/v3
 kind: IPPool
 metadata: {name: pool}
+---
+apiVersion: projectcalico.org/v1
+kind: GlobalNetworkPolicy
+metadata: {name: old-group}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: anp}
 )", "kinds.yaml");
   std::vector<std::string> ids;
   for (const auto& d : loaded.diagnostics) ids.push_back(d.rule_id);
-  CHECK(ids == std::vector<std::string>{"RP0020", "RP0011", "RP0011"});
+  // The right kind in the wrong group is an unsupported apiVersion, not a
+  // typo; an admin network policy is enforced by Calico, so a warning.
+  CHECK(ids == std::vector<std::string>{"RP0020", "RP0011", "RP0011", "RP0016", "RP0021"});
 }
 
 // kubectl and calicoctl parse YAML 1.1: an unquoted 017 is octal 15 there,
 // 0x50 is 80 and true a boolean; this reader (YAML 1.2) would have taken 17,
 // a port named "0x50" and one named "true". Refused with the reading named.
 TEST_CASE("ports that YAML 1.1 reads differently are errors", "[review][loader]") {
-  for (const char* port : {"017", "0x50", "true", "1_000"}) {
+  for (const char* port : {"017", "0x50", "true", "1_000", "0o17", "0X50", "8e1", "80.0"}) {
     INFO(port);
     const auto k8s = load_text(std::string(R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
