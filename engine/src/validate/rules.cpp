@@ -45,6 +45,10 @@ constexpr std::array kRules = {
              "The kind is one edit or two from a kind Rampart reads; the document is skipped, so a policy of that "
              "kind does not exist. Correct the kind.",
              "-"},
+    LintRule{"RP0021", W, "admin network policy not analysed",
+             "AdminNetworkPolicy and BaselineAdminNetworkPolicy are enforced by Calico 3.29 and later (before, and "
+             "after, every tier) but Rampart does not model them: its answers leave them out.",
+             "policy.networking.k8s.io/v1alpha1"},
     // Metadata (calico-semantics.md §5.1).
     LintRule{"RP1001", E, "invalid NetworkPolicy name",
              "Use a DNS label, two labels joined by one dot, or knp.default.<subdomain>; at most 253 bytes.", "§5.1 N1 N2"},
