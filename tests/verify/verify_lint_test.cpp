@@ -472,3 +472,34 @@ TEST_CASE("cells share reach answers only when no selector before the rule tells
   for (const auto& d : b.diagnostics) db.push_back(d.rule_id + " " + d.where.str() + " " + d.message);
   CHECK(da == db);
 }
+
+// Lint's chains are pods' only, but Calico (and the evaluator) police a
+// host endpoint with the global policies that select it: a policy that is
+// redundant for every pod may decide a host endpoint's traffic, so no
+// redundancy is claimed for it (second review, session 6).
+TEST_CASE("RV005/RV006 are not claimed for a policy that also selects a host endpoint", "[verify][lint]") {
+  auto m = base_model();
+  m.policies.push_back(policy("allow-ssh", "", "all()", 1));
+  m.policies.back().ingress.push_back(rule(Action::kAllow, {}, 22));
+  m.policies.push_back(policy("pods-open", "", "has(projectcalico.org/namespace)", 2));
+  m.policies.back().ingress.push_back(rule(Action::kAllow));
+  // Without a host endpoint allow-ssh is redundant for pods (near miss).
+  const auto pods_only = lint(m);
+  CHECK(with_rule(pods_only, kRuleRedundantPolicy).size() == 1);
+  engine::Endpoint host;
+  host.kind = engine::EndpointKind::kHostEndpoint;
+  host.name = "node-1-eth0";
+  host.node_name = "node-1";
+  host.labels = host.effective_labels = {{"role", "node"}};
+  host.ips.push_back(*IpAddress::parse("10.0.9.1"));
+  m.endpoints.push_back(host);
+  LintOptions o;
+  const auto found = semantic_lint(m, o);
+  CHECK(with_rule(found, kRuleRedundantPolicy).empty());
+  CHECK(with_rule(found, kRuleRedundantRule).empty());
+  CHECK(with_rule(found, kRuleShadowed).empty());
+  bool noted = false;
+  for (const auto& d : with_rule(found, "RV000"))
+    noted = noted || (d.where == m.policies[0].where && d.message.find("node-1-eth0") != std::string::npos);
+  CHECK(noted);
+}

@@ -315,15 +315,30 @@ LintReport Linter::merge() {
 
 // Every check about one policy, over the cells it can apply in.
 void Linter::lint_policy(const Policy& p, const std::vector<Cell*>& cells, Sink& sink) {
-  for (Direction d : {Direction::kIngress, Direction::kEgress}) {
-    if (!p.governs(d)) continue;
-    const auto& rules = p.rules(d);
-    ReachMemo reach;
-    if (shared_.options.slicing && shared_.options.group_cells && cells.size() > 1) reach.rep = reach_groups(p, d, cells);
-    for (std::size_t i = 0; i < rules.size(); ++i)
-      check_rule(p, d, static_cast<int>(i), cells, sink, shared_.options.slicing ? &reach : nullptr);
+  // The chains here are pods' only, but the policies that select a host
+  // endpoint police it too (§4.8): removing a rule or policy that changes no
+  // pod's verdict may still change a host endpoint's, so those claims are
+  // not made for such a policy.
+  const engine::Endpoint* host = nullptr;
+  for (const auto& e : shared_.model.endpoints)
+    if (!host && e.kind == engine::EndpointKind::kHostEndpoint && shared_.selects(p, e.effective_labels)) host = &e;
+  if (host) {
+    sink.add(kRuleUnknown, Severity::kNote,
+             "policy " + p.qualified_name() + " also selects host endpoint " + host->name +
+                 ": lint models pods only, so its rules' and its own shadowed, redundant and never-matching checks "
+                 "(RV004, RV005, RV006, RV008) are not made",
+             p.where);
+  } else {
+    for (Direction d : {Direction::kIngress, Direction::kEgress}) {
+      if (!p.governs(d)) continue;
+      const auto& rules = p.rules(d);
+      ReachMemo reach;
+      if (shared_.options.slicing && shared_.options.group_cells && cells.size() > 1) reach.rep = reach_groups(p, d, cells);
+      for (std::size_t i = 0; i < rules.size(); ++i)
+        check_rule(p, d, static_cast<int>(i), cells, sink, shared_.options.slicing ? &reach : nullptr);
+    }
+    check_policy_redundant(p, cells, sink);
   }
-  check_policy_redundant(p, cells, sink);
   if (shared_.options.pitfalls) {
     check_broad_allow(p, light_cell(*cells.front(), &p), sink);
     check_dns(p, cells, sink);
