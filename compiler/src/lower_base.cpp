@@ -66,6 +66,25 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
     to_wl.rules.push_back(Rule{.matches = {in_set({Key::kIpDaddr}, kContested4)}, .verdict = plain(Verdict::Kind::kDrop), .comment = why});
     to_wl.rules.push_back(Rule{.matches = {in_set({Key::kIp6Daddr}, kContested6)}, .verdict = plain(Verdict::Kind::kDrop), .comment = why});
   }
+  // Contested interfaces likewise (counted the same way by NodeLowering).
+  // vcn-native here, before anti-spoofing and the interface dispatch map;
+  // overlay in the bridge table below.
+  std::map<std::string, int> if_claims;
+  for (const auto& ne : endpoints)
+    if (!ne.interface.empty()) ++if_claims[ne.interface];
+  const auto contested_ifs = [&](const char* name) {
+    Set s{.name = name, .key = {KeyType::kIfname}};
+    for (const auto& [ifname, n] : if_claims)
+      if (n > 1) s.elements.push_back(Element{.key = {ifname}});
+    normalize(s);
+    return s;
+  };
+  const char* if_why = "interface claimed by two local pods";
+  if (!overlay) {
+    add_set(contested_ifs(kContestedIf));
+    from_wl.rules.push_back(Rule{.matches = {in_set({Key::kIifname}, kContestedIf)}, .verdict = plain(Verdict::Kind::kDrop), .comment = if_why});
+    to_wl.rules.push_back(Rule{.matches = {in_set({Key::kOifname}, kContestedIf)}, .verdict = plain(Verdict::Kind::kDrop), .comment = if_why});
+  }
   if (overlay) {
     for (Set* s : {&from4, &to4, &from6, &to6}) add_set(*s);
     from_wl.rules.push_back(Rule{.vmap_keys = {Key::kIpSaddr}, .vmap = "from-wl-4"});
@@ -148,8 +167,9 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
     }
     normalize(p4);
     normalize(p6);
-    br.sets = {p4, p6};
+    br.sets = {p4, p6, contested_ifs(kContestedPort)};
     Chain c{.name = "hook-prerouting", .base = BaseChain{.hook = Hook::kPrerouting, .priority = -200 + cfg.priority}};
+    c.rules.push_back(Rule{.matches = {in_set({Key::kIifname}, kContestedPort)}, .verdict = plain(Verdict::Kind::kDrop), .comment = if_why});
     for (const auto& g : cfg.pod_interface_globs) {
       c.rules.push_back(Rule{.matches = {eq(Key::kIifname, g), in_set({Key::kIifname, Key::kIpSaddr}, "port-addr-4", true)},
                              .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});

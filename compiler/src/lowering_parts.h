@@ -114,13 +114,25 @@ class RunHooks {
 // directions, in both modes, until one pod is gone.
 inline constexpr const char* kContested4 = "wl-contested-4";
 inline constexpr const char* kContested6 = "wl-contested-6";
+// Two local pods claiming one interface (a registration bug, or a stale
+// registration whose veth name a new pod got): vcn-native dispatches by
+// interface, so the map would keep the chain that sorts first and one pod's
+// policy would judge the other's traffic; in both modes the interface would
+// pass anti-spoofing with either pod's addresses. Such an interface is
+// *contested* until one pod is gone: in vcn-native it is in wl-contested-if
+// and from-wl / to-wl drop its traffic both ways; in overlay (dispatch by
+// address, the port matters only for anti-spoofing) it is in the bridge
+// table's port-contested and every frame it sends is dropped, ARP included,
+// so nothing on it can answer for either pod's address.
+inline constexpr const char* kContestedIf = "wl-contested-if";
+inline constexpr const char* kContestedPort = "port-contested";
 // One pod's addresses, each once (a pod listing an address twice does not
 // contest it with itself).
 [[nodiscard]] std::vector<IpAddress> claimed_addresses(const engine::Endpoint& e);
 
 // Everything that depends only on the local endpoints (dispatch maps,
-// anti-spoofing sets, contested addresses, base chains; the bridge table in
-// overlay mode).
+// anti-spoofing sets, contested addresses and interfaces, base chains; the
+// bridge table in overlay mode).
 struct BaseParts {
   std::vector<Set> sets;      // inet table
   std::vector<Chain> chains;  // hook-forward, hook-input, from-wl, to-wl

@@ -107,7 +107,11 @@ FailClosed NodeLowering::fail_closed() const {
     for (const auto& ip : share.claims)
       if (auto c = s.claims.find(ip); c != s.claims.end() && c->second > 1)
         out.contested[ip.str()].push_back(s.ep_data[slot]->key);
+  for (const auto& [slot, share] : s.base_share)
+    if (auto c = s.if_claims.find(share.interface); c != s.if_claims.end() && c->second > 1)
+      out.contested_interfaces[share.interface].push_back(s.ep_data[slot]->key);
   for (auto& [ip, pods] : out.contested) std::sort(pods.begin(), pods.end());
+  for (auto& [ifname, pods] : out.contested_interfaces) std::sort(pods.begin(), pods.end());
   for (const auto& [key, ps] : s.policies)
     for (Direction d : kDirections)
       if (const auto& lc = ps->chains[dir_index(d)]; lc && !lc->fail_closed.empty())

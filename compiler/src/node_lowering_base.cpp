@@ -18,6 +18,8 @@ void NodeLowering::State::base_init(const Model& model) {
   bridge_dirty.assign(bridge_sets, true);
   claims.clear();
   claims_dirty = true;
+  if_claims.clear();
+  if_claims_dirty = true;
 }
 
 namespace {
@@ -63,8 +65,10 @@ void NodeLowering::State::base_add(std::uint32_t slot, const Model& model, const
   if (one.bridge)
     for (auto& s : one.bridge->sets) share.bridge.push_back(std::move(s.elements));
   share.claims = detail::claimed_addresses(model.endpoints[ne.index]);
+  share.interface = ne.interface;
   if (auto it = base_share.find(slot); it != base_share.end() && it->second.sets == share.sets &&
-                                       it->second.bridge == share.bridge && it->second.claims == share.claims)
+                                       it->second.bridge == share.bridge && it->second.claims == share.claims &&
+                                       it->second.interface == share.interface)
     return;  // e.g. relabelled: its share is the same
   base_remove(slot);
   base_snapshot();
@@ -72,6 +76,10 @@ void NodeLowering::State::base_add(std::uint32_t slot, const Model& model, const
   count(bridge_count, bridge_dirty, share.bridge, +1);
   for (const auto& ip : share.claims) ++claims[ip];
   if (!share.claims.empty()) claims_dirty = true;
+  if (!share.interface.empty()) {
+    ++if_claims[share.interface];
+    if_claims_dirty = true;
+  }
   base_share.emplace(slot, std::move(share));
 }
 
@@ -84,24 +92,43 @@ void NodeLowering::State::base_remove(std::uint32_t slot) {
   for (const auto& ip : it->second.claims)
     if (auto c = claims.find(ip); c != claims.end() && --c->second == 0) claims.erase(c);
   if (!it->second.claims.empty()) claims_dirty = true;
+  if (const auto& ifname = it->second.interface; !ifname.empty()) {
+    if (auto c = if_claims.find(ifname); c != if_claims.end() && --c->second == 0) if_claims.erase(c);
+    if_claims_dirty = true;
+  }
   base_share.erase(it);
 }
 
 void NodeLowering::State::base_finish() {
   materialise(base.sets, base_count, base_dirty);
   if (base.bridge) materialise(base.bridge->sets, bridge_count, bridge_dirty);
-  if (!claims_dirty) return;
   // No pod's share holds contested elements (a pod alone contests nothing):
   // they come from the claims, as base_parts() of all local pods counts them.
-  for (auto& set : base.sets) {
-    const int family = set.name == detail::kContested4 ? 4 : set.name == detail::kContested6 ? 6 : 0;
-    if (family == 0) continue;
-    set.elements.clear();
-    for (const auto& [ip, n] : claims)
-      if (n > 1 && ip.family == family) set.elements.push_back(Element{.key = {ip}});
-    normalize(set);
+  if (claims_dirty) {
+    for (auto& set : base.sets) {
+      const int family = set.name == detail::kContested4 ? 4 : set.name == detail::kContested6 ? 6 : 0;
+      if (family == 0) continue;
+      set.elements.clear();
+      for (const auto& [ip, n] : claims)
+        if (n > 1 && ip.family == family) set.elements.push_back(Element{.key = {ip}});
+      normalize(set);
+    }
+    claims_dirty = false;
   }
-  claims_dirty = false;
+  if (if_claims_dirty) {
+    std::vector<Set*> sets;
+    for (auto& set : base.sets) sets.push_back(&set);
+    if (base.bridge)
+      for (auto& set : base.bridge->sets) sets.push_back(&set);
+    for (Set* set : sets) {
+      if (set->name != detail::kContestedIf && set->name != detail::kContestedPort) continue;
+      set->elements.clear();
+      for (const auto& [ifname, n] : if_claims)
+        if (n > 1) set->elements.push_back(Element{.key = {ifname}});
+      normalize(*set);
+    }
+    if_claims_dirty = false;
+  }
 }
 
 std::optional<NodeEndpoint> NodeLowering::State::local_entry(const Model& model, std::size_t at,

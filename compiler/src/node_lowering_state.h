@@ -96,6 +96,7 @@ struct PolicyState;
 struct BaseShare {
   std::vector<std::vector<Element>> sets, bridge;
   std::vector<IpAddress> claims;  // detail::claimed_addresses(): what it may contest
+  std::string interface;          // the interface it claims ("": none)
 };
 
 struct LocalState {
@@ -185,6 +186,10 @@ struct NodeLowering::State {
   // elements of wl-contested-4/6, refilled by base_finish() when claims moved.
   std::map<IpAddress, int> claims;
   bool claims_dirty = true;
+  // Local pods per interface, the same for wl-contested-if (vcn-native) or
+  // the bridge's port-contested (overlay).
+  std::map<std::string, int> if_claims;
+  bool if_claims_dirty = true;
   // What the last call saw: an unmoved endpoint vector of the same size lets
   // update() find changed endpoints and local pods without walking it.
   std::pair<const Endpoint*, std::size_t> endpoints_seen{};

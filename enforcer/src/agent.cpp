@@ -95,8 +95,12 @@ Agent::Agent(AgentConfig config, Dataplane& dataplane, Metrics& metrics)
                     "Policy rules for this node's pods the compiler cannot express, enforced as a drop that ends their policy");
   metrics_.describe("rampart_agent_contested_addresses", "gauge",
                     "Addresses two or more of this node's pods claim; their traffic is dropped both ways");
+  metrics_.describe("rampart_agent_contested_interfaces", "gauge",
+                    "Interfaces two or more of this node's pods claim; their traffic is dropped (both ways in vcn-native, "
+                    "every frame they send in overlay)");
   metrics_.set("rampart_agent_fail_closed_rules", 0);
   metrics_.set("rampart_agent_contested_addresses", 0);
+  metrics_.set("rampart_agent_contested_interfaces", 0);
   metrics_.describe("rampart_agent_cni_requests_total", "counter", "CNI plugin requests, by operation and result");
   metrics_.describe("rampart_agent_model_build_seconds_total", "counter",
                     "Time spent keeping the model current (updates applied, re-normalised)");
@@ -518,8 +522,18 @@ void Agent::report_fail_closed() {
   }
   for (const auto& [address, pods] : fail_closed_.contested)
     if (!now.contested.contains(address)) log(LogLevel::kInfo, "address no longer contested", {{"address", address}});
+  for (const auto& [ifname, pods] : now.contested_interfaces) {
+    const auto was = fail_closed_.contested_interfaces.find(ifname);
+    if (was != fail_closed_.contested_interfaces.end() && was->second == pods) continue;
+    std::string list;
+    for (const auto& pod : pods) list += (list.empty() ? "" : ",") + pod;
+    log(LogLevel::kWarning, "interface claimed by two local pods: its traffic is dropped", {{"interface", ifname}, {"pods", list}});
+  }
+  for (const auto& [ifname, pods] : fail_closed_.contested_interfaces)
+    if (!now.contested_interfaces.contains(ifname)) log(LogLevel::kInfo, "interface no longer contested", {{"interface", ifname}});
   metrics_.set("rampart_agent_fail_closed_rules", static_cast<double>(now.rule_count()));
   metrics_.set("rampart_agent_contested_addresses", static_cast<double>(now.contested.size()));
+  metrics_.set("rampart_agent_contested_interfaces", static_cast<double>(now.contested_interfaces.size()));
   fail_closed_ = std::move(now);
 }
 

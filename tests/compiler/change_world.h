@@ -5,6 +5,7 @@
 
 #include <array>
 #include <initializer_list>
+#include <iterator>
 #include <map>
 #include <random>
 #include <string>
@@ -168,7 +169,13 @@ class World {
       case 5: {  // the CNI names the interface: not a model change
         if (m.endpoints.empty()) return add_pod();
         const auto& e = m.endpoints[any(m.endpoints)];
-        interfaces[e.ns + "/" + e.name] = "veth" + std::to_string(next_++);
+        std::string name = "veth" + std::to_string(next_++);
+        if (!interfaces.empty() && pick(3) == 0) {  // another pod's: a contested interface
+          auto it = interfaces.begin();
+          std::advance(it, pick(static_cast<int>(interfaces.size())));
+          name = it->second;
+        }
+        interfaces[e.ns + "/" + e.name] = name;
         return c;
       }
       case 6: return add_policy();

@@ -19,6 +19,7 @@
 using namespace rampart;
 using namespace rampart::compiler;
 using namespace rampart::testing;
+using engine::Action;
 
 namespace {
 
@@ -154,5 +155,46 @@ TEST_CASE("without our table every probe passes (the wiring itself works)", "[co
     const std::string addr = m.endpoints[eps[1].index].ips.front().str();
     CHECK(tcp_connects(c.pods[0]->name(), c.pods[1]->name(), addr, 80));
     CHECK(udp_delivers(c.pods[0]->name(), c.pods[1]->name(), addr, 53));
+  }
+}
+
+// Two local pods claiming one interface (lowering_parts.h): the real veth
+// belongs to db; "cache" (no policy) claims it too, and its chain sorts
+// first, so without the contested set the dispatch map would police db's
+// traffic with cache's (nothing) and let other → db through.
+TEST_CASE("an interface two local pods claim passes no real packet", "[compiler][datapath][contested]") {
+  engine::Model m;
+  add_default_tier(m);
+  add_pod(m, "ns", "web", {{"app", "web"}}, {"10.244.0.10"});
+  add_pod(m, "ns", "db", {{"app", "db"}}, {"10.244.0.11"});
+  add_pod(m, "ns", "other", {{"app", "other"}}, {"10.244.0.12"});
+  auto dst = peer();
+  dst.ports = {port(80)};
+  add_policy(m, "ns", "db", "app == 'db'", {rule(Action::kAllow, 6, peer("app == 'web'"), dst)}, {}, true, false);
+  for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
+    INFO((mode == Mode::kOverlay ? "overlay" : "vcn-native"));
+    const auto wired = node_endpoints(m, "node-1");
+    REQUIRE(wired.size() == 3);
+    Cluster c(m, wired, mode);  // veths for web, db, other only
+    auto claimed = m;
+    add_pod(claimed, "ns", "cache", {{"app", "cache"}}, {"10.244.0.13"}).interface = wired[1].interface;
+    const auto eps = node_endpoints(claimed, "node-1");
+    const std::string web = c.pods[0]->name(), db = c.pods[1]->name(), other = c.pods[2]->name();
+    Kernel k(c.node.name());
+    auto plain = lower(m, wired, NodeConfig{.mode = mode});
+    REQUIRE(plain);
+    REQUIRE(k.apply(rebuild(*plain)));
+    CHECK(tcp_connects(web, db, "10.244.0.11", 80));  // db's policy, as the evaluator says
+    CHECK_FALSE(tcp_connects(other, db, "10.244.0.11", 80));
+    CHECK(tcp_connects(db, other, "10.244.0.12", 80));
+    auto rs = lower(claimed, eps, NodeConfig{.mode = mode});
+    REQUIRE(rs);
+    REQUIRE(k.apply(rebuild(*rs)));
+    CHECK_FALSE(tcp_connects(other, db, "10.244.0.11", 80));  // a wrong allow without the contested set (vcn-native)
+    CHECK_FALSE(tcp_connects(web, db, "10.244.0.11", 80));    // vcn-native: dropped; overlay: db cannot answer ARP
+    CHECK_FALSE(tcp_connects(db, other, "10.244.0.12", 80));  // nothing the interface sends
+    CHECK_FALSE(udp_delivers(db, web, "10.244.0.10", 53));
+    CHECK(tcp_connects(web, other, "10.244.0.12", 80));       // the rest of the node is untouched
+    CHECK(udp_delivers(other, web, "10.244.0.10", 53));
   }
 }

@@ -4,7 +4,9 @@
 // numeric and named ports.
 #pragma once
 
+#include <cstddef>
 #include <random>
+#include <vector>
 
 #include "model_builder.h"
 
@@ -55,6 +57,21 @@ inline engine::Model generate(unsigned seed, int local_pods = 4, int remote_pods
                pick(2) ? std::optional<double>(pick(5)) : std::nullopt, pick(3) == 0 ? "sec" : "default");
   }
   return m;
+}
+
+// The contested-interface case (compiler/src/lowering_parts.h): on one seed
+// in three, two of node-1's pods get one host-side interface. Returns the
+// indices of the pods claiming it (none: empty).
+inline std::vector<std::size_t> share_interface(engine::Model& m, unsigned seed) {
+  if (seed % 3 != 0) return {};
+  std::vector<std::size_t> local;
+  for (std::size_t i = 0; i < m.endpoints.size(); ++i)
+    if (m.endpoints[i].node_name == "node-1") local.push_back(i);
+  if (local.size() < 2) return {};
+  const std::size_t n = local.size(), ia = seed % n, ib = (ia + 1 + (seed / 3) % (n - 1)) % n;
+  const std::size_t a = local[ia], b = local[ib];
+  m.endpoints[a].interface = m.endpoints[b].interface = "veth-shared";
+  return {a, b};
 }
 
 }  // namespace rampart::testing

@@ -419,3 +419,73 @@ TEST_CASE("NodeLowering reports the rules that fail closed for the node's pods",
   REQUIRE(nl.update(gone, ModelChange{.policies = {"NetworkPolicy/shop/web-out"}}));
   CHECK(nl.fail_closed().rules.empty());
 }
+
+TEST_CASE("an interface two local pods claim fails closed, and is reported", "[compiler][lower][contested]") {
+  // vcn-native dispatches by interface: the map would keep the chain that
+  // sorts first — here the unpoliced pod "cache"'s (to.shop.cache before
+  // to.shop.db) — so db's policy would not police db's traffic.
+  const auto base = shop();
+  auto m = base;
+  add_pod(m, "shop", "cache", {{"app", "cache"}}, {"10.244.0.9", "fd00::9"});
+  const std::map<std::string, std::string> ifs{{"shop/web", "vethweb"}, {"shop/db", "vethdb"}, {"shop/other", "vethother"},
+                                               {"shop/cache", "vethdb"}};
+  const auto eps = node_endpoints(m, "node-1", ifs);
+  REQUIRE(eps.size() == 4);
+  const std::size_t web = 0, db = 1, other = 2, remote = 3, cache = 4;
+  for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
+    INFO((mode == Mode::kOverlay ? "overlay" : "vcn-native"));
+    const bool vcn = mode == Mode::kVcnNative;
+    const NodeConfig cfg{.mode = mode};
+    auto rs = lower(m, eps, cfg);
+    REQUIRE(rs);
+    auto ref = lower_reference(m, eps, cfg);
+    REQUIRE(ref);
+    CHECK(*rs == *ref);
+    const std::string text = render(*rs);
+    CHECK_THAT(text, Catch::Contains(std::string("set ") + (vcn ? "wl-contested-if" : "port-contested") +
+                                     " {\n\t\ttype ifname\n\t\telements = { \"vethdb\" }"));
+    for (int family : {4, 6}) {
+      INFO("IPv" << family);
+      CHECK_FALSE(allowed(m, *rs, eps, mode, other, db, 6, 5432, family));   // db's policy denies; cache's chain would allow
+      CHECK_FALSE(allowed(m, *rs, eps, mode, db, web, 6, 80, family));       // nothing the interface sends
+      CHECK_FALSE(allowed(m, *rs, eps, mode, cache, other, 6, 80, family));  // whichever pod sends
+      CHECK_FALSE(allowed(m, *rs, eps, mode, db, remote, 17, 53, family));
+      // To the interface: dropped in vcn-native; in overlay dispatch is by
+      // address (db's own policy) and the port cannot answer ARP.
+      CHECK(allowed(m, *rs, eps, mode, web, db, 6, 5432, family) == !vcn);
+      CHECK(allowed(m, *rs, eps, mode, remote, cache, 6, 80, family) == !vcn);
+      CHECK(allowed(m, *rs, eps, mode, web, other, 6, 80, family));  // the rest of the node is untouched
+      CHECK(allowed(m, *rs, eps, mode, remote, other, 6, 80, family));
+      CHECK(allowed(m, *rs, eps, mode, other, web, 17, 53, family));
+    }
+    // Incrementally: the second claim contests the interface, a new
+    // interface for one pod releases it; each ruleset equals the full one.
+    NodeLowering nl("node-1", cfg);
+    auto before = ifs;
+    before.erase("shop/cache");
+    REQUIRE(nl.reset(base, before));
+    CHECK(nl.fail_closed().contested_interfaces.empty());
+    REQUIRE(nl.update(m, ModelChange{.endpoints = {"shop/cache"}}, ifs));
+    CHECK(nl.ruleset() == *rs);
+    const FailClosed fc = nl.fail_closed();
+    CHECK(fc.contested_interfaces == std::map<std::string, std::vector<std::string>>{{"vethdb", {"shop/cache", "shop/db"}}});
+    CHECK(fc.contested.empty());
+    auto moved = ifs;
+    moved["shop/cache"] = "vethcache";  // the CNI names another interface: no model change
+    REQUIRE(nl.update(m, ModelChange{}, moved));
+    auto full = lower(m, node_endpoints(m, "node-1", moved), cfg);
+    REQUIRE(full);
+    CHECK(nl.ruleset() == *full);
+    CHECK(nl.fail_closed().contested_interfaces.empty());
+    CHECK(allowed(m, nl.ruleset(), node_endpoints(m, "node-1", moved), mode, web, db, 6, 5432));
+    CHECK_FALSE(allowed(m, nl.ruleset(), node_endpoints(m, "node-1", moved), mode, other, db, 6, 5432));
+    // The claim back, then the pod gone.
+    REQUIRE(nl.update(m, ModelChange{}, ifs));
+    CHECK(nl.ruleset() == *rs);
+    REQUIRE(nl.update(base, ModelChange{.endpoints = {"shop/cache"}}, ifs));
+    auto gone = lower(base, node_endpoints(base, "node-1", ifs), cfg);
+    REQUIRE(gone);
+    CHECK(nl.ruleset() == *gone);
+    CHECK(nl.fail_closed().contested_interfaces.empty());
+  }
+}

@@ -19,9 +19,11 @@ using namespace rampart::compiler;
 using namespace rampart::testing;
 
 TEST_CASE("lower() equals the reference lowering on generated clusters", "[compiler][lower]") {
+  std::size_t contested = 0;
   for (unsigned seed = 1; seed <= 200; ++seed) {
-    // the last 50 made of allow runs
-    const engine::Model m = seed <= 150 ? generate(seed, 5, 4, 6) : generate_runs(seed);
+    // the last 50 made of allow runs; one in three with a contested interface
+    engine::Model m = seed <= 150 ? generate(seed, 5, 4, 6) : generate_runs(seed);
+    contested += !share_interface(m, seed).empty();
     const auto eps = node_endpoints(m, "node-1");
     for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
       auto fast = lower(m, eps, NodeConfig{.mode = mode});
@@ -33,6 +35,7 @@ TEST_CASE("lower() equals the reference lowering on generated clusters", "[compi
       REQUIRE(*fast == *ref);
     }
   }
+  CHECK(contested > 50);
 }
 
 namespace {
@@ -46,7 +49,7 @@ Ruleset full(const engine::Model& m, const std::map<std::string, std::string>& i
 }  // namespace
 
 TEST_CASE("NodeLowering follows random change sequences exactly", "[compiler][lower][incremental]") {
-  std::size_t steps = 0, ops = 0, run_steps = 0;
+  std::size_t steps = 0, ops = 0, run_steps = 0, contested_steps = 0;
   for (unsigned seed = 1; seed <= 60; ++seed) {
     for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
       World w(seed, seed > 40);  // the last 20 mostly allow-only policies (allow runs)
@@ -71,6 +74,9 @@ TEST_CASE("NodeLowering follows random change sequences exactly", "[compiler][lo
         if (!applied) FAIL(applied.error().message << "\n" << render(*tx));
         REQUIRE(render(canonical(kernel.ruleset())) == render(canonical(want)));
         ++steps;
+        for (const auto& t : want.tables)
+          for (const auto& set : t.sets)
+            contested_steps += (set.name == "wl-contested-if" || set.name == "port-contested") && !set.elements.empty();
         for (const auto& c : want.tables.front().chains)
           if (c.name.starts_with("ar.")) {
             ++run_steps;
@@ -80,9 +86,11 @@ TEST_CASE("NodeLowering follows random change sequences exactly", "[compiler][lo
       }
     }
   }
-  INFO(steps << " steps, " << ops << " ops, " << run_steps << " with allow runs");
+  INFO(steps << " steps, " << ops << " ops, " << run_steps << " with allow runs, " << contested_steps
+             << " with a contested interface");
   CHECK(steps == 60 * 2 * 40);
   CHECK(run_steps > 800);
+  CHECK(contested_steps > 100);
 }
 
 TEST_CASE("NodeLowering recomputes only what a change touches", "[compiler][lower][incremental]") {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include <httplib.h>
@@ -76,6 +77,28 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
   }
   return done();
 }
+
+// The agent's log lines while it lives; logged(text) counts those containing text.
+class LogCapture {
+ public:
+  LogCapture() {
+    set_log_sink([this](std::string_view line) {
+      std::lock_guard lock(mutex_);
+      lines_.emplace_back(line);
+    });
+  }
+  ~LogCapture() { set_log_sink(nullptr); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  std::ptrdiff_t operator()(const std::string& text) const {
+    std::lock_guard lock(mutex_);
+    return std::count_if(lines_.begin(), lines_.end(), [&](const std::string& l) { return l.find(text) != std::string::npos; });
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
 
 struct Rig {
   TempDir dir;
@@ -387,19 +410,7 @@ TEST_CASE("agent: a refused write keeps the previous state, is retried with back
 }
 
 TEST_CASE("agent: rules and addresses that fail closed are logged once per change and counted", "[unit]") {
-  std::mutex lines_mutex;
-  std::vector<std::string> lines;
-  set_log_sink([&](std::string_view line) {
-    std::lock_guard lock(lines_mutex);
-    lines.emplace_back(line);
-  });
-  struct RestoreLog {
-    ~RestoreLog() { set_log_sink(nullptr); }
-  } restore;
-  const auto logged = [&](const std::string& text) {
-    std::lock_guard lock(lines_mutex);
-    return std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(text) != std::string::npos; });
-  };
+  LogCapture logged;
   const std::string service_policy =
       "apiVersion: projectcalico.org/v3\n"
       "kind: NetworkPolicy\n"
@@ -434,4 +445,36 @@ TEST_CASE("agent: rules and addresses that fail closed are logged once per chang
   CHECK(rig.metrics.value("rampart_agent_fail_closed_rules") == 1);
   CHECK(logged(R"("msg":"address no longer contested","address":"10.244.0.5")") == 1);
   CHECK(logged("fails closed") == 1);
+}
+
+TEST_CASE("agent: an interface two registered pods claim is logged once per change and counted", "[unit]") {
+  LogCapture logged;
+  Rig rig;
+  write_file(rig.dir.path / "store/app.yaml", pod_doc("prod", "a", "10.244.0.5") + "---\n" + pod_doc("prod", "b", "10.244.0.6"));
+  rig.start();
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  // Two registrations naming one host-side veth (a stale registration whose
+  // name a new pod got): the compiler fails the interface closed.
+  auto a = add_request("prod", "a", "aaaa000001", "10.244.0.5/24");
+  auto b = add_request("prod", "b", "bbbb000001", "10.244.0.6/24");
+  b.endpoint.host_interface = a.endpoint.host_interface;
+  REQUIRE(ask(rig.socket(), a).ok);
+  CHECK(rig.metrics.value("rampart_agent_contested_interfaces") == 0);
+  REQUIRE(ask(rig.socket(), b).ok);
+  REQUIRE(eventually([&] { return rig.metrics.value("rampart_agent_contested_interfaces") == 1; }));
+  CHECK(logged(R"("interface":"vethaaaa0000","pods":"prod/a,prod/b")") == 1);
+  CHECK(rig.metrics.value("rampart_agent_contested_addresses") == 0);
+
+  // Another write, nothing new to say.
+  const double writes = rig.metrics.value("rampart_agent_dataplane_applies_total", R"(result="ok")");
+  write_file(rig.dir.path / "store/more.yaml", pod_doc("prod", "c", "10.244.0.7"));
+  REQUIRE(eventually([&] { return rig.metrics.value("rampart_agent_dataplane_applies_total", R"(result="ok")") > writes; }));
+  CHECK(logged("interface claimed by two local pods") == 1);
+
+  // b's DEL ends the claim.
+  b.op = ap::Operation::kDelete;
+  REQUIRE(ask(rig.socket(), b).ok);
+  REQUIRE(eventually([&] { return rig.metrics.value("rampart_agent_contested_interfaces") == 0; }));
+  CHECK(logged(R"("msg":"interface no longer contested","interface":"vethaaaa0000")") == 1);
+  CHECK(rig.dataplane.violations().empty());
 }

@@ -66,6 +66,9 @@ struct FailClosed {
   // Addresses two or more local pods claim → those pods ("ns/name"): the
   // address's traffic is dropped both ways while it is contested.
   std::map<std::string, std::vector<std::string>> contested;
+  // Interfaces two or more local pods claim → those pods: dropped both ways
+  // in vcn-native, every frame it sends in overlay, while contested.
+  std::map<std::string, std::vector<std::string>> contested_interfaces;
   // Rules lowered to a drop that ends their policy's chain, for the local
   // pods' policies: policy_key() → "ingress rule 1: service match not supported".
   std::map<std::string, std::vector<std::string>> rules;
