@@ -172,6 +172,7 @@ void LiveModel::add_implicit_namespace(const std::string& name) {
   if (it != all.end() && it->name == name) return;
   engine::Namespace ns;
   ns.name = name;
+  ns.declared = false;
   engine::normalize_namespace(ns);
   all.insert(it, std::move(ns));
   namespace_changed(name);

@@ -74,6 +74,7 @@ void add_namespaces(Model& model) {
     Namespace ns;
     ns.name = name;
     ns.labels.emplace(std::string(kMetadataName), name);
+    ns.declared = false;
     model.namespaces.push_back(std::move(ns));
   };
   for (const auto& p : model.policies) need(p.ns);

@@ -211,6 +211,10 @@ struct Namespace {
   std::string name;
   Labels labels;  // includes kubernetes.io/metadata.name (added if missing)
   SourceLocation where;
+  // False for a namespace known only because an object lives in it (no
+  // Namespace manifest): its name is known, its other labels are not, so a
+  // symbolic check must leave them free rather than read them as "none".
+  bool declared = true;
 };
 
 struct ServiceAccount {
