@@ -65,7 +65,7 @@ std::uint32_t Reachability::Impl::build_program(const PeerClass& c, Direction d)
     const std::uint32_t t = selecting[k].first;
     ProgramTier tier;
     tier.default_action = ordered[t].default_action;
-    bool governs = false;
+    bool governs = false, passes = tier.default_action == Action::kPass;
     for (; k < selecting.size() && selecting[k].first == t; ++k) {
       const auto& pr = tiers[t][selecting[k].second];
       if (!pr.policy->governs(d)) continue;
@@ -73,6 +73,7 @@ std::uint32_t Reachability::Impl::build_program(const PeerClass& c, Direction d)
       governs = true;
       for (const auto id : d == Direction::kIngress ? pr.ingress : pr.egress) {
         const CompiledRule& r = rules[id];
+        passes = passes || r.action == Action::kPass;  // any Pass rule may hand a flow on
         if (r.skip) continue;
         // The subject's own side: destination for ingress, source for egress.
         if (!entity_holds(d == Direction::kIngress ? r.dst : r.src, c)) continue;
@@ -81,11 +82,12 @@ std::uint32_t Reachability::Impl::build_program(const PeerClass& c, Direction d)
     }
     if (!governs) continue;
     prog.isolated = true;
+    prog.closed = prog.closed || !passes;
     key += "T" + std::to_string(static_cast<int>(tier.default_action)) + ":";
     for (auto id : tier.rules) key += std::to_string(id) + ",";
     prog.tiers.push_back(std::move(tier));
   }
-  key += "|" + std::to_string(prog.self_ports) + (prog.profile_allows ? "a" : "d");
+  key += "|" + std::to_string(prog.self_ports) + (prog.profile_allows ? "a" : "d") + (prog.closed ? "c" : "o");
   auto [it, inserted] = program_index.try_emplace(key, static_cast<std::uint32_t>(programs.size()));
   if (inserted) {
     for (const auto& tier : prog.tiers)

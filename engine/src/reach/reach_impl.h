@@ -89,7 +89,10 @@ struct Program {
   std::vector<ProgramTier> tiers;
   bool profile_allows = true;
   std::uint32_t self_ports = 0;  // ingress: the subject's named ports
-  bool isolated = false;
+  bool isolated = false;  // some policy governs: walk the tiers (else the profile decides)
+  // No flow gets past the tiers to the profile: some tier with a non-Pass
+  // default and no Pass rule governs (what `rampart list --isolated` reports).
+  bool closed = false;
   bool any_named = false;              // a rule has named destination ports
   std::uint32_t no_match = UINT32_MAX;  // the walk for peers that match no rule, once computed
 };

@@ -46,7 +46,7 @@ const ConnectionSet& Reachability::egress(std::uint32_t subject, std::uint32_t p
 
 bool Reachability::isolated(std::uint32_t subject, Direction d) const {
   const auto prog = d == Direction::kIngress ? impl_->ingress_program[subject] : impl_->egress_program[subject];
-  return prog != UINT32_MAX && impl_->programs[prog].isolated;
+  return prog != UINT32_MAX && impl_->programs[prog].closed;
 }
 
 std::uint32_t Reachability::Impl::intersect(std::uint32_t e, std::uint32_t i) {

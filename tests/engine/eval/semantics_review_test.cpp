@@ -1,9 +1,12 @@
 // Engine semantics that gave a wrong "allowed" (session 6 review, each case
 // failed before its fix): undetermined Pass, doNotTrack/preDNAT policies on
 // pods, a null namespaceSelector, host-network pods, matchExpressions values,
-// a namespace claiming another's kubernetes.io/metadata.name.
+// a namespace claiming another's kubernetes.io/metadata.name. Session 7
+// review: "isolated" for a pod only a Pass-default tier selects; namespaces
+// known only by name.
 #include <catch2/catch.hpp>
 
+#include "rampart/engine/connlist.h"
 #include "rampart/engine/evaluator.h"
 #include "rampart/engine/loader.h"
 #include "rampart/engine/reachability.h"
@@ -415,4 +418,85 @@ spec:
   - ports: [{port: 17}, {port: "http"}, {port: 8080}]
 )", "fine.yaml");
   CHECK_FALSE(fine.has_errors());
+}
+
+TEST_CASE("a pod selected only through a Pass-default tier is not isolated", "[review][reach]") {
+  const std::string security = R"(apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: security}
+spec: {order: 100, defaultAction: Pass}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: security.block-metadata}
+spec:
+  tier: security
+  order: 20
+  selector: projectcalico.org/orchestrator == 'k8s'
+  types: [Ingress, Egress]
+  ingress:
+  - action: Deny
+    source: {nets: [192.0.2.0/24]}
+  egress:
+  - action: Deny
+    destination: {nets: [169.254.169.254/32]}
+---
+)";
+  auto isolation = [](const LoadResult& loaded, const std::string& name) {
+    const auto& m = loaded.model;
+    const auto reach = Reachability::compute(m);
+    std::size_t i = 0;
+    while (i < m.endpoints.size() && !(m.endpoints[i].ns == "prod" && m.endpoints[i].name == name)) ++i;
+    REQUIRE(i < m.endpoints.size());
+    const auto c = reach.class_of_endpoint(i);
+    return std::pair{reach.isolated(c, Direction::kIngress), reach.isolated(c, Direction::kEgress)};
+  };
+  {
+    const auto loaded = load_ok(std::string(kPods) + security);
+    // Every flow the tier does not deny passes on to the namespace profile.
+    const auto& m = loaded.model;
+    CHECK(Evaluator(m).evaluate(tcp(pod(m, "prod", "web"), pod(m, "prod", "db"), 5432)).allowed);
+    CHECK(isolation(loaded, "db") == std::pair{false, false});
+    CHECK(isolated_workloads(m, Reachability::compute(m)).lines.empty());
+  }
+  {  // A Kubernetes policy (default tier, Deny at its end) isolates db's ingress.
+    const auto loaded = load_ok(std::string(kPods) + security + R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: prod}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}]}]
+)");
+    CHECK(isolation(loaded, "db") == std::pair{true, false});
+    CHECK(isolation(loaded, "web") == std::pair{false, false});
+  }
+  {  // A Pass rule in a Deny tier hands some flows on: not isolated either.
+    const auto loaded = load_ok(std::string(kPods) + R"(apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: db, namespace: prod}
+spec:
+  selector: app == 'db'
+  types: [Ingress]
+  ingress:
+  - action: Pass
+    protocol: TCP
+    destination: {ports: [5432]}
+)");
+    CHECK(isolation(loaded, "db") == std::pair{false, false});
+  }
+}
+
+TEST_CASE("a namespace known only because an object lives in it is not declared", "[review][normalize]") {
+  const auto loaded = load_ok(std::string(kPods) + R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+)");
+  const auto* shop = loaded.model.find_namespace("shop");
+  REQUIRE(shop != nullptr);
+  CHECK_FALSE(shop->declared);
+  CHECK(shop->labels.at("kubernetes.io/metadata.name") == "shop");
+  const auto* prod = loaded.model.find_namespace("prod");
+  REQUIRE(prod != nullptr);
+  CHECK(prod->declared);
 }

@@ -73,7 +73,10 @@ class Reachability {
   // egress lets out to `peer`.
   [[nodiscard]] const ConnectionSet& ingress(std::uint32_t subject, std::uint32_t peer) const;
   [[nodiscard]] const ConnectionSet& egress(std::uint32_t subject, std::uint32_t peer) const;
-  // Whether any policy applies to the class in that direction.
+  // Whether the class is isolated in that direction: no flow gets through its
+  // tiers to the profile's default, because some tier that governs it ends
+  // in a drop and has no Pass rule. A policy in a tier whose default is Pass
+  // does not isolate (calico-semantics.md §3.8, §4.6).
   [[nodiscard]] bool isolated(std::uint32_t subject, Direction direction) const;
 
   // Targeted questions: one column of the matrix ("who can reach dst": what

@@ -112,14 +112,15 @@ inline bool selects(const Policy& p, const Endpoint& e) {
   return p.effective_selector && selector_matches_labels(*p.effective_selector, e.effective_labels);
 }
 
-// One endpoint, one direction: true = allowed.
-inline bool direction_allows(const Model& m, const Endpoint& e, Direction d, const Flow& f) {
-  struct TierRef {
-    std::string name;
-    bool declared;
-    double order;
-    bool pass_default;
-  };
+struct TierRef {
+  std::string name;
+  bool declared;
+  double order;
+  bool pass_default;
+};
+
+// The model's tiers in evaluation order (undeclared ones last, with Deny).
+inline std::vector<TierRef> ordered_tiers(const Model& m) {
   std::vector<TierRef> tiers;
   auto find = [&](const std::string& n) {
     return std::find_if(tiers.begin(), tiers.end(), [&](const TierRef& t) { return t.name == n; });
@@ -134,7 +135,13 @@ inline bool direction_allows(const Model& m, const Endpoint& e, Direction d, con
     if (a.order != b.order) return a.order < b.order;
     return a.name < b.name;
   });
-  for (const auto& t : tiers) {
+  return tiers;
+}
+
+// One endpoint, one direction: true = allowed.
+inline bool direction_allows(const Model& m, const Endpoint& e, Direction d, const Flow& f) {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (const auto& t : ordered_tiers(m)) {
     std::vector<const Policy*> pols;
     for (const auto& p : m.policies)
       if (p.tier == t.name && !p.staged() && selects(p, e) && p.governs(d)) pols.push_back(&p);
@@ -164,11 +171,19 @@ inline bool direction_allows(const Model& m, const Endpoint& e, Direction d, con
   return std::find(e.profiles.begin(), e.profiles.end(), "projectcalico-default-allow") != e.profiles.end();
 }
 
-// Whether some enforced policy selects the endpoint and governs the direction
-// (its traffic in that direction is no longer allowed by default).
+// Whether no flow of the endpoint in that direction can reach the profile:
+// some tier that governs it has a Deny default and no Pass rule in the
+// policies that select it (a Pass-default tier alone does not isolate).
 inline bool isolated(const Model& m, const Endpoint& e, Direction d) {
-  for (const auto& p : m.policies)
-    if (!p.staged() && selects(p, e) && p.governs(d)) return true;
+  for (const auto& t : ordered_tiers(m)) {
+    bool governs = false, passes = t.pass_default;
+    for (const auto& p : m.policies) {
+      if (p.tier != t.name || p.staged() || !selects(p, e) || !p.governs(d)) continue;
+      governs = true;
+      for (const auto& r : p.rules(d)) passes = passes || r.action == Action::kPass;
+    }
+    if (governs && !passes) return true;
+  }
   return false;
 }
 
