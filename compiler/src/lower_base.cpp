@@ -87,6 +87,10 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
   }
   if (overlay) {
     for (Set* s : {&from4, &to4, &from6, &to6}) add_set(*s);
+    if (cfg.vxlan_port != 0)
+      from_wl.rules.push_back(Rule{.matches = {eq(Key::kL4proto, Value{std::uint64_t{17}}),
+                                               eq(Key::kThDport, Value{std::uint64_t{cfg.vxlan_port}})},
+                                   .verdict = plain(Verdict::Kind::kDrop), .comment = "VXLAN from a pod"});
     from_wl.rules.push_back(Rule{.vmap_keys = {Key::kIpSaddr}, .vmap = "from-wl-4"});
     from_wl.rules.push_back(Rule{.vmap_keys = {Key::kIp6Saddr}, .vmap = "from-wl-6"});
     from_wl.rules.push_back(Rule{.verdict = plain(Verdict::Kind::kDrop), .comment = "unknown pod address"});
@@ -130,8 +134,10 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
     c.rules.push_back(Rule{.matches = {Match{.keys = {Key::kCtState}, .op = Match::Op::kBitsAny,
                                              .values = {Value{std::uint64_t{ct_state::kInvalid}}}}},
                            .verdict = plain(Verdict::Kind::kDrop)});
-    if (!to_pods) {
-      // IPv6 neighbour discovery with the node is never policy (Felix allows it too).
+    if (!to_pods || overlay) {
+      // IPv6 neighbour discovery is never policy (Felix allows it too): with
+      // the node, and in overlay between pods of the bridge (br_netfilter
+      // brings bridged ND to the forward hook; conntrack does not track it).
       for (std::uint64_t type : {133, 134, 135, 136})
         c.rules.push_back(Rule{.matches = {eq(Key::kIcmpv6Type, Value{type})}, .verdict = plain(Verdict::Kind::kAccept)});
     }
@@ -177,6 +183,25 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
                              .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
     }
     br.chains.push_back(std::move(c));
+    // A unicast IP frame leaving a pod's port must be addressed to that pod:
+    // a pod that answers ARP / ND for another pod's address (CAP_NET_RAW)
+    // would otherwise receive traffic the inet hooks judged by the addressed
+    // pod's ingress policy. Multicast and broadcast (IPv4 224.0.0.0 and up)
+    // and IPv6 link-local pass (ND, the pod's fe80:: address).
+    Chain post{.name = "hook-postrouting", .base = BaseChain{.hook = Hook::kPostrouting, .priority = -200 + cfg.priority}};
+    const auto range = [](Key k, const char* lo, const char* hi) {
+      return Match{.keys = {k}, .op = Match::Op::kNotRange, .values = {*IpAddress::parse(lo), *IpAddress::parse(hi)}};
+    };
+    for (const auto& g : cfg.pod_interface_globs) {
+      post.rules.push_back(Rule{.matches = {eq(Key::kOifname, g), in_set({Key::kOifname, Key::kIpDaddr}, "port-addr-4", true),
+                                            range(Key::kIpDaddr, "224.0.0.0", "255.255.255.255")},
+                                .verdict = plain(Verdict::Kind::kDrop), .comment = "addressed to another pod"});
+      post.rules.push_back(Rule{.matches = {eq(Key::kOifname, g), in_set({Key::kOifname, Key::kIp6Daddr}, "port-addr-6", true),
+                                            range(Key::kIp6Daddr, "fe80::", "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+                                            range(Key::kIp6Daddr, "ff00::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")},
+                                .verdict = plain(Verdict::Kind::kDrop), .comment = "addressed to another pod"});
+    }
+    br.chains.push_back(std::move(post));
     out.bridge = std::move(br);
   }
   return out;

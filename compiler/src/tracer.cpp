@@ -245,6 +245,20 @@ Result<Trace> trace(const Ruleset& ruleset, const Packet& packet) {
       return t;
     }
   }
+  if (!packet.out_port.empty()) {
+    Packet out = packet;
+    out.oif = packet.out_port;
+    for (const auto& b : base_chains(ruleset, Hook::kPostrouting, true, packet.saddr.family)) {
+      Walker w(*b.table, View{out, packet.in_port.empty() ? packet.iif : packet.in_port}, mark, t);
+      auto r = w.run(*b.chain);
+      if (!r) return std::unexpected(r.error());
+      mark = w.mark();
+      if (!*r) {
+        t.mark = mark;
+        return t;
+      }
+    }
+  }
   t.accepted = true;
   t.mark = mark;
   return t;

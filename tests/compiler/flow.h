@@ -43,6 +43,7 @@ inline compiler::Packet flow_packet(const engine::Model& m, const std::vector<co
     p.iif = s.local ? "cni0" : "flannel.1";
     p.oif = d.local ? "cni0" : "flannel.1";
     if (s.local) p.in_port = s.interface;
+    if (d.local) p.out_port = d.interface;
   }
   return p;
 }

@@ -191,6 +191,7 @@ TEST_CASE("endpoint to host: drop, accept and return", "[compiler][lower][host]"
         p.hook = Hook::kInput;
         p.daddr = family == 4 ? ip("10.244.0.1") : ip("fd00::1");
         p.oif.clear();
+        p.out_port.clear();  // to the node: it leaves by no bridge port
         p.ct_state = ct;
         if (proto == 58) p.icmp_type = 135;  // neighbour solicitation
         auto t = trace(*rs, p);
@@ -488,4 +489,79 @@ TEST_CASE("an interface two local pods claim fails closed, and is reported", "[c
     CHECK(nl.ruleset() == *gone);
     CHECK(nl.fail_closed().contested_interfaces.empty());
   }
+}
+
+TEST_CASE("(review H3 #5) overlay: a pod's VXLAN datagram is dropped before policy", "[compiler][lower][overlay]") {
+  // The receiving node would decapsulate it and judge the inner packet by a
+  // source address the pod chose (Felix: AllowVXLANPacketsFromWorkloads=false).
+  const auto m = shop();
+  const auto eps = node_endpoints(m, "node-1");
+  const std::size_t web = 0, remote = 3;
+  auto overlay = lower(m, eps, NodeConfig{.mode = Mode::kOverlay});
+  REQUIRE(overlay);
+  CHECK_FALSE(allowed(m, *overlay, eps, Mode::kOverlay, web, remote, 17, 8472));  // web has no egress policy
+  CHECK_FALSE(allowed(m, *overlay, eps, Mode::kOverlay, web, remote, 17, 8472, 6));
+  CHECK(allowed(m, *overlay, eps, Mode::kOverlay, web, remote, 17, 8473));
+  CHECK(allowed(m, *overlay, eps, Mode::kOverlay, web, remote, 6, 8472));
+  auto to_node = flow_packet(m, eps, Mode::kOverlay, web, remote, 17, 8472);
+  to_node.hook = Hook::kInput;  // to the node's own address
+  to_node.daddr = ip("10.0.0.2");
+  to_node.oif.clear();
+  to_node.out_port.clear();
+  CHECK_FALSE(trace(*overlay, to_node)->accepted);
+  to_node.dport = 8473;
+  CHECK(trace(*overlay, to_node)->accepted);
+  auto other_port = lower(m, eps, NodeConfig{.mode = Mode::kOverlay, .vxlan_port = 4789});
+  REQUIRE(other_port);
+  CHECK(allowed(m, *other_port, eps, Mode::kOverlay, web, remote, 17, 8472));
+  CHECK_FALSE(allowed(m, *other_port, eps, Mode::kOverlay, web, remote, 17, 4789));
+  auto vcn = lower(m, eps, NodeConfig{.mode = Mode::kVcnNative});
+  REQUIRE(vcn);
+  CHECK(allowed(m, *vcn, eps, Mode::kVcnNative, web, remote, 17, 8472));  // no overlay to decapsulate it
+}
+
+TEST_CASE("(review H3 #1) overlay: IPv6 neighbour discovery between pods of the bridge is not policy", "[compiler][lower][overlay]") {
+  const auto m = shop();
+  const auto eps = node_endpoints(m, "node-1");
+  const std::size_t web = 0, db = 1;
+  auto rs = lower(m, eps, NodeConfig{.mode = Mode::kOverlay});
+  REQUIRE(rs);
+  // web asks for db's MAC (NS to db's solicited-node multicast address); db
+  // answers (NA, unicast to web). db's policy admits only TCP 5432 from web.
+  auto ns = flow_packet(m, eps, Mode::kOverlay, web, db, 58, 0, 6);
+  ns.icmp_type = 135;
+  ns.daddr = ip("ff02::1:ff00:3");
+  CHECK(trace(*rs, ns)->accepted);
+  auto na = flow_packet(m, eps, Mode::kOverlay, db, web, 58, 0, 6);
+  na.icmp_type = 136;
+  CHECK(trace(*rs, na)->accepted);
+  auto echo = flow_packet(m, eps, Mode::kOverlay, web, db, 58, 0, 6);  // other ICMPv6 is policy
+  CHECK_FALSE(trace(*rs, echo)->accepted);
+}
+
+TEST_CASE("(review H3 #6) overlay: a unicast frame leaves a pod's bridge port only addressed to that pod", "[compiler][lower][overlay]") {
+  // A pod answering ARP / ND for another pod's address (CAP_NET_RAW) gets the
+  // frames the inet hooks judged by the addressed pod's ingress policy.
+  const auto m = shop();
+  const auto eps = node_endpoints(m, "node-1");
+  const std::size_t web = 0, db = 1, other = 2, remote = 3;
+  auto rs = lower(m, eps, NodeConfig{.mode = Mode::kOverlay});
+  REQUIRE(rs);
+  for (int family : {4, 6}) {
+    INFO("IPv" << family);
+    auto p = flow_packet(m, eps, Mode::kOverlay, web, db, 6, 5432, family);
+    CHECK(trace(*rs, p)->accepted);
+    p.out_port = where(eps, other).interface;  // other answered for db's address
+    CHECK_FALSE(trace(*rs, p)->accepted);
+    auto from_remote = flow_packet(m, eps, Mode::kOverlay, remote, web, 6, 80, family);
+    CHECK(trace(*rs, from_remote)->accepted);
+    from_remote.out_port = where(eps, other).interface;
+    CHECK_FALSE(trace(*rs, from_remote)->accepted);
+  }
+  // ND to a solicited-node multicast address goes to every port.
+  auto ns = flow_packet(m, eps, Mode::kOverlay, web, db, 58, 0, 6);
+  ns.icmp_type = 135;
+  ns.daddr = ip("ff02::1:ff00:3");
+  ns.out_port = where(eps, other).interface;
+  CHECK(trace(*rs, ns)->accepted);
 }

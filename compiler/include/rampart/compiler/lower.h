@@ -50,6 +50,11 @@ struct NodeConfig {
   // overlay: bridge ports (anti-spoofing).
   std::vector<std::string> pod_interface_globs = {"veth*"};
   std::string bridge = "cni0";  // overlay: the pods' bridge
+  // overlay: the VXLAN port of the overlay (flannel: 8472). A pod's UDP to it
+  // is dropped before policy (Felix: AllowVXLANPacketsFromWorkloads=false):
+  // the receiving node would decapsulate it and judge the inner packet by a
+  // source address the pod chose. 0: none.
+  std::uint16_t vxlan_port = 8472;
   std::uint32_t accept_mark = 0x10000;
   std::uint32_t pass_mark = 0x20000;
   std::string log_prefix = "rampart";

@@ -23,6 +23,9 @@ struct Packet {
   // Bridged frames: the bridge ports; when in_port is set the bridge-family
   // prerouting chains run first with iif = in_port.
   std::string in_port;
+  // Bridged frames leaving a bridge port: when set, the bridge-family
+  // postrouting chains run last with oif = out_port.
+  std::string out_port;
   std::uint8_t l4proto = 6;
   std::uint16_t sport = 0;
   std::uint16_t dport = 0;
