@@ -356,6 +356,14 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
   }
   switch (request.op) {
     case Operation::kAdd: {
+      if (config_.require_host_interface && request.endpoint.host_interface.empty()) {
+        log(LogLevel::kError, "ADD refused: no host-side interface",
+            {{"endpoint", local_endpoint(request).id()}, {"pod", local_endpoint(request).pod()}});
+        return reply(failure("no host-side interface for " + local_endpoint(request).pod() +
+                                 " (the previous plugin's result lists none): in vcn-native mode its traffic is "
+                                 "dispatched by that interface",
+                             false));
+      }
       if (auto done = try_add(request)) {
         reply(std::move(*done));
       } else {
@@ -431,9 +439,14 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
 std::optional<Reply> Agent::try_add(const Request& request) {
   const LocalEndpoint ep = local_endpoint(request);
   if (!synced_once_ || !pod_known(ep.pod_namespace, ep.pod_name)) return std::nullopt;
-  // Addresses belong to one attachment: a newer ADD takes them over.
+  // Addresses belong to one attachment: a newer ADD takes them over. So does
+  // a newer sandbox of the same pod on the same network (the previous one's
+  // DEL may have been missed while the agent was down): the ADD just
+  // answered is the one enforced, not the registration that sorts last
+  // (review H3 #8).
   for (auto it = local_.begin(); it != local_.end();) {
-    bool shares = false;
+    bool shares = it->second.pod() == ep.pod() && it->second.network == ep.network &&
+                  it->second.container_id != ep.container_id;
     for (const auto& a : it->second.addresses) {
       for (const auto& b : ep.addresses) shares |= a.substr(0, a.find('/')) == b.substr(0, b.find('/'));
     }

@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   if (state_dir.empty()) state_dir = std::filesystem::path(socket_path).parent_path().string();
   AgentConfig agent_config{.node = node};
   agent_config.state_dir = state_dir;
+  agent_config.require_host_interface = node_config.mode == compiler::Mode::kVcnNative;
   Agent agent(agent_config, dataplane, metrics);
   CniServer cni(socket_path, [&](const agent_protocol::Request& request) { return agent.handle(request); });
   HttpServer http(metrics, HealthSource{[&] { return agent.alive(std::chrono::seconds(10)); },

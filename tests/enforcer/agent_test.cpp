@@ -478,3 +478,45 @@ TEST_CASE("agent: an interface two registered pods claim is logged once per chan
   CHECK(logged(R"("msg":"interface no longer contested","interface":"vethaaaa0000")") == 1);
   CHECK(rig.dataplane.violations().empty());
 }
+
+TEST_CASE("agent: (review H3 #3) vcn-native refuses an ADD that names no host-side interface", "[unit]") {
+  AgentConfig config{"node-1", 3s, 60s};
+  config.require_host_interface = true;
+  Rig rig(config);
+  write_file(rig.dir.path / "store/app.yaml", pod_doc("prod", "web-1", "10.244.1.5"));
+  rig.start();
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  auto add = add_request("prod", "web-1", "c0ffee0001", "10.244.1.5/24");
+  add.endpoint.host_interface.clear();
+  const auto refused = ask(rig.socket(), add);
+  CHECK_FALSE(refused.ok);
+  CHECK_FALSE(refused.temporary);
+  CHECK(refused.message.find("no host-side interface") != std::string::npos);
+  CHECK(rig.dataplane.endpoints().empty());
+  add.endpoint.host_interface = "vethc0ffee00";
+  CHECK(ask(rig.socket(), add).ok);
+  CHECK(rig.dataplane.endpoints().size() == 1);
+}
+
+TEST_CASE("agent: (review H3 #8) a pod's newest ADD is the one enforced, whatever its id sorts like", "[unit]") {
+  Rig rig;
+  write_file(rig.dir.path / "store/app.yaml", pod_doc("prod", "web-0", "10.244.1.5"));
+  rig.start();
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  // The old sandbox's DEL was missed (agent down); the recreated pod has a
+  // new container, veth and address, and an id that sorts first.
+  REQUIRE(ask(rig.socket(), add_request("prod", "web-0", "zzzz000001", "10.244.1.5/24")).ok);
+  REQUIRE(ask(rig.socket(), add_request("prod", "web-0", "aaaa000002", "10.244.1.9/24")).ok);
+  const auto endpoints = rig.dataplane.endpoints();
+  REQUIRE(endpoints.size() == 1);
+  CHECK(endpoints.begin()->second.host_interface == "vethaaaa0000");
+  const auto model = rig.dataplane.model();
+  REQUIRE(model.endpoints.size() == 1);
+  CHECK(model.endpoints[0].interface == "vethaaaa0000");
+  // A second attachment of the same sandbox (another network) is kept.
+  auto other = add_request("prod", "web-0", "aaaa000002", "10.245.1.9/24");
+  other.network = "other-net";
+  other.endpoint.host_interface = "vethother";
+  CHECK(ask(rig.socket(), other).ok);
+  CHECK(rig.dataplane.endpoints().size() == 2);
+}

@@ -54,6 +54,10 @@ struct AgentConfig {
   // retry_max (Felix: transient failures leave the work dirty and retry).
   std::chrono::milliseconds retry_min{100};
   std::chrono::milliseconds retry_max{10'000};
+  // vcn-native dispatches a pod's traffic by its host-side interface: an ADD
+  // that names none (no host interface in the prevResult) is refused, since
+  // the pod could be neither policed nor reached (review H3 #3).
+  bool require_host_interface = false;
 };
 
 // The model for one node: every resource, plus what only the CNI plugin
