@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <fstream>
 #include <future>
 #include <set>
 
@@ -101,6 +102,9 @@ Agent::Agent(AgentConfig config, Dataplane& dataplane, Metrics& metrics)
   metrics_.set("rampart_agent_fail_closed_rules", 0);
   metrics_.set("rampart_agent_contested_addresses", 0);
   metrics_.set("rampart_agent_contested_interfaces", 0);
+  metrics_.describe("rampart_agent_bridge_netfilter", "gauge",
+                    "overlay: 1 while bridged pod traffic meets the inet hooks (br_netfilter, bridge-nf-call-ip*tables = 1)");
+  metrics_.set("rampart_agent_bridge_netfilter", 1);
   metrics_.describe("rampart_agent_cni_requests_total", "counter", "CNI plugin requests, by operation and result");
   metrics_.describe("rampart_agent_model_build_seconds_total", "counter",
                     "Time spent keeping the model current (updates applied, re-normalised)");
@@ -219,7 +223,34 @@ Reply Agent::handle(const Request& request) {
 
 bool Agent::ready() const {
   std::lock_guard lock(mutex_);
-  return state_ == SyncState::kInSync && dataplane_ok_;
+  return state_ == SyncState::kInSync && dataplane_ok_ && bridge_ok_;
+}
+
+// Bridged traffic bypasses every inet rule without br_netfilter: say so
+// (once per change), stay not ready and refuse ADDs until it is back.
+void Agent::check_bridge_netfilter() {
+  if (config_.bridge_netfilter_dir.empty()) return;
+  std::string missing;
+  for (const char* name : {"bridge-nf-call-iptables", "bridge-nf-call-ip6tables"}) {
+    std::ifstream in(config_.bridge_netfilter_dir / name);
+    std::string value;
+    if (!(in >> value) || value != "1") missing += std::string(missing.empty() ? "" : ", ") + name;
+  }
+  const bool ok = missing.empty();
+  bool was;
+  {
+    std::lock_guard lock(mutex_);
+    was = bridge_ok_;
+    bridge_ok_ = ok;
+  }
+  metrics_.set("rampart_agent_bridge_netfilter", ok ? 1 : 0);
+  if (ok == was) return;
+  if (ok) {
+    log(LogLevel::kInfo, "br_netfilter enabled again: bridged pod traffic meets policy");
+  } else {
+    log(LogLevel::kError, "bridged pod traffic bypasses policy: br_netfilter not loaded or not 1 (not ready, ADDs refused)",
+        {{"dir", config_.bridge_netfilter_dir.string()}, {"not_1", missing}});
+  }
 }
 
 bool Agent::alive(std::chrono::milliseconds limit) const {
@@ -257,6 +288,7 @@ void Agent::run() {
       if (stopping_) return;
       batch.swap(tasks_);
     }
+    check_bridge_netfilter();
     for (auto& task : batch) task();  // updates first apply in order; requests see the state before them
     // The tasks' captures go before the write: at start-up one holds the
     // datastore's whole list (every resource, its JSON too), which would
@@ -364,6 +396,15 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
                                  "dispatched by that interface",
                              false));
       }
+      bool bridge_ok;
+      {
+        std::lock_guard lock(mutex_);
+        bridge_ok = bridge_ok_;
+      }
+      if (!bridge_ok)
+        return reply(failure("bridged pod traffic would bypass policy: br_netfilter is not loaded or "
+                             "bridge-nf-call-iptables / -ip6tables is not 1 on this node",
+                             true));
       if (auto done = try_add(request)) {
         reply(std::move(*done));
       } else {

@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
   AgentConfig agent_config{.node = node};
   agent_config.state_dir = state_dir;
   agent_config.require_host_interface = node_config.mode == compiler::Mode::kVcnNative;
+  if (node_config.mode == compiler::Mode::kOverlay) agent_config.bridge_netfilter_dir = "/proc/sys/net/bridge";
   Agent agent(agent_config, dataplane, metrics);
   CniServer cni(socket_path, [&](const agent_protocol::Request& request) { return agent.handle(request); });
   HttpServer http(metrics, HealthSource{[&] { return agent.alive(std::chrono::seconds(10)); },

@@ -520,3 +520,34 @@ TEST_CASE("agent: (review H3 #8) a pod's newest ADD is the one enforced, whateve
   CHECK(ask(rig.socket(), other).ok);
   CHECK(rig.dataplane.endpoints().size() == 2);
 }
+
+TEST_CASE("agent: (review H3 #2) overlay without br_netfilter is not ready and refuses ADDs", "[unit]") {
+  TempDir sys;  // stands for /proc/sys/net/bridge
+  const auto set = [&](const std::string& ip4, const std::string& ip6) {
+    write_file(sys.path / "bridge-nf-call-iptables", ip4 + "\n");
+    write_file(sys.path / "bridge-nf-call-ip6tables", ip6 + "\n");
+  };
+  set("1", "1");
+  AgentConfig config{"node-1", 3s, 60s};
+  config.bridge_netfilter_dir = sys.path;
+  Rig rig(config);
+  write_file(rig.dir.path / "store/app.yaml", pod_doc("prod", "web-1", "10.244.1.5"));
+  rig.start();
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  CHECK(rig.metrics.value("rampart_agent_bridge_netfilter") == 1);
+  set("1", "0");  // bridged IPv6 would bypass the inet hooks
+  REQUIRE(eventually([&] { return !rig.agent->ready(); }));
+  CHECK(rig.metrics.value("rampart_agent_bridge_netfilter") == 0);
+  const auto add = add_request("prod", "web-1", "c0ffee0001", "10.244.1.5/24");
+  const auto refused = ask(rig.socket(), add);
+  CHECK_FALSE(refused.ok);
+  CHECK(refused.temporary);
+  CHECK(refused.message.find("br_netfilter") != std::string::npos);
+  CHECK(rig.dataplane.endpoints().empty());
+  set("1", "1");
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  CHECK(ask(rig.socket(), add).ok);
+  fs::remove(sys.path / "bridge-nf-call-iptables");  // br_netfilter unloaded
+  REQUIRE(eventually([&] { return !rig.agent->ready(); }));
+  CHECK(rig.metrics.value("rampart_agent_bridge_netfilter") == 0);
+}
