@@ -329,15 +329,17 @@ void Linter::lint_policy(const Policy& p, const std::vector<Cell*>& cells, Sink&
                  "(RV004, RV005, RV006, RV008) are not made",
              p.where);
   } else {
+    std::array<ReachMemo, 2> reach;  // ingress, egress
     for (Direction d : {Direction::kIngress, Direction::kEgress}) {
       if (!p.governs(d)) continue;
       const auto& rules = p.rules(d);
-      ReachMemo reach;
-      if (shared_.options.slicing && shared_.options.group_cells && cells.size() > 1) reach.rep = reach_groups(p, d, cells);
+      ReachMemo& memo = reach[d == Direction::kIngress ? 0 : 1];
+      if (shared_.options.slicing && shared_.options.group_cells && cells.size() > 1) memo.rep = reach_groups(p, d, cells);
       for (std::size_t i = 0; i < rules.size(); ++i)
-        check_rule(p, d, static_cast<int>(i), cells, sink, shared_.options.slicing ? &reach : nullptr);
+        check_rule(p, d, static_cast<int>(i), cells, sink, shared_.options.slicing ? &memo : nullptr);
     }
-    check_policy_redundant(p, cells, sink);
+    // The reach answers tell check_policy_redundant where no rule of p fires.
+    check_policy_redundant(p, cells, sink, shared_.options.slicing ? &reach : nullptr);
   }
   if (shared_.options.pitfalls) {
     check_broad_allow(p, light_cell(*cells.front(), &p), sink);

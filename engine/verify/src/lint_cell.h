@@ -264,8 +264,22 @@ class Cell {
       return false;
     const z3::model m = s.world->concrete_model(guess->src, guess->dst, guess->packet, &shared_.model);
     // The question first: most guesses fail it, and the well-formedness
-    // constraints are the larger formula.
-    if (!m.eval(e, true).is_true() || !m.eval(*s.well_formed, true).is_true()) return false;
+    // constraints are the larger formula. Its conjuncts one at a time, last
+    // first: the conditions a question says up front (reach and match of a
+    // rule, p's slot) come last and are smaller than the chains before them,
+    // and a guess that fails one is done without evaluating the rest.
+    std::vector<z3::expr> parts;
+    const auto flatten = [&](const auto& self_, const z3::expr& x) -> void {
+      if (x.is_app() && x.decl().decl_kind() == Z3_OP_AND) {
+        for (unsigned i = 0; i < x.num_args(); ++i) self_(self_, x.arg(i));
+      } else {
+        parts.push_back(x);
+      }
+    };
+    flatten(flatten, e);
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it)
+      if (!m.eval(*it, true).is_true()) return false;
+    if (!m.eval(*s.well_formed, true).is_true()) return false;
     ++sink.timing(check_name).settled;
     if (model) model->emplace(m);
     return true;

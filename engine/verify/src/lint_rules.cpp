@@ -107,8 +107,15 @@ void Linter::check_rule(const Policy& p, Direction d, int index, const std::vect
   std::set<const Rule*> named;
   std::string blockers;
   bool differs = false;
-  for (Cell* c : cells) {
+  for (std::size_t ci = 0; ci < cells.size(); ++ci) {
+    Cell* c = cells[ci];
     if (related.size() >= kMaxBlockers) break;
+    // A grouped cell (reach_groups) asks the same questions as its group's
+    // first cell, which came before it: every candidate there was either
+    // named or found to block nothing, so it would name no new rule. (The
+    // blocking question reads only policies up to p's rules and p's own
+    // selectors, as the reach questions do.)
+    if (reach && !reach->rep.empty() && reach->rep[ci] != ci) continue;
     std::vector<const RuleTerm*> before;
     const RuleTerm* rt = find_rule(c->chain(p, d), &rule, &before);
     if (!rt) continue;
@@ -290,7 +297,49 @@ SatResult Linter::reached_in(const Policy& p, Direction d, int index, const std:
 }
 
 // ---- RV006 -----------------------------------------------------------------
-void Linter::check_policy_redundant(const Policy& p, const std::vector<Cell*>& cells, Sink& sink) {
+bool Linter::removal_only_empties_tier(const Policy& p, Direction d, const std::vector<Cell*>& cells, std::size_t ci,
+                                       const ReachMemo& reach, Sink& sink) {
+  // No rule of p fires for a flow of this cell: each rule's reach question
+  // (shared with the cell's group, check_rule) said no flow reaches it and
+  // matches it. Log rules never change anything; a `services` rule has no
+  // answer.
+  const std::size_t r = reach.rep.empty() ? ci : reach.rep[ci];
+  const auto* known = reach.known.size() > r ? &reach.known[r] : nullptr;
+  const auto& rules = p.rules(d);
+  for (std::size_t j = 0; j < rules.size(); ++j) {
+    if (uses_services(rules[j])) return false;
+    if (rules[j].action == Action::kLog) continue;
+    if (!known || j >= known->size() || (*known)[j] != SatResult::kUnsat) return false;
+  }
+  // Then a flow passes p as if p were not there (no Allow, Deny or Pass of
+  // p fires), and removing p changes only whether p's tier has a policy
+  // that applies, i.e. the end-of-tier drop of a flow that no other policy
+  // of the tier applies to. A tier whose default is Pass has no drop.
+  Cell& c = *cells[ci];
+  const ChainTerm& chain = c.chain(p, d);
+  for (const TierTerm& tier : chain.tiers) {
+    const auto mine = std::find_if(tier.policies.begin(), tier.policies.end(),
+                                   [&](const PolicyTerm& pt) { return pt.policy == &p; });
+    if (mine == tier.policies.end()) continue;
+    const char* check_name = "redundant-policy";
+    if (tier.default_pass) {
+      ++sink.timing(check_name).settled;
+      return true;
+    }
+    z3::expr_vector others(c.ctx());
+    for (const PolicyTerm& pt : tier.policies)
+      if (pt.policy != &p) others.push_back(pt.applies);
+    // A small question (labels only): a pod of the cell that p selects and
+    // no other policy of its tier does?
+    const z3::expr alone = c.in_cell(d) && mine->applies && !z3::mk_or(others);
+    return c.ask(alone, sink, check_name, p.where, "policy " + p.qualified_name(), nullptr, true) ==
+           SatResult::kUnsat;
+  }
+  return false;
+}
+
+void Linter::check_policy_redundant(const Policy& p, const std::vector<Cell*>& cells, Sink& sink,
+                                    const std::array<ReachMemo, 2>* reach) {
   const char* check_name = "redundant-policy";
   Timer timer{&sink, check_name};
   if (!p.governs(Direction::kIngress) && !p.governs(Direction::kEgress)) return;
@@ -306,19 +355,24 @@ void Linter::check_policy_redundant(const Policy& p, const std::vector<Cell*>& c
       return e;
     };
   };
-  const bool governs_both = p.governs(Direction::kIngress) && p.governs(Direction::kEgress);
-  for (Cell* c : cells) {
+  for (std::size_t ci = 0; ci < cells.size(); ++ci) {
+    Cell* c = cells[ci];
+    // Directions where removing p may change a verdict in this cell.
+    std::vector<Direction> open;
+    for (Direction d : {Direction::kIngress, Direction::kEgress})
+      if (p.governs(d) &&
+          !(reach && removal_only_empties_tier(p, d, cells, ci, (*reach)[d == Direction::kIngress ? 0 : 1], sink)))
+        open.push_back(d);
     // Both directions in one question where its answer is never asked
     // again: in the local cell (it replaces ask_reaching's first question),
     // or in a cell without earlier tiers for p (its "yes" stands).
     Cell& x = light_cell(*c, &p);
-    const bool both = governs_both && shared_.options.slicing &&
+    const bool both = open.size() == 2 && shared_.options.slicing &&
                       (&x != c || (c->earlier(p, Direction::kIngress).empty() &&
                                    c->earlier(p, Direction::kEgress).empty()));
     // A flow that one of its rules (or none of them: the end of the tier)
     // decides is a good guess.
-    for (Direction d : {Direction::kIngress, Direction::kEgress}) {
-      if (!p.governs(d)) continue;
+    for (Direction d : open) {
       const z3::expr changed = differs_in(d)(*c, true);
       bool settled = c->concrete(changed, guess(*c, p, d, {}), sink, check_name);
       for (const Rule& r : p.rules(d))

@@ -8,6 +8,7 @@
 //   lint_pitfalls.cpp    RV101, RV102, RV103, RV105
 #pragma once
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -95,7 +96,17 @@ class Linter {
                   ReachMemo* reach);
   SatResult reached_in(const Policy& p, Direction d, int index, const std::vector<Cell*>& cells, std::size_t ci,
                        ReachMemo& memo, Sink& sink);
-  void check_policy_redundant(const Policy& p, const std::vector<Cell*>& cells, Sink& sink);
+  // `reach` (with slicing): the reach answers of p's rules, per direction
+  // (ingress, egress), that check_rule left.
+  void check_policy_redundant(const Policy& p, const std::vector<Cell*>& cells, Sink& sink,
+                              const std::array<ReachMemo, 2>* reach);
+  // Removing p changes no verdict of direction d in cells[ci], shown without
+  // the removal question: no rule of p fires there (reach answers), so p
+  // only counts for its tier's end-of-tier drop, and every pod of the cell p
+  // selects is selected by another policy of that tier too (or the tier's
+  // default is Pass).
+  bool removal_only_empties_tier(const Policy& p, Direction d, const std::vector<Cell*>& cells, std::size_t ci,
+                                 const ReachMemo& reach, Sink& sink);
   // A shadowed rule's finding names at most this many blocking rules.
   static constexpr std::size_t kMaxBlockers = 5;
   std::vector<const RuleTerm*> blocking_rules(const Policy& p, Direction d, const Rule& rule, const RuleTerm& rt,
