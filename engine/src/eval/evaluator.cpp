@@ -1,5 +1,6 @@
 #include "rampart/engine/evaluator.h"
 
+#include <algorithm>
 #include <sstream>
 #include <unordered_map>
 
@@ -24,6 +25,21 @@ std::optional<std::vector<Cidr>> family_cidrs(const std::vector<Cidr>& cidrs, in
     if (c.address.family == family) out.push_back(c);
   if (!cidrs.empty() && out.empty()) return std::nullopt;
   return out;
+}
+
+
+// Addresses Kubernetes never gives a pod (loopback, link-local, e.g. the
+// instance metadata address 169.254.169.254): a pod without an address is
+// known to be outside them.
+bool never_a_pod_address(const Cidr& c) {
+  static const std::vector<Cidr> kNever = [] {
+    std::vector<Cidr> v;
+    for (const char* t : {"127.0.0.0/8", "169.254.0.0/16", "::1/128", "fe80::/10"}) v.push_back(*Cidr::parse(t));
+    return v;
+  }();
+  for (const auto& n : kNever)
+    if (n.address.family == c.address.family && n.contains(c)) return true;
+  return false;
 }
 
 }  // namespace
@@ -73,11 +89,22 @@ struct Evaluator::Impl {
   }
 
   // A selector matches an address when it belongs to a matching endpoint or
-  // to a matching (Global)NetworkSet (§4.4).
-  bool selector_matches(const selector::Selector& s, const FlowEnd& end) const {
+  // to a matching (Global)NetworkSet (§4.4). An endpoint without an address
+  // (of the flow's family) that its labels do not match is Unknown when some
+  // matching set of that family could contain the address.
+  Tri selector_matches(const selector::Selector& s, const FlowEnd& end, int family) const {
     const auto& m = matcher(s);
-    if (end.endpoint && m.matches(end.endpoint->effective_labels)) return true;
-    if (!end.ip) return false;
+    if (end.endpoint && m.matches(end.endpoint->effective_labels)) return Tri::kYes;
+    if (!end.ip) {
+      if (!end.endpoint) return Tri::kNo;
+      for (const auto& set : model.network_sets)
+        for (const auto& net : set.nets)
+          if (net.address.family == family && !never_a_pod_address(net)) {
+            if (m.matches(set.effective_labels)) return Tri::kUnknown;
+            break;
+          }
+      return Tri::kNo;
+    }
     for (const auto& set : model.network_sets) {
       bool inside = false;
       for (const auto& net : set.nets)
@@ -85,9 +112,9 @@ struct Evaluator::Impl {
           inside = true;
           break;
         }
-      if (inside && m.matches(set.effective_labels)) return true;
+      if (inside && m.matches(set.effective_labels)) return Tri::kYes;
     }
-    return false;
+    return Tri::kNo;
   }
 
   // Port criteria of one side: `port` is the packet's port on that side
@@ -116,18 +143,32 @@ struct Evaluator::Impl {
     auto nets = family_cidrs(er.nets, flow.ip_version);
     auto not_nets = family_cidrs(er.not_nets, flow.ip_version);
     if (!nets || !not_nets) return Tri::kNo;
-    if (!nets->empty()) {
+    // An endpoint without an address: its address is unknown, so are nets
+    // and notNets (an "allowed" must hold for every address it may get).
+    Tri result = Tri::kYes;
+    if (!end.ip && end.endpoint) {
+      const auto possible = [](const std::vector<Cidr>& v) {
+        return std::any_of(v.begin(), v.end(), [](const Cidr& c) { return !never_a_pod_address(c); });
+      };
+      if (!nets->empty() && !possible(*nets)) return Tri::kNo;
+      if (possible(*nets) || possible(*not_nets)) result = Tri::kUnknown;
+    }
+    if (!nets->empty() && !end.ip && !end.endpoint) return Tri::kNo;
+    if (!nets->empty() && end.ip) {
       bool in = false;
-      if (end.ip)
-        for (const auto& c : *nets) in = in || c.contains(*end.ip);
+      for (const auto& c : *nets) in = in || c.contains(*end.ip);
       if (!in) return Tri::kNo;
     }
     if (end.ip)
       for (const auto& c : *not_nets)
         if (c.contains(*end.ip)) return Tri::kNo;
-    if (er.effective_selector && !selector_matches(*er.effective_selector, end)) return Tri::kNo;
-    if (er.effective_not_selector && selector_matches(*er.effective_not_selector, end)) return Tri::kNo;
-    Tri result = Tri::kYes;
+    if (er.effective_selector) result = both(result, selector_matches(*er.effective_selector, end, flow.ip_version));
+    if (result == Tri::kNo) return result;
+    if (er.effective_not_selector) {
+      const Tri hit = selector_matches(*er.effective_not_selector, end, flow.ip_version);
+      result = both(result, hit == Tri::kYes ? Tri::kNo : hit == Tri::kNo ? Tri::kYes : Tri::kUnknown);
+    }
+    if (result == Tri::kNo) return result;
     if (!er.ports.empty() || !er.not_ports.empty()) {
       if (!protocol_has_ports_number(flow.protocol)) return Tri::kNo;
       if (!er.ports.empty()) result = both(result, port_matches(er.ports, port, flow.protocol, rule.protocol, end.endpoint));

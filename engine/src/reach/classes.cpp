@@ -15,7 +15,9 @@ std::uint32_t Reachability::Impl::intern_class(PeerClass c) {
   std::string key(reinterpret_cast<const char*>(c.sel_bits.data()), c.sel_bits.size() * 8);
   key.append(reinterpret_cast<const char*>(c.label_bits.data()), c.label_bits.size() * 8);
   key.append(reinterpret_cast<const char*>(c.net_bits.data()), c.net_bits.size() * 8);
-  key += std::to_string(c.ports) + "/" + std::to_string(c.kind) + (c.profile_allows ? "a" : "d");
+  key.append(reinterpret_cast<const char*>(c.unknown_sel_bits.data()), c.unknown_sel_bits.size() * 8);
+  key += std::to_string(c.ports) + "/" + std::to_string(c.kind) + (c.profile_allows ? "a" : "d") +
+         (c.addressless ? "-" : "+");
   auto [it, inserted] = class_index.try_emplace(key, static_cast<std::uint32_t>(classes.size()));
   if (inserted) classes.push_back(std::move(c));
   return it->second;
@@ -85,6 +87,15 @@ void Reachability::Impl::classify_endpoints() {
     for (std::size_t s = 0; s < selectors.size(); ++s)
       if (selectors[s]->matches(model.network_sets[i].effective_labels)) set_bit(netset_sel_bits[i], s);
   build_ipv4_segments();
+  // Selectors matching a network set with a net of the analysed family: an
+  // endpoint without an address may be inside it.
+  Bits family_netset_bits(sel_words, 0);
+  for (std::size_t i = 0; i < model.network_sets.size(); ++i)
+    for (const auto& n : model.network_sets[i].nets)
+      if (n.address.family == options.ip_version && !never_a_pod_address(n)) {
+        for (std::size_t w = 0; w < sel_words; ++w) family_netset_bits[w] |= netset_sel_bits[i][w];
+        break;
+      }
 
   // Selectors are evaluated once per distinct label map (of the keys they
   // read); an endpoint's class follows from its label group, its address
@@ -92,7 +103,7 @@ void Reachability::Impl::classify_endpoints() {
   // per distinct combination.
   std::unordered_map<std::string, std::uint32_t> by_labels;
   std::vector<Bits> label_groups;
-  std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t, int, bool>, std::uint32_t> by_signature;
+  std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t, int, bool, bool>, std::uint32_t> by_signature;
   endpoint_class.resize(model.endpoints.size());
   const std::unordered_set<std::string_view> read_keys(referenced_keys.begin(), referenced_keys.end());
   std::string lkey;
@@ -131,7 +142,7 @@ void Reachability::Impl::classify_endpoints() {
     }
     const std::uint32_t address = address_signature(ip);
     const std::uint32_t ports = intern_ports(ep.ports);
-    auto [sig, new_signature] = by_signature.try_emplace({it->second, address, ports, kind, profile_allows}, 0);
+    auto [sig, new_signature] = by_signature.try_emplace({it->second, address, ports, kind, profile_allows, !ip}, 0);
     if (new_signature) {
       PeerClass c;
       c.label_bits = label_groups[it->second];
@@ -139,6 +150,10 @@ void Reachability::Impl::classify_endpoints() {
       const auto& a = address_signatures[address];
       for (std::size_t w = 0; w < sel_words; ++w) c.sel_bits[w] |= a.netset_sel_bits[w];
       c.net_bits = a.net_bits;
+      c.addressless = !ip;
+      c.unknown_sel_bits.assign(sel_words, 0);
+      if (!ip)
+        for (std::size_t w = 0; w < sel_words; ++w) c.unknown_sel_bits[w] = family_netset_bits[w] & ~c.sel_bits[w];
       c.ports = ports;
       c.kind = kind;
       c.profile_allows = profile_allows;

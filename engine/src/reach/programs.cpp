@@ -76,7 +76,17 @@ std::uint32_t Reachability::Impl::build_program(const PeerClass& c, Direction d)
         passes = passes || r.action == Action::kPass;  // any Pass rule may hand a flow on
         if (r.skip) continue;
         // The subject's own side: destination for ingress, source for egress.
-        if (!entity_holds(d == Direction::kIngress ? r.dst : r.src, c)) continue;
+        const Holds self = entity_holds(d == Direction::kIngress ? r.dst : r.src, c);
+        if (self == Holds::kNo) continue;
+        if (self == Holds::kUnknown) {
+          // Undetermined for this subject: an Allow must not allow, a Deny
+          // denies, a Pass is followed both ways (as undetermined_pass).
+          if (r.action == Action::kAllow) continue;
+          if (r.action == Action::kPass) {
+            tier.rules.push_back(id | kUndeterminedBit);
+            continue;
+          }
+        }
         tier.rules.push_back(id);
       }
     }
@@ -91,7 +101,7 @@ std::uint32_t Reachability::Impl::build_program(const PeerClass& c, Direction d)
   auto [it, inserted] = program_index.try_emplace(key, static_cast<std::uint32_t>(programs.size()));
   if (inserted) {
     for (const auto& tier : prog.tiers)
-      for (auto id : tier.rules) prog.any_named = prog.any_named || rules[id].dst_named;
+      for (auto id : tier.rules) prog.any_named = prog.any_named || rules[id & kRuleIdMask].dst_named;
     programs.push_back(std::move(prog));
   }
   return it->second;
@@ -110,6 +120,13 @@ void Reachability::Impl::index_peers() {
     for (std::size_t w = 0; w < pc.net_bits.size(); ++w)
       for (std::uint64_t bits = pc.net_bits[w]; bits != 0; bits &= bits - 1)
         classes_by_net[w * 64 + static_cast<std::size_t>(std::countr_zero(bits))].push_back(c);
+    if (!pc.addressless) continue;
+    // Undetermined criteria make it a candidate too (entity_holds kUnknown).
+    for (std::size_t w = 0; w < pc.unknown_sel_bits.size(); ++w)
+      for (std::uint64_t bits = pc.unknown_sel_bits[w]; bits != 0; bits &= bits - 1)
+        classes_by_selector[w * 64 + static_cast<std::size_t>(std::countr_zero(bits))].push_back(c);
+    for (std::size_t n = 0; n < nets.size(); ++n)
+      if (nets[n].addressless != Holds::kNo) classes_by_net[n].push_back(c);
   }
 }
 
@@ -124,11 +141,15 @@ bool Reachability::Impl::peer_pattern(const Program& prog, std::uint32_t peer, s
   bool any = false;
   for (const auto& tier : prog.tiers) {
     for (auto id : tier.rules) {
-      const CompiledRule& r = rules[id];
-      if (entity_holds(prog.direction == Direction::kIngress ? r.src : r.dst, classes[peer])) {
-        matched.push_back(id);
-        any = true;
+      const CompiledRule& r = rules[id & kRuleIdMask];
+      const Holds peer_side = entity_holds(prog.direction == Direction::kIngress ? r.src : r.dst, classes[peer]);
+      if (peer_side == Holds::kNo) continue;
+      if (peer_side == Holds::kUnknown && r.action != Action::kDeny && r.action != Action::kLog) {
+        if (r.action == Action::kAllow) continue;  // an "allowed" must hold for every address
+        id |= kUndeterminedBit;                    // a Pass: both ways
       }
+      matched.push_back(id);
+      any = true;
     }
     matched.push_back(UINT32_MAX);  // tier boundary
   }
@@ -169,7 +190,8 @@ const std::vector<std::uint32_t>& Reachability::Impl::row_of(std::uint32_t progr
   if (stamp.size() != classes.size()) stamp.assign(classes.size(), 0);
   for (const auto& tier : prog.tiers)
     for (auto id : tier.rules) {
-      const auto* list = candidates(prog.direction == Direction::kIngress ? rules[id].src : rules[id].dst);
+      const CompiledRule& r = rules[id & kRuleIdMask];
+      const auto* list = candidates(prog.direction == Direction::kIngress ? r.src : r.dst);
       if (!list) {
         everyone = true;
         continue;
@@ -238,11 +260,12 @@ ConnectionSet Reachability::Impl::walk_from(const Program& prog, const std::vect
     ConnectionSet passed;
     for (; matched[i] != UINT32_MAX; ++i) {
       if (undecided.empty()) continue;
-      const CompiledRule& r = rules[matched[i]];
+      const std::uint32_t id = matched[i] & kRuleIdMask;
+      const CompiledRule& r = rules[id];
       if (r.action == Action::kLog) continue;
-      const ConnectionSet m = undecided.intersect(pool.sets[rule_conn(matched[i], dst_ports)]);
+      const ConnectionSet m = undecided.intersect(pool.sets[rule_conn(id, dst_ports)]);
       if (m.empty()) continue;
-      if (r.undetermined_pass) {
+      if (r.undetermined_pass || (matched[i] & kUndeterminedBit) != 0) {
         // Taken, the next tier decides m; not taken, this walk goes on.
         std::size_t next = i;
         while (matched[next] != UINT32_MAX) ++next;

@@ -37,14 +37,35 @@ inline void set_bit(Bits& bits, std::size_t i) { bits[i >> 6] |= std::uint64_t{1
 
 IntervalSet cidr_interval(const Cidr& c);
 
+// Addresses Kubernetes never gives a pod (loopback, link-local, e.g. the
+// instance metadata address 169.254.169.254): a pod without an address is
+// known to be outside them.
+inline bool never_a_pod_address(const Cidr& c) {
+  static const std::vector<Cidr> kNever = [] {
+    std::vector<Cidr> v;
+    for (const char* t : {"127.0.0.0/8", "169.254.0.0/16", "::1/128", "fe80::/10"}) v.push_back(*Cidr::parse(t));
+    return v;
+  }();
+  for (const auto& n : kNever)
+    if (n.address.family == c.address.family && n.contains(c)) return true;
+  return false;
+}
+
+// Tri-valued outcome of a rule side for a class (an endpoint without an
+// address is undetermined for nets, notNets and network-set selectors).
+enum class Holds { kNo, kYes, kUnknown };
+
 // ip ∈ (nets or everything) and ip ∉ notNets, for one family.
 struct NetPredicate {
+  Holds addressless = Holds::kUnknown;  // for an endpoint without an address
   std::vector<Cidr> nets;
   std::vector<Cidr> not_nets;
   IntervalSet v4;  // the same as addresses (IPv4 analyses)
 
+  // No address: false here; an endpoint without one is undetermined for
+  // every net predicate instead (PeerClass::addressless, entity_holds).
   [[nodiscard]] bool holds(const std::optional<IpAddress>& ip) const {
-    if (!ip) return nets.empty();
+    if (!ip) return false;
     if (!nets.empty()) {
       bool in = false;
       for (const auto& c : nets) in = in || c.contains(*ip);
@@ -78,6 +99,11 @@ struct CompiledRule {
   CompiledEntity src, dst;
   bool dst_named = false;
 };
+
+// Set on a rule id in a program tier or a matched pattern: the rule's match
+// is undetermined for that subject/peer (a Pass followed both ways).
+inline constexpr std::uint32_t kUndeterminedBit = 0x80000000u;
+inline constexpr std::uint32_t kRuleIdMask = 0x7fffffffu;
 
 struct ProgramTier {
   Action default_action = Action::kDeny;
@@ -121,6 +147,11 @@ struct PeerClass {
   Bits label_bits;  // selectors matching the endpoint's labels (which policies select it)
   Bits sel_bits;    // selectors matching its address: labels or a containing network set
   Bits net_bits;
+  // An endpoint without an address of the analysed family: nets/notNets are
+  // undetermined, and so are the selectors in unknown_sel_bits (they match a
+  // network set of the family that its address could be inside).
+  bool addressless = false;
+  Bits unknown_sel_bits;
   std::uint32_t ports = 0;
   int kind = 0;  // 0 pod, 1 host endpoint, 2 external
   bool profile_allows = true;
@@ -172,7 +203,7 @@ struct Reachability::Impl {
   // The rule's connections with its destination-port criteria applied, named
   // ports resolved on the destination's port list (an interned set id).
   std::uint32_t rule_conn(std::uint32_t rule_id, std::uint32_t dst_ports);
-  [[nodiscard]] bool entity_holds(const reach_detail::CompiledEntity& e, const PeerClass& c) const;
+  [[nodiscard]] reach_detail::Holds entity_holds(const reach_detail::CompiledEntity& e, const PeerClass& c) const;
 
   // ------------------------------------------------------------ classes.cpp
   std::vector<PeerClass> classes;

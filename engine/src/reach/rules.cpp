@@ -74,6 +74,12 @@ std::optional<int> Reachability::Impl::intern_net(const EntityRule& er) {
   for (const auto& c : p.not_nets) key += c.str() + ",";
   auto [it, inserted] = net_index.try_emplace(key, static_cast<int>(nets.size()));
   if (inserted) {
+    const auto possible = [](const std::vector<Cidr>& v) {
+      return std::any_of(v.begin(), v.end(), [](const Cidr& c) { return !never_a_pod_address(c); });
+    };
+    if (!p.nets.empty() && !possible(p.nets)) p.addressless = Holds::kNo;
+    else if (possible(p.nets) || possible(p.not_nets)) p.addressless = Holds::kUnknown;
+    else p.addressless = Holds::kYes;
     if (options.ip_version == 4) {
       IntervalSet in;
       if (p.nets.empty()) in = IntervalSet::range(0, UINT32_MAX);
@@ -190,11 +196,24 @@ std::uint32_t Reachability::Impl::rule_conn(std::uint32_t rule_id, std::uint32_t
   return id;
 }
 
-bool Reachability::Impl::entity_holds(const CompiledEntity& e, const PeerClass& c) const {
-  if (e.selector >= 0 && !test(c.sel_bits, static_cast<std::size_t>(e.selector))) return false;
-  if (e.not_selector >= 0 && test(c.sel_bits, static_cast<std::size_t>(e.not_selector))) return false;
-  if (e.net >= 0 && !test(c.net_bits, static_cast<std::size_t>(e.net))) return false;
-  return true;
+Holds Reachability::Impl::entity_holds(const CompiledEntity& e, const PeerClass& c) const {
+  bool unknown = false;
+  if (e.selector >= 0 && !test(c.sel_bits, static_cast<std::size_t>(e.selector))) {
+    if (!c.addressless || !test(c.unknown_sel_bits, static_cast<std::size_t>(e.selector))) return Holds::kNo;
+    unknown = true;  // the address could be inside a network set it matches
+  }
+  if (e.not_selector >= 0) {
+    if (test(c.sel_bits, static_cast<std::size_t>(e.not_selector))) return Holds::kNo;
+    if (c.addressless && test(c.unknown_sel_bits, static_cast<std::size_t>(e.not_selector))) unknown = true;
+  }
+  if (e.net >= 0) {
+    if (c.addressless) {
+      const Holds h = nets[static_cast<std::size_t>(e.net)].addressless;
+      if (h == Holds::kNo) return Holds::kNo;
+      unknown = unknown || h == Holds::kUnknown;
+    } else if (!test(c.net_bits, static_cast<std::size_t>(e.net))) return Holds::kNo;
+  }
+  return unknown ? Holds::kUnknown : Holds::kYes;
 }
 
 void Reachability::Impl::compile_policies() {

@@ -500,3 +500,100 @@ spec: {podSelector: {}, policyTypes: [Ingress]}
   REQUIRE(prod != nullptr);
   CHECK(prod->declared);
 }
+
+// Session 7 review (H4 #5): a pod without status.podIP (the usual manifest)
+// matched no nets and every notNets, so a Deny on nets never fired and an
+// Allow on notNets always did. Its address is unknown: an "allowed" must hold
+// for every address it may get (evaluator.h, docs/reachability.md).
+namespace {
+
+constexpr const char* kAddresslessPods = R"(apiVersion: v1
+kind: Namespace
+metadata: {name: app}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: app, labels: {app: web}}
+spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: app, labels: {app: db}}
+spec: {containers: [{name: c, image: x, ports: [{containerPort: 5432}]}]}
+---
+)";
+
+bool list_has(const Model& m, const std::string& src, const std::string& dst) {
+  const auto list = build_connlist(m, Reachability::compute(m));
+  for (const auto& l : list.lines)
+    if (l.src.find(src) != std::string::npos && l.dst.find(dst) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a pod without an address is undetermined for nets and notNets", "[review][eval][reach]") {
+  SECTION("a Deny on nets may fire: not allowed") {
+    const auto loaded = load_ok(std::string(kAddresslessPods) + R"(apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: deny-pod-cidr-to-db}
+spec:
+  order: 10
+  selector: app == 'db'
+  types: [Ingress]
+  ingress:
+  - action: Deny
+    source: {nets: [10.244.0.0/16]}
+  - action: Allow
+)");
+    const Model& m = loaded.model;
+    const auto& web = pod(m, "app", "web");
+    const auto& db = pod(m, "app", "db");
+    REQUIRE(web.ips.empty());
+    CHECK_FALSE(Evaluator(m).evaluate(tcp(web, db, 5432)).allowed);
+    const auto reach = Reachability::compute(m);
+    const auto cls = [&](const Endpoint& e) {
+      return reach.class_of_endpoint(static_cast<std::size_t>(&e - m.endpoints.data()));
+    };
+    CHECK(reach.allowed(cls(web), cls(db)).empty());
+    CHECK_FALSE(list_has(m, "app/web", "app/db"));
+    // Control: an address outside the net is allowed by the second rule.
+    Flow outside = tcp(web, db, 5432);
+    outside.src.ip = IpAddress::v4(0x0a010005);  // 10.1.0.5
+    CHECK(Evaluator(m).evaluate(outside).allowed);
+  }
+  SECTION("an Allow on notNets may not match: not allowed; a known outside address still is") {
+    const auto loaded = load_ok(std::string(kAddresslessPods) + R"(apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: db-from-outside, namespace: app}
+spec:
+  selector: app == 'db'
+  types: [Ingress]
+  ingress:
+  - action: Allow
+    source: {notNets: [10.0.0.0/8]}
+)");
+    const Model& m = loaded.model;
+    const auto& web = pod(m, "app", "web");
+    const auto& db = pod(m, "app", "db");
+    CHECK_FALSE(Evaluator(m).evaluate(tcp(web, db, 5432)).allowed);
+    const auto reach = Reachability::compute(m);
+    const auto cls = [&](const Endpoint& e) {
+      return reach.class_of_endpoint(static_cast<std::size_t>(&e - m.endpoints.data()));
+    };
+    CHECK(reach.allowed(cls(web), cls(db)).empty());
+    CHECK_FALSE(list_has(m, "app/web", "app/db"));
+    Flow from_outside;
+    from_outside.src = FlowEnd::external(IpAddress::v4(0xc0000201));  // 192.0.2.1
+    from_outside.dst = FlowEnd::of(db);
+    from_outside.protocol = proto::kTcp;
+    from_outside.dst_port = 5432;
+    CHECK(Evaluator(m).evaluate(from_outside).allowed);
+    // Some external block (outside 10.0.0.0/8) reaches db in the list.
+    bool external_line = false;
+    for (const auto& l : build_connlist(m, Reachability::compute(m)).lines)
+      external_line = external_line || (l.dst.find("app/db") != std::string::npos &&
+                                         l.src.find("app/") == std::string::npos);
+    CHECK(external_line);
+  }
+}

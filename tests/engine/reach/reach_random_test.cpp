@@ -51,7 +51,7 @@ EntityRule entity(Gen& g, const std::string& ns, bool peer_side, bool ports_allo
     if (g.chance(45)) e.effective_selector = sel(scoped(g, g.chance(70) ? ns : ""));
     if (g.chance(15)) e.effective_not_selector = sel(g.of(kAtoms));
     if (g.chance(20)) e.nets.push_back(cidr(g.of(std::vector<std::string>{
-                          "10.0.1.0/24", "10.0.0.0/16", "8.8.8.0/24", "0.0.0.0/0", "1.2.3.4/32", "fd00::/8"})));
+                          "10.0.1.0/24", "10.0.0.0/16", "8.8.8.0/24", "0.0.0.0/0", "1.2.3.4/32", "fd00::/8", "169.254.169.254/32"})));
     if (g.chance(10)) e.not_nets.push_back(cidr(g.of(std::vector<std::string>{"10.0.1.0/28", "8.8.8.8/32", "10.0.2.0/24"})));
   } else if (g.chance(15)) {
     e.effective_selector = sel(scoped(g, ns));
@@ -121,7 +121,7 @@ Model random_model(unsigned seed) {
   const int sets = g.pick(3);
   for (int i = 0; i < sets; ++i)
     t.network_set(g.chance(50) ? "" : "n1", "s" + std::to_string(i), {{"kind", g.chance(50) ? "corp" : "ext"}},
-                  {g.of(std::vector<std::string>{"8.8.8.0/24", "1.2.3.4", "10.0.1.0/24", "203.0.113.0/25"})});
+                  {g.of(std::vector<std::string>{"8.8.8.0/24", "1.2.3.4", "10.0.1.0/24", "203.0.113.0/25", "169.254.169.254"})});
   const int policies = g.pick(7);
   const std::vector<std::string> names = {"a", "b", "a-b", "a.b", "c"};
   for (int i = 0; i < policies; ++i) {
@@ -224,6 +224,34 @@ const ExternalBlock& block_of(const std::vector<ExternalBlock>& blocks, const Ip
   return blocks.front();
 }
 
+// One address per region that the model's IPv4 CIDRs (rules, network sets)
+// cut the address space into: what a pod without an address may get, as far
+// as any rule can tell.
+std::vector<IpAddress> representative_addresses(const Model& m) {
+  std::vector<std::uint64_t> cuts{0};
+  auto add = [&](const Cidr& c) {
+    if (c.address.family != 4) return;
+    const std::uint64_t base = c.address.v4_value();
+    cuts.push_back(base);
+    cuts.push_back(base + (std::uint64_t{1} << (32 - c.prefix)));
+  };
+  for (const auto& set : m.network_sets)
+    for (const auto& c : set.nets) add(c);
+  for (const auto& p : m.policies)
+    for (int d = 0; d < 2; ++d)
+      for (const auto& r : d ? p.egress : p.ingress)
+        for (const auto* e : {&r.source, &r.destination}) {
+          for (const auto& c : e->nets) add(c);
+          for (const auto& c : e->not_nets) add(c);
+        }
+  std::sort(cuts.begin(), cuts.end());
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  std::vector<IpAddress> out;
+  for (const auto c : cuts)  // no loopback or link-local: never a pod's
+    if (c <= UINT32_MAX && (c >> 24) != 127 && (c >> 16) != 0xa9fe) out.push_back(IpAddress::v4(static_cast<std::uint32_t>(c)));
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("class engine, flow evaluator and reference agree on generated clusters", "[reach][random]") {
@@ -234,7 +262,7 @@ TEST_CASE("class engine, flow evaluator and reference agree on generated cluster
 #endif
   if (const char* env = std::getenv("RAMPART_RANDOM_CLUSTERS")) clusters = std::atoi(env);
   const std::vector<std::string> externals = {"8.8.8.8", "1.2.3.4", "10.0.1.200", "203.0.113.5", "192.0.2.1"};
-  std::size_t flows = 0, allowed_count = 0;
+  std::size_t flows = 0, allowed_count = 0, addressless_allowed = 0;
   for (int seed = 1; seed <= clusters; ++seed) {
     const Model model = random_model(static_cast<unsigned>(seed));
     const auto reach = Reachability::compute(model);
@@ -270,6 +298,24 @@ TEST_CASE("class engine, flow evaluator and reference agree on generated cluster
           }
           const bool want = reference::allowed(model, f);
           const bool flow_verdict = evaluator.evaluate(f).allowed;
+          // Soundness for pods without an address: an "allowed" holds for
+          // every address either end may get (checked by substituting one
+          // address per region, with the reference).
+          if (flow_verdict && ((f.src.endpoint && !f.src.ip) || (f.dst.endpoint && !f.dst.ip))) {
+            ++addressless_allowed;
+            for (const auto& a : representative_addresses(model)) {
+              Flow g = f;
+              if (g.src.endpoint && !g.src.ip) g.src.ip = a;
+              if (g.dst.endpoint && !g.dst.ip) g.dst.ip = a;
+              if (!reference::allowed(model, g)) {
+                INFO("seed " << seed << ": " << src.name << " -> " << dst.name << " proto " << int(probe.protocol)
+                             << " port " << probe.port << " allowed without an address, denied with " << a.str()
+                             << "\n" << dump(model));
+                CHECK(false);
+                return;
+              }
+            }
+          }
           const bool class_verdict = conns.contains(probe.protocol, probe.coordinate());
           ++flows;
           allowed_count += want;
@@ -288,8 +334,9 @@ TEST_CASE("class engine, flow evaluator and reference agree on generated cluster
         }
       }
   }
-  INFO(flows << " flows, " << allowed_count << " allowed");
+  INFO(flows << " flows, " << allowed_count << " allowed, " << addressless_allowed << " allowed with an addressless end");
   CHECK(flows > 0);
+  CHECK(addressless_allowed > 0);
   // Both verdicts occur often enough for the comparison to mean something.
   CHECK(allowed_count > flows / 10);
   CHECK(allowed_count < flows - flows / 10);

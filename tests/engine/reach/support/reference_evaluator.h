@@ -7,6 +7,11 @@
 //
 // Scope: flows with a known source port are not needed (generated rules have
 // no source ports and no services).
+//
+// An endpoint without an address: nets, notNets and a selector it could meet
+// only through a network set are undetermined (Unknown); an Allow must hold
+// for every address (an Unknown Allow does not match), an Unknown Deny
+// denies, an Unknown Pass is followed both ways.
 #pragma once
 
 #include <algorithm>
@@ -29,16 +34,28 @@ inline bool selector_matches_labels(const selector::Selector& s, const Labels& l
   });
 }
 
-inline bool address_matches(const Model& m, const selector::Selector& s, const FlowEnd& end) {
-  if (end.endpoint && selector_matches_labels(s, end.endpoint->effective_labels)) return true;
-  if (!end.ip) return false;
+enum class T { kNo, kYes, kUnknown };
+
+inline T and3(T a, T b) {
+  if (a == T::kNo || b == T::kNo) return T::kNo;
+  return a == T::kUnknown || b == T::kUnknown ? T::kUnknown : T::kYes;
+}
+
+inline T address_matches(const Model& m, const selector::Selector& s, const FlowEnd& end, int family) {
+  if (end.endpoint && selector_matches_labels(s, end.endpoint->effective_labels)) return T::kYes;
   for (const auto& ns : m.network_sets) {
-    bool inside = false;
-    for (const auto& c : ns.nets)
-      if (c.contains(*end.ip)) inside = true;
-    if (inside && selector_matches_labels(s, ns.effective_labels)) return true;
+    bool inside = false, of_family = false;
+    for (const auto& c : ns.nets) {
+      if (end.ip && c.contains(*end.ip)) inside = true;
+      const bool never = c.address.family == 4 && ((c.address.v4_value() >> 24) == 127 ||
+                                                   ((c.address.v4_value() >> 16) == 0xa9fe && c.prefix >= 16));
+      if (c.address.family == family && !never) of_family = true;  // a pod's address could be inside
+    }
+    if (!selector_matches_labels(s, ns.effective_labels)) continue;
+    if (inside) return T::kYes;
+    if (!end.ip && end.endpoint && of_family) return T::kUnknown;
   }
-  return false;
+  return T::kNo;
 }
 
 inline bool port_in(const std::vector<PortSpec>& specs, int port, int packet_proto, const Rule& rule,
@@ -56,9 +73,9 @@ inline bool port_in(const std::vector<PortSpec>& specs, int port, int packet_pro
   return false;
 }
 
-// false: the rule is not rendered for this family (a net list emptied).
-inline bool side_matches(const Model& m, const EntityRule& e, const FlowEnd& end, std::optional<int> port,
-                         const Flow& f, const Rule& rule, bool& rendered) {
+// kNo with rendered = false: the rule is not rendered for this family (a net list emptied).
+inline T side_matches(const Model& m, const EntityRule& e, const FlowEnd& end, std::optional<int> port,
+                      const Flow& f, const Rule& rule, bool& rendered) {
   std::vector<Cidr> nets, not_nets;
   for (const auto& c : e.nets)
     if (c.address.family == f.ip_version) nets.push_back(c);
@@ -66,46 +83,62 @@ inline bool side_matches(const Model& m, const EntityRule& e, const FlowEnd& end
     if (c.address.family == f.ip_version) not_nets.push_back(c);
   if ((!e.nets.empty() && nets.empty()) || (!e.not_nets.empty() && not_nets.empty())) {
     rendered = false;
-    return false;
+    return T::kNo;
   }
-  if (!nets.empty()) {
-    if (!end.ip) return false;
-    if (std::none_of(nets.begin(), nets.end(), [&](const Cidr& c) { return c.contains(*end.ip); })) return false;
+  T result = T::kYes;
+  if (!end.ip) {
+    // Kubernetes never gives a pod a loopback or link-local address.
+    auto possible = [](const std::vector<Cidr>& v) {
+      return std::any_of(v.begin(), v.end(), [](const Cidr& c) {
+        const auto a = c.address;
+        if (a.family != 4) return true;
+        const auto hi8 = a.v4_value() >> 24, hi16 = a.v4_value() >> 16;
+        return !((hi8 == 127 && c.prefix >= 8) || (hi16 == 0xa9fe && c.prefix >= 16));
+      });
+    };
+    if (!nets.empty() && !possible(nets)) return T::kNo;
+    if (possible(nets) || possible(not_nets)) result = T::kUnknown;
+  } else {
+    if (!nets.empty() && std::none_of(nets.begin(), nets.end(), [&](const Cidr& c) { return c.contains(*end.ip); }))
+      return T::kNo;
+    if (std::any_of(not_nets.begin(), not_nets.end(), [&](const Cidr& c) { return c.contains(*end.ip); })) return T::kNo;
   }
-  if (end.ip && std::any_of(not_nets.begin(), not_nets.end(), [&](const Cidr& c) { return c.contains(*end.ip); }))
-    return false;
-  if (e.effective_selector && !address_matches(m, *e.effective_selector, end)) return false;
-  if (e.effective_not_selector && address_matches(m, *e.effective_not_selector, end)) return false;
+  if (e.effective_selector) result = and3(result, address_matches(m, *e.effective_selector, end, f.ip_version));
+  if (e.effective_not_selector) {
+    const T hit = address_matches(m, *e.effective_not_selector, end, f.ip_version);
+    result = and3(result, hit == T::kYes ? T::kNo : hit == T::kNo ? T::kYes : T::kUnknown);
+  }
+  if (result == T::kNo) return result;
   if (!e.ports.empty() || !e.not_ports.empty()) {
-    if (!port) return false;
-    if (!e.ports.empty() && !port_in(e.ports, *port, f.protocol, rule, end.endpoint)) return false;
-    if (!e.not_ports.empty() && port_in(e.not_ports, *port, f.protocol, rule, end.endpoint)) return false;
+    if (!port) return T::kNo;
+    if (!e.ports.empty() && !port_in(e.ports, *port, f.protocol, rule, end.endpoint)) return T::kNo;
+    if (!e.not_ports.empty() && port_in(e.not_ports, *port, f.protocol, rule, end.endpoint)) return T::kNo;
   }
-  return true;
+  return result;
 }
 
-inline bool rule_matches(const Model& m, const Rule& r, const Flow& f) {
+inline T rule_matches(const Model& m, const Rule& r, const Flow& f) {
   int version = r.ip_version.value_or(0);
   if (!r.ip_version && r.protocol && r.protocol->written == "ICMP") version = 4;
   if (!r.ip_version && r.protocol && r.protocol->written == "ICMPv6") version = 6;
-  if (version != 0 && version != f.ip_version) return false;
-  if (r.protocol && r.protocol->number != f.protocol) return false;
-  if (r.not_protocol && r.not_protocol->number == f.protocol) return false;
+  if (version != 0 && version != f.ip_version) return T::kNo;
+  if (r.protocol && r.protocol->number != f.protocol) return T::kNo;
+  if (r.not_protocol && r.not_protocol->number == f.protocol) return T::kNo;
   const bool icmp = f.protocol == 1 || f.protocol == 58;
   auto icmp_eq = [&](const IcmpMatch& i) {
     if (!i.type) return true;
     if (f.icmp_type != i.type) return false;
     return !i.code || f.icmp_code == i.code;
   };
-  if (r.icmp && (!icmp || !icmp_eq(*r.icmp))) return false;
-  if (r.not_icmp && (!icmp || icmp_eq(*r.not_icmp))) return false;
+  if (r.icmp && (!icmp || !icmp_eq(*r.icmp))) return T::kNo;
+  if (r.not_icmp && (!icmp || icmp_eq(*r.not_icmp))) return T::kNo;
   const bool ported = f.protocol == 6 || f.protocol == 17 || f.protocol == 132;
   bool rendered = true;
-  if (!side_matches(m, r.source, f.src, f.src_port ? std::optional<int>(*f.src_port) : std::nullopt, f, r, rendered))
-    return false;
-  if (!side_matches(m, r.destination, f.dst, ported ? std::optional<int>(f.dst_port) : std::nullopt, f, r, rendered))
-    return false;
-  return rendered;
+  const T src = side_matches(m, r.source, f.src, f.src_port ? std::optional<int>(*f.src_port) : std::nullopt, f, r, rendered);
+  if (src == T::kNo) return T::kNo;
+  const T dst = side_matches(m, r.destination, f.dst, ported ? std::optional<int>(f.dst_port) : std::nullopt, f, r, rendered);
+  if (!rendered) return T::kNo;
+  return and3(src, dst);
 }
 
 inline bool selects(const Policy& p, const Endpoint& e) {
@@ -138,10 +171,13 @@ inline std::vector<TierRef> ordered_tiers(const Model& m) {
   return tiers;
 }
 
-// One endpoint, one direction: true = allowed.
-inline bool direction_allows(const Model& m, const Endpoint& e, Direction d, const Flow& f) {
+// One endpoint, one direction, from tier t0 (its policy p0, rule r0): true = allowed.
+inline bool allows_from(const Model& m, const Endpoint& e, Direction d, const Flow& f, std::size_t t0, std::size_t p0,
+                        std::size_t r0) {
   const double inf = std::numeric_limits<double>::infinity();
-  for (const auto& t : ordered_tiers(m)) {
+  const auto tiers = ordered_tiers(m);
+  for (std::size_t ti = t0; ti < tiers.size(); ++ti) {
+    const auto& t = tiers[ti];
     std::vector<const Policy*> pols;
     for (const auto& p : m.policies)
       if (p.tier == t.name && !p.staged() && selects(p, e) && p.governs(d)) pols.push_back(&p);
@@ -152,11 +188,19 @@ inline bool direction_allows(const Model& m, const Endpoint& e, Direction d, con
       return a->name + "/" + a->ns + "/" + kind_name(a->kind) < b->name + "/" + b->ns + "/" + kind_name(b->kind);
     });
     bool pass = false;
-    for (const Policy* p : pols) {
+    for (std::size_t pi = ti == t0 ? p0 : 0; pi < pols.size(); ++pi) {
       bool decided = false;
-      for (const auto& r : p->rules(d)) {
-        if (!rule_matches(m, r, f)) continue;
-        if (r.action == Action::kLog) continue;
+      const auto& rules = pols[pi]->rules(d);
+      for (std::size_t ri = ti == t0 && pi == p0 ? r0 : 0; ri < rules.size(); ++ri) {
+        const auto& r = rules[ri];
+        const T match = rule_matches(m, r, f);
+        if (match == T::kNo || r.action == Action::kLog) continue;
+        if (match == T::kUnknown) {
+          if (r.action == Action::kAllow) continue;
+          if (r.action == Action::kDeny) return false;
+          // Pass, undetermined: allowed only if allowed both when taken and when not.
+          return allows_from(m, e, d, f, ti + 1, 0, 0) && allows_from(m, e, d, f, ti, pi, ri + 1);
+        }
         if (r.action == Action::kAllow) return true;
         if (r.action == Action::kDeny) return false;
         pass = true;  // Pass
@@ -169,6 +213,10 @@ inline bool direction_allows(const Model& m, const Endpoint& e, Direction d, con
   }
   if (e.kind == EndpointKind::kPod) return true;
   return std::find(e.profiles.begin(), e.profiles.end(), "projectcalico-default-allow") != e.profiles.end();
+}
+
+inline bool direction_allows(const Model& m, const Endpoint& e, Direction d, const Flow& f) {
+  return allows_from(m, e, d, f, 0, 0, 0);
 }
 
 // Whether no flow of the endpoint in that direction can reach the profile:
