@@ -58,6 +58,31 @@ int run(const QueryOptions& o) {
     std::cerr << me << "--exists and --forall exclude each other\n";
     return 2;
   }
+  // Options that would be dropped or leave no flow to ask about are usage
+  // errors: a "holds" over no flow would pass a CI gate vacuously.
+  if ((o.from_external && (!o.from.empty() || !o.from_ns.empty())) ||
+      (o.to_external && (!o.to.empty() || !o.to_ns.empty()))) {
+    std::cerr << me << "--from-external / --to-external name an address outside the cluster: no pod or namespace "
+                       "selector goes with them on the same side\n";
+    return 2;
+  }
+  if (o.from_external && o.to_external) {
+    std::cerr << me << "--from-external and --to-external together: a flow between two outside addresses meets no "
+                       "policy\n";
+    return 2;
+  }
+  if (!o.isolated.empty() && (o.from_external || o.to_external || !o.protocol.empty() || o.port > 0 || o.forall)) {
+    std::cerr << me << "--isolated asks about pods, not flows: no --protocol, --port, --forall or --*-external\n";
+    return 2;
+  }
+  if (o.port > 0 && !o.protocol.empty()) {
+    auto p = protocol_number(o.protocol);
+    if (p && *p != 6 && *p != 17 && *p != 132) {
+      std::cerr << me << "--port applies to TCP, UDP and SCTP only (ICMP types and codes are not ports), got --protocol "
+                << o.protocol << "\n";
+      return 2;
+    }
+  }
   std::vector<std::filesystem::path> paths(o.paths.begin(), o.paths.end());
   engine::LoadResult loaded = engine::load(paths);
   if (loaded.has_errors()) {
