@@ -5,7 +5,11 @@
 
 #include <sys/wait.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 namespace {
@@ -15,9 +19,8 @@ struct Run {
   std::string out;
 };
 
-Run query(const std::string& args) {
-  const std::string command =
-      std::string(RAMPART_CLI) + " query " + RAMPART_SOURCE_DIR + "/policies/demo " + args + " 2>&1";
+Run query(const std::string& args, const std::string& path = std::string(RAMPART_SOURCE_DIR) + "/policies/demo") {
+  const std::string command = std::string(RAMPART_CLI) + " query " + path + " " + args + " 2>&1";
   Run r;
   FILE* pipe = ::popen(command.c_str(), "r");
   REQUIRE(pipe);
@@ -66,4 +69,53 @@ TEST_CASE("the documented demo queries answer", "[cli][query]") {
   CHECK(cart.out.find("data/postgres rule 0 Deny") != std::string::npos);
   const auto udp = query("--to 'app == \"frontend\"' --protocol udp --port 53 --forall");
   CHECK(udp.status != 2);  // a port with a protocol that has ports is accepted
+}
+
+// A pod that only a tier ending in Pass (or a Pass rule) selects is not
+// isolated: the flows the tier does not deny reach the namespace profile.
+TEST_CASE("query --isolated: a Pass-default tier or a Pass rule does not isolate", "[cli][query]") {
+  const std::string pods = R"(apiVersion: v1
+kind: Namespace
+metadata: {name: app}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: app, labels: {app: db}}
+spec: {containers: [{name: c, image: x}]}
+---
+)";
+  auto policy = [](const std::string& tier_spec, const std::string& pass_rule) {
+    return "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\nspec: " + tier_spec +
+           "\n---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: security.block}\n"
+           "spec:\n  tier: security\n  order: 20\n  selector: projectcalico.org/orchestrator == 'k8s'\n"
+           "  types: [Ingress]\n  ingress:\n  - action: Deny\n    source: {nets: [192.0.2.0/24]}\n" +
+           pass_rule + "---\n";
+  };
+  const std::string k8s = R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: app}
+spec: {podSelector: {matchLabels: {app: db}}, policyTypes: [Ingress]}
+)";
+  const auto dir = std::filesystem::temp_directory_path() / ("rampart-query-" + std::to_string(::getpid()));
+  struct Remove {
+    std::filesystem::path p;
+    ~Remove() { std::filesystem::remove_all(p); }
+  } remove{dir};
+  std::filesystem::create_directories(dir);
+  const struct {
+    std::string yaml;
+    int status;
+  } cases[] = {
+      {pods + policy("{order: 100, defaultAction: Pass}", ""), 1},       // only a Pass-default tier
+      {pods + policy("{order: 100}", "  - action: Pass\n"), 1},          // a Deny tier that passes the rest
+      {pods + policy("{order: 100}", ""), 0},                             // a Deny tier: isolated
+      {pods + policy("{order: 100, defaultAction: Pass}", "") + k8s, 0},  // the default tier's k8s policy
+  };
+  for (const auto& c : cases) {
+    std::ofstream(dir / "cluster.yaml") << c.yaml;
+    const auto r = query(
+        "--to 'app == \"db\"' --to-namespace 'kubernetes.io/metadata.name == \"app\"' --isolated ingress", dir.string());
+    INFO(c.yaml << "\n" << r.out);
+    CHECK(r.status == c.status);
+  }
 }

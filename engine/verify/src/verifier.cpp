@@ -3,6 +3,7 @@
 // as unknown answers with a reason.
 #include "rampart/verify/verifier.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <vector>
@@ -215,22 +216,36 @@ Answer isolated(const engine::Model& model, const EndpointFilter& pods, Directio
     solver.add(w.well_formed(&model));
     solver.add(self.is_pod);
     solver.add(filter_expr(s.ctx, pods, self));
-    z3::expr_vector any(s.ctx);
-    for (const auto& tier : order_policies(model, direction))
-      for (const auto* p : tier.policies) any.push_back(w.applies(*p, self));
-    solver.add(!z3::mk_or(any));
+    // Isolated: some tier that governs the pod ends in a drop and none of its
+    // policies that apply has a Pass rule, so no flow reaches the profile's
+    // default (the class engine's Reachability::isolated, de490e5). A
+    // Pass-default tier, or a Pass rule, lets flows through.
+    z3::expr_vector closed(s.ctx);
+    for (const auto& tier : order_policies(model, direction)) {
+      if (tier.default_pass) continue;
+      z3::expr_vector governs(s.ctx), passes(s.ctx);
+      for (const auto* p : tier.policies) {
+        governs.push_back(w.applies(*p, self));
+        const auto& rules = p->rules(direction);
+        if (std::any_of(rules.begin(), rules.end(), [](const engine::Rule& r) { return r.action == engine::Action::kPass; }))
+          passes.push_back(w.applies(*p, self));
+      }
+      closed.push_back(z3::mk_or(governs) && !z3::mk_or(passes));
+    }
+    solver.add(!z3::mk_or(closed));
     const CheckResult r = check(solver);
     if (r.result == SatResult::kUnknown) return unknown(r.reason, start);
     Answer a;
     if (r.result == SatResult::kUnsat) {
       a.outcome = Outcome::kHolds;
-      a.reason = "every matching pod is selected by a policy for this direction";
+      a.reason = "every matching pod is isolated in this direction: a tier that ends in a drop governs it";
     } else {
       const ChainTerm chain = w.chain(model, direction);
       a.outcome = Outcome::kViolated;
       a.witness = direction == Direction::kIngress ? w.witness(solver.get_model(), nullptr, &chain)
                                                    : w.witness(solver.get_model(), &chain, nullptr);
-      a.reason = "a matching pod is selected by no policy for this direction: everything is allowed";
+      a.reason = "a matching pod is not isolated in this direction: no policy selects it, or a Pass lets flows "
+                 "through to its profile";
     }
     a.elapsed = since(start);
     return a;
