@@ -47,6 +47,7 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
     }
   }
   Chain from_wl{.name = "from-wl"}, to_wl{.name = "to-wl"};
+  std::vector<Rule> spoof;  // vcn-native anti-spoofing, first in the hook chains
   // Contested addresses first: before the dispatch map (overlay) and the
   // anti-spoofing rules (vcn-native), which would each let one pod's policy
   // stand for the other's traffic. NodeLowering fills these two sets from its
@@ -115,10 +116,14 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
         (ip.family == 4 ? a4 : a6).elements.push_back(Element{.key = {ne.interface, ip}});
     }
     for (Set* set : {&ifs, &a4, &a6}) add_set(std::move(*set));
-    from_wl.rules.push_back(Rule{.matches = {in_set({Key::kIifname}, "wl-ifs"), in_set({Key::kIifname, Key::kIpSaddr}, "wl-addr-4", true)},
-                                 .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
-    from_wl.rules.push_back(Rule{.matches = {in_set({Key::kIifname}, "wl-ifs"), in_set({Key::kIifname, Key::kIp6Saddr}, "wl-addr-6", true)},
-                                 .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
+    // In the hook chains, before the conntrack fast path (review H3 #9): a
+    // forged packet matching another pod's established flow (a DNS answer)
+    // would otherwise be accepted unchecked. Felix checks workload sources
+    // before conntrack too (raw RPF).
+    spoof.push_back(Rule{.matches = {in_set({Key::kIifname}, "wl-ifs"), in_set({Key::kIifname, Key::kIpSaddr}, "wl-addr-4", true)},
+                         .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
+    spoof.push_back(Rule{.matches = {in_set({Key::kIifname}, "wl-ifs"), in_set({Key::kIifname, Key::kIp6Saddr}, "wl-addr-6", true)},
+                         .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
     from_wl.rules.push_back(Rule{.vmap_keys = {Key::kIifname}, .vmap = "from-wl-if"});
     to_wl.rules.push_back(Rule{.vmap_keys = {Key::kOifname}, .vmap = "to-wl-if"});
     for (const auto& g : cfg.pod_interface_globs) {
@@ -128,6 +133,7 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
   }
   const auto hook_chain = [&](const char* name, Hook hook, bool to_pods) {
     Chain c{.name = name, .base = BaseChain{.hook = hook, .priority = cfg.priority}};
+    c.rules = spoof;
     c.rules.push_back(Rule{.matches = {Match{.keys = {Key::kCtState}, .op = Match::Op::kBitsAny,
                                              .values = {Value{std::uint64_t{ct_state::kEstablished | ct_state::kRelated}}}}},
                            .verdict = plain(Verdict::Kind::kAccept)});
@@ -138,8 +144,17 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
       // IPv6 neighbour discovery is never policy (Felix allows it too): with
       // the node, and in overlay between pods of the bridge (br_netfilter
       // brings bridged ND to the forward hook; conntrack does not track it).
-      for (std::uint64_t type : {133, 134, 135, 136})
-        c.rules.push_back(Rule{.matches = {eq(Key::kIcmpv6Type, Value{type})}, .verdict = plain(Verdict::Kind::kAccept)});
+      // Forwarded: only bridged (cni0 to cni0), so a routed ICMPv6 packet of
+      // these types (which no receiver takes as ND: hop limit < 255) stays
+      // policy (the IR has no hop-limit key).
+      for (std::uint64_t type : {133, 134, 135, 136}) {
+        Rule nd{.matches = {eq(Key::kIcmpv6Type, Value{type})}, .verdict = plain(Verdict::Kind::kAccept)};
+        if (to_pods) {
+          nd.matches.push_back(eq(Key::kIifname, cfg.bridge));
+          nd.matches.push_back(eq(Key::kOifname, cfg.bridge));
+        }
+        c.rules.push_back(std::move(nd));
+      }
     }
     if (overlay) {
       c.rules.push_back(Rule{.matches = {eq(Key::kIifname, cfg.bridge)}, .verdict = jump("from-wl")});

@@ -565,3 +565,36 @@ TEST_CASE("(review H3 #6) overlay: a unicast frame leaves a pod's bridge port on
   ns.out_port = where(eps, other).interface;
   CHECK(trace(*rs, ns)->accepted);
 }
+
+TEST_CASE("(review H3 #9) vcn-native: a forged source is dropped before the conntrack fast path", "[compiler][lower][spoof]") {
+  // A pod forging the answer of another pod's established flow (src db:53 ->
+  // web) would be accepted by 'ct state established accept' unchecked.
+  const auto m = shop();
+  const auto eps = node_endpoints(m, "node-1");
+  const std::size_t web = 0, db = 1, other = 2;
+  auto rs = lower(m, eps, NodeConfig{.mode = Mode::kVcnNative});
+  REQUIRE(rs);
+  for (int family : {4, 6}) {
+    INFO("IPv" << family);
+    auto answer = flow_packet(m, eps, Mode::kVcnNative, db, web, 17, 40000, family);
+    answer.ct_state = ct_state::kEstablished;
+    CHECK(trace(*rs, answer)->accepted);  // the real answer
+    answer.iif = where(eps, other).interface;  // other sends it with db's address
+    CHECK_FALSE(trace(*rs, answer)->accepted);
+    answer.hook = Hook::kInput;  // to the node too
+    CHECK_FALSE(trace(*rs, answer)->accepted);
+  }
+}
+
+TEST_CASE("(review H3 #1) overlay: only bridged ND skips policy in the forward hook", "[compiler][lower][overlay]") {
+  const auto m = shop();
+  const auto eps = node_endpoints(m, "node-1");
+  const std::size_t db = 1, remote = 3;
+  auto rs = lower(m, eps, NodeConfig{.mode = Mode::kOverlay});
+  REQUIRE(rs);
+  // An ICMPv6 packet of an ND type routed from another node (flannel.1) to
+  // db is policy: db admits only TCP 5432.
+  auto routed = flow_packet(m, eps, Mode::kOverlay, remote, db, 58, 0, 6);
+  routed.icmp_type = 136;
+  CHECK_FALSE(trace(*rs, routed)->accepted);
+}
