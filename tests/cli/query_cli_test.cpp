@@ -119,3 +119,44 @@ spec: {podSelector: {matchLabels: {app: db}}, policyTypes: [Ingress]}
     CHECK(r.status == c.status);
   }
 }
+
+// A namespace known only because a policy lives in it (no Namespace manifest,
+// common in a policy repository) has its name fixed and its labels free.
+TEST_CASE("query: a namespace without a manifest may carry any labels", "[cli][query]") {
+  const std::string policies = R"(apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: db-trusted-only}
+spec:
+  order: 10
+  selector: app == 'db'
+  types: [Ingress]
+  ingress:
+  - action: Allow
+    source: {namespaceSelector: trusted == 'true'}
+  - action: Deny
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-egress, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Egress]
+  egress: [{}]
+)";
+  const auto dir = std::filesystem::temp_directory_path() / ("rampart-query-ns-" + std::to_string(::getpid()));
+  struct Remove {
+    std::filesystem::path p;
+    ~Remove() { std::filesystem::remove_all(p); }
+  } remove{dir};
+  std::filesystem::create_directories(dir);
+  const std::string ask = "--from-namespace 'kubernetes.io/metadata.name == \"shop\"' --to 'app == \"db\"' --exists";
+  std::ofstream(dir / "cluster.yaml") << policies;
+  const auto free = query(ask, dir.string());
+  INFO(free.out);
+  CHECK(free.status == 0);  // shop may be labelled trusted=true on the cluster
+  // With shop's manifest in the input, its labels are known: no trusted label.
+  std::ofstream(dir / "cluster.yaml") << policies << "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n";
+  const auto pinned = query(ask, dir.string());
+  INFO(pinned.out);
+  CHECK(pinned.status == 1);
+}

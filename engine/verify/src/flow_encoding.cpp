@@ -264,6 +264,7 @@ z3::expr FlowWorld::well_formed(const Model* inventory) const {
       const bool string_names = universe_->is_string(kNamespaceKey);
       for (const auto& ns : inventory->namespaces) {
         if (!string_names && universe_->literal_index(ns.name) < 0) continue;
+        if (!ns.declared) continue;  // known only by name: its other labels are free
         z3::expr_vector same(c);
         for (const auto& key : universe_->keys()) {
           if (!key.starts_with(kNsPrefix) || key == kNsNameKey) continue;
@@ -584,6 +585,7 @@ z3::model FlowWorld::concrete_model(const EndpointWitness& src, const EndpointWi
     const bool string_names = universe_->is_string(kNamespaceKey);
     for (const auto& ns : inventory->namespaces) {
       if (!string_names && universe_->literal_index(ns.name) < 0) continue;
+      if (!ns.declared) continue;
       for (const auto& key : universe_->keys()) {
         if (!key.starts_with(kNsPrefix) || key == kNsNameKey) continue;
         const auto it = ns.labels.find(std::string_view(key).substr(kNsPrefix.size()));

@@ -123,7 +123,8 @@ class FlowWorld {
   // Domains, pod well-formedness, same-namespace consistency, and the
   // labels of namespaces that exist in `model` (when given). A namespace
   // whose name is no literal of the universe is not pinned: no formula can
-  // tell it from a fresh namespace, so the answer is the same.
+  // tell it from a fresh namespace, so the answer is the same. Nor is one
+  // known only by name (Namespace::declared false): its labels are free.
   z3::expr well_formed(const engine::Model* inventory) const;
 
   // The decision chain of `self` (src for egress, dst for ingress).

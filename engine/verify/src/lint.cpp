@@ -261,7 +261,7 @@ std::vector<std::size_t> Linter::reach_groups(const Policy& p, Direction d, cons
     }
     if (names) continue;
     const auto ns = std::find_if(shared_.model.namespaces.begin(), shared_.model.namespaces.end(),
-                                 [&](const auto& n) { return n.name == c.ns(); });
+                                 [&](const auto& n) { return n.name == c.ns() && n.declared; });
     if (ns == shared_.model.namespaces.end()) continue;  // labels not pinned: its own
     std::vector<std::optional<std::string>> values;
     for (const auto& key : keys) {
@@ -275,7 +275,7 @@ std::vector<std::size_t> Linter::reach_groups(const Policy& p, Direction d, cons
 
 bool Linter::may_apply_in(const Policy& p, const std::string& ns) const {
   const auto inventory = std::find_if(shared_.model.namespaces.begin(), shared_.model.namespaces.end(),
-                                      [&](const auto& n) { return n.name == ns; });
+                                      [&](const auto& n) { return n.name == ns && n.declared; });
   if (inventory == shared_.model.namespaces.end()) return true;  // a namespace with any labels
   for (const auto& [key, values] : shared_.restrictions.at(&p)) {
     if (!key.starts_with(kNsPrefix)) continue;

@@ -89,9 +89,9 @@ bool surely_selects_a_pod(const Model& model, const Policy& p) {
   auto& ns = (*labels)[std::string(kNamespaceKey)];
   if (ns.empty()) ns = "rampart-fresh-namespace";
   const std::string ns_name = ns;
-  // A namespace of the inventory has exactly its labels; a fresh one any.
+  // A declared namespace of the inventory has exactly its labels; a fresh one any.
   const auto existing = std::find_if(model.namespaces.begin(), model.namespaces.end(),
-                                     [&](const auto& n) { return n.name == ns_name; });
+                                     [&](const auto& n) { return n.name == ns_name && n.declared; });
   if (existing != model.namespaces.end()) {
     for (auto it = labels->begin(); it != labels->end();)
       it = it->first.starts_with(kNsPrefix) ? labels->erase(it) : std::next(it);
@@ -121,9 +121,9 @@ std::optional<EndpointWitness> guess_pod(const Model& model, Labels labels, cons
     return kv.first.starts_with(kNsPrefix) && kv.first != kNsNameKey && kv.first != kNsMetaNameKey;
   });
   if (ns.empty()) ns = wants_ns_labels || ns_hint.empty() ? fresh : ns_hint;
-  // A namespace of the inventory has exactly its labels; a fresh one any.
+  // A declared namespace of the inventory has exactly its labels; a fresh one any.
   const auto existing = std::find_if(model.namespaces.begin(), model.namespaces.end(),
-                                     [&](const auto& n) { return n.name == ns; });
+                                     [&](const auto& n) { return n.name == ns && n.declared; });
   if (existing != model.namespaces.end()) {
     for (auto it = labels.begin(); it != labels.end();)
       it = it->first.starts_with(kNsPrefix) ? labels.erase(it) : std::next(it);
