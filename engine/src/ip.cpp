@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <vector>
 
 namespace rampart {
 
@@ -76,5 +77,16 @@ bool Cidr::contains(const IpAddress& ip) const {
 bool Cidr::contains(const Cidr& other) const { return other.prefix >= prefix && contains(other.address); }
 
 std::string Cidr::str() const { return address.str() + "/" + std::to_string(prefix); }
+
+bool never_a_pod_address(const Cidr& cidr) {
+  static const std::vector<Cidr> kNever = [] {
+    std::vector<Cidr> v;
+    for (const char* t : {"127.0.0.0/8", "169.254.0.0/16", "::1/128", "fe80::/10"}) v.push_back(*Cidr::parse(t));
+    return v;
+  }();
+  for (const auto& n : kNever)
+    if (n.address.family == cidr.address.family && n.contains(cidr)) return true;
+  return false;
+}
 
 }  // namespace rampart

@@ -27,21 +27,6 @@ std::optional<std::vector<Cidr>> family_cidrs(const std::vector<Cidr>& cidrs, in
   return out;
 }
 
-
-// Addresses Kubernetes never gives a pod (loopback, link-local, e.g. the
-// instance metadata address 169.254.169.254): a pod without an address is
-// known to be outside them.
-bool never_a_pod_address(const Cidr& c) {
-  static const std::vector<Cidr> kNever = [] {
-    std::vector<Cidr> v;
-    for (const char* t : {"127.0.0.0/8", "169.254.0.0/16", "::1/128", "fe80::/10"}) v.push_back(*Cidr::parse(t));
-    return v;
-  }();
-  for (const auto& n : kNever)
-    if (n.address.family == c.address.family && n.contains(c)) return true;
-  return false;
-}
-
 }  // namespace
 
 std::optional<int> implied_ip_version(const Rule& rule) {

@@ -37,20 +37,6 @@ inline void set_bit(Bits& bits, std::size_t i) { bits[i >> 6] |= std::uint64_t{1
 
 IntervalSet cidr_interval(const Cidr& c);
 
-// Addresses Kubernetes never gives a pod (loopback, link-local, e.g. the
-// instance metadata address 169.254.169.254): a pod without an address is
-// known to be outside them.
-inline bool never_a_pod_address(const Cidr& c) {
-  static const std::vector<Cidr> kNever = [] {
-    std::vector<Cidr> v;
-    for (const char* t : {"127.0.0.0/8", "169.254.0.0/16", "::1/128", "fe80::/10"}) v.push_back(*Cidr::parse(t));
-    return v;
-  }();
-  for (const auto& n : kNever)
-    if (n.address.family == c.address.family && n.contains(c)) return true;
-  return false;
-}
-
 // Tri-valued outcome of a rule side for a class (an endpoint without an
 // address is undetermined for nets, notNets and network-set selectors).
 enum class Holds { kNo, kYes, kUnknown };

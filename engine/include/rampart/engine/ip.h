@@ -36,4 +36,9 @@ struct Cidr {
   friend auto operator<=>(const Cidr&, const Cidr&) = default;
 };
 
+// Whether `cidr` lies inside addresses Kubernetes never gives a pod (loopback,
+// link-local: e.g. the instance metadata address 169.254.169.254), so a pod
+// whose address the manifests do not say is known to be outside it.
+[[nodiscard]] bool never_a_pod_address(const Cidr& cidr);
+
 }  // namespace rampart
