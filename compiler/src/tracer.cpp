@@ -222,45 +222,34 @@ std::string Trace::str() const {
 
 Result<Trace> trace(const Ruleset& ruleset, const Packet& packet) {
   Trace t;
-  std::uint32_t mark = packet.mark;
-  if (!packet.in_port.empty()) {
-    for (const auto& b : base_chains(ruleset, Hook::kPrerouting, true, packet.saddr.family)) {
-      Walker w(*b.table, View{packet, packet.in_port}, mark, t);
+  t.mark = packet.mark;
+  // One hook's base chains in priority order; false once one of them drops.
+  const auto pass = [&](Hook hook, bool bridge, const Packet& p, const std::string& in) -> Result<bool> {
+    for (const auto& b : base_chains(ruleset, hook, bridge, packet.saddr.family)) {
+      Walker w(*b.table, View{p, in}, t.mark, t);
       auto r = w.run(*b.chain);
       if (!r) return std::unexpected(r.error());
-      mark = w.mark();
-      if (!*r) {
-        t.mark = mark;
-        return t;
-      }
+      t.mark = w.mark();
+      if (!*r) return false;
     }
-  }
-  for (const auto& b : base_chains(ruleset, packet.hook, false, packet.saddr.family)) {
-    Walker w(*b.table, View{packet, packet.iif}, mark, t);
-    auto r = w.run(*b.chain);
+    return true;
+  };
+  if (!packet.in_port.empty()) {
+    auto r = pass(Hook::kPrerouting, true, packet, packet.in_port);
     if (!r) return std::unexpected(r.error());
-    mark = w.mark();
-    if (!*r) {
-      t.mark = mark;
-      return t;
-    }
+    if (!*r) return t;
   }
+  auto r = pass(packet.hook, false, packet, packet.iif);
+  if (!r) return std::unexpected(r.error());
+  if (!*r) return t;
   if (!packet.out_port.empty()) {
     Packet out = packet;
     out.oif = packet.out_port;
-    for (const auto& b : base_chains(ruleset, Hook::kPostrouting, true, packet.saddr.family)) {
-      Walker w(*b.table, View{out, packet.in_port.empty() ? packet.iif : packet.in_port}, mark, t);
-      auto r = w.run(*b.chain);
-      if (!r) return std::unexpected(r.error());
-      mark = w.mark();
-      if (!*r) {
-        t.mark = mark;
-        return t;
-      }
-    }
+    r = pass(Hook::kPostrouting, true, out, packet.in_port.empty() ? packet.iif : packet.in_port);
+    if (!r) return std::unexpected(r.error());
+    if (!*r) return t;
   }
   t.accepted = true;
-  t.mark = mark;
   return t;
 }
 
