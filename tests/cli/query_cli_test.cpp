@@ -5,12 +5,12 @@
 
 #include <sys/wait.h>
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include "temp_files.h"
 
 namespace {
 
@@ -96,12 +96,8 @@ kind: NetworkPolicy
 metadata: {name: db, namespace: app}
 spec: {podSelector: {matchLabels: {app: db}}, policyTypes: [Ingress]}
 )";
-  const auto dir = std::filesystem::temp_directory_path() / ("rampart-query-" + std::to_string(::getpid()));
-  struct Remove {
-    std::filesystem::path p;
-    ~Remove() { std::filesystem::remove_all(p); }
-  } remove{dir};
-  std::filesystem::create_directories(dir);
+  const rampart::testing::TempDir temp("query");
+  const auto& dir = temp.path;
   const struct {
     std::string yaml;
     int status;
@@ -143,12 +139,8 @@ spec:
   policyTypes: [Egress]
   egress: [{}]
 )";
-  const auto dir = std::filesystem::temp_directory_path() / ("rampart-query-ns-" + std::to_string(::getpid()));
-  struct Remove {
-    std::filesystem::path p;
-    ~Remove() { std::filesystem::remove_all(p); }
-  } remove{dir};
-  std::filesystem::create_directories(dir);
+  const rampart::testing::TempDir temp("query-ns");
+  const auto& dir = temp.path;
   const std::string ask = "--from-namespace 'kubernetes.io/metadata.name == \"shop\"' --to 'app == \"db\"' --exists";
   std::ofstream(dir / "cluster.yaml") << policies;
   const auto free = query(ask, dir.string());
