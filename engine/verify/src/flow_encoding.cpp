@@ -297,6 +297,21 @@ z3::expr FlowWorld::well_formed(const Model* inventory) const {
   return z3::mk_and(parts);
 }
 
+z3::expr FlowWorld::one_pod_per_address() const {
+  z3::context& c = *ctx_;
+  const SymEndpoint& s = *src_;
+  const SymEndpoint& d = *dst_;
+  const z3::expr same_address = z3::ite(packet_.v6, s.ip6 == d.ip6, s.ip4 == d.ip4);
+  z3::expr_vector same(c);
+  for (const auto& key : universe_->keys()) same.push_back(s.labels.same(key, d.labels));
+  for (const auto& [name, port] : s.named_ports) {
+    const SymEndpoint::Port& other = d.named_ports.at(name);
+    same.push_back(port.declared == other.declared);
+    same.push_back(z3::implies(port.declared, port.protocol == other.protocol && port.number == other.number));
+  }
+  return z3::implies(s.is_pod && d.is_pod && same_address, z3::mk_and(same));
+}
+
 z3::expr FlowWorld::in_cidr(const Cidr& cidr, const SymEndpoint& ep) const {
   const int bits = cidr.address.bits();
   const U128 base = address_value(cidr.address);
@@ -369,11 +384,11 @@ z3::expr FlowWorld::entity_matches(const Model& model, const engine::EntityRule&
   z3::context& c = *ctx_;
   z3::expr_vector all(c);
   if (er.services) {
+    const std::string key = service_key(model, er, ep);
     auto it = std::find_if(service_matches_.begin(), service_matches_.end(),
-                           [&](const ServiceMatch& s) { return s.entity == &er; });
+                           [&](const ServiceMatch& s) { return s.key == key; });
     if (it == service_matches_.end()) {
-      const std::string name = "svc[" + std::to_string(service_matches_.size()) + "]";
-      service_matches_.push_back({c.bool_const(name.c_str()), &er});
+      service_matches_.push_back({c.bool_const(("svc[" + key + "]").c_str()), key});
       it = std::prev(service_matches_.end());
     }
     all.push_back(it->var);
@@ -394,6 +409,19 @@ z3::expr FlowWorld::entity_matches(const Model& model, const engine::EntityRule&
   if (er.effective_selector) all.push_back(selector_matches(model, *er.effective_selector, ep));
   if (er.effective_not_selector) all.push_back(!selector_matches(model, *er.effective_not_selector, ep));
   return z3::mk_and(all);
+}
+
+std::string FlowWorld::service_key(const Model& model, const engine::EntityRule& er, const SymEndpoint& ep) const {
+  const std::string side = &ep == src_.get() ? "src:" : "dst:";
+  std::string ns = er.services->ns;
+  // An empty namespace is the policy's own (calico-semantics §3.5).
+  for (const auto& p : model.policies) {
+    if (!ns.empty()) break;
+    for (const auto* rules : {&p.ingress, &p.egress})
+      for (const auto& r : *rules)
+        if (&r.source == &er || &r.destination == &er) ns = p.ns;
+  }
+  return side + ns + "/" + er.services->name;
 }
 
 z3::expr FlowWorld::rule_matches(const Model& model, const Rule& rule) {

@@ -126,6 +126,11 @@ class FlowWorld {
   // tell it from a fresh namespace, so the answer is the same. Nor is one
   // known only by name (Namespace::declared false): its labels are free.
   z3::expr well_formed(const engine::Model* inventory) const;
+  // Two pods at the packet's one address are one pod: the same labels and
+  // named ports on both ends (a pod's flow to itself, which the evaluator
+  // evaluates like any other). Queries and the symbolic diff add it; lint's
+  // questions are per endpoint and direction and do not (docs/verify.md).
+  z3::expr one_pod_per_address() const;
 
   // The decision chain of `self` (src for egress, dst for ingress).
   ChainTerm chain(const engine::Model& model, engine::Direction direction, const Removal& removal = {},
@@ -135,12 +140,14 @@ class FlowWorld {
   ChainTerm chain(const engine::Model& model, engine::Direction direction, const std::vector<OrderedTier>& tiers,
                   const Removal& removal, const std::set<const engine::Policy*>* only);
 
-  // `services` matches (Kubernetes Service endpoints) are not modelled: each
-  // entity rule that uses them matches through a free boolean, so an answer
-  // that holds for every value of those booleans holds for every Service.
+  // `services` matches (Kubernetes Service endpoints) are not modelled: "the
+  // source (destination) is an endpoint of Service ns/name" is a free
+  // boolean, one per side and Service, so an answer that holds for every
+  // value of those booleans holds for every Service. The same Service in two
+  // rules, or in two versions of a model, is the same boolean.
   struct ServiceMatch {
     z3::expr var;
-    const engine::EntityRule* entity;
+    std::string key;  // "src:ns/name" or "dst:ns/name"
   };
   [[nodiscard]] const std::vector<ServiceMatch>& service_matches() const { return service_matches_; }
   // After a sat answer to `formula` with `model`: may the answer rely on the
@@ -182,6 +189,7 @@ class FlowWorld {
 
  private:
   SymEndpoint make_endpoint(const std::string& name);
+  std::string service_key(const engine::Model& model, const engine::EntityRule& er, const SymEndpoint& ep) const;
   z3::expr port_matches(const engine::PortSpec& spec, const engine::EntityRule& er, const engine::Model& model,
                         const SymEndpoint& ep, const z3::expr& port, const std::optional<engine::Protocol>& rule_proto);
 

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "flow_encoding.h"
@@ -168,6 +170,7 @@ Answer query(const engine::Model& model, const FlowQuery& q, const VerifyOptions
     FlowWorld& w = *s.world;
     z3::solver solver = make_solver(s.ctx, options);
     solver.add(w.well_formed(&model));
+    solver.add(w.one_pod_per_address());
     solver.add(filter_expr(s.ctx, q.from, w.src()));
     solver.add(filter_expr(s.ctx, q.to, w.dst()));
     if (q.protocol) solver.add(w.packet().protocol == static_cast<int>(*q.protocol));
@@ -312,6 +315,79 @@ z3::expr decided_by(z3::context& ctx, const ChainTerm& chain, const std::vector<
   return ctx.bool_val(true);
 }
 
+// The second version's view of namespace labels. Both versions see the same
+// pods (labels, namespace name, addresses, ports), but each version's
+// declared Namespace objects fix the namespace (pcns.*) labels on its side:
+// version 2 reads fresh copies of those variables. A namespace declared in
+// both versions takes each version's labels; any other (declared in one
+// only, or in neither) has one labelling, the same in both.
+struct NamespaceViews {
+  SymLabels src;
+  SymLabels dst;
+  z3::expr_vector from;  // the pcns.* variables of both endpoints
+  z3::expr_vector to;    // their version-2 copies
+
+  NamespaceViews(z3::context& ctx, const LabelUniverse& u, FlowWorld& w)
+      : src(ctx, u, "src@2"), dst(ctx, u, "dst@2"), from(ctx), to(ctx) {
+    for (const auto& key : u.keys()) {
+      if (!key.starts_with(kNsPrefix)) continue;
+      for (const auto& [orig, copy] : {std::pair{&w.src().labels, &src}, std::pair{&w.dst().labels, &dst}}) {
+        from.push_back(orig->at(key).present);
+        to.push_back(copy->at(key).present);
+        from.push_back(orig->at(key).value);
+        to.push_back(copy->at(key).value);
+      }
+    }
+  }
+
+  z3::expr second(const z3::expr& e) { return z3::expr(e).substitute(from, to); }
+
+  // Outside the namespaces both versions declare, a pod's namespace labels
+  // are the same in both.
+  z3::expr link(z3::context& ctx, const LabelUniverse& u, FlowWorld& w, const engine::Model& first,
+                const engine::Model& second) const {
+    std::set<std::string> declared_first, both;
+    for (const auto& ns : first.namespaces)
+      if (ns.declared) declared_first.insert(ns.name);
+    for (const auto& ns : second.namespaces)
+      if (ns.declared && declared_first.contains(ns.name)) both.insert(ns.name);
+    z3::expr_vector out(ctx);
+    for (const auto& [orig, copy, is_pod] : {std::tuple{&w.src().labels, &src, w.src().is_pod},
+                                            std::tuple{&w.dst().labels, &dst, w.dst().is_pod}}) {
+      std::map<std::string, int, std::less<>> others;
+      z3::expr_vector in_both(ctx);
+      for (const auto& name : both)
+        in_both.push_back(orig->at(kNamespaceKey).present &&
+                          orig->at(kNamespaceKey).value == orig->value_of(kNamespaceKey, name, others));
+      z3::expr_vector same(ctx);
+      for (const auto& key : u.keys())
+        if (key.starts_with(kNsPrefix)) same.push_back(orig->same(key, *copy));
+      out.push_back(z3::implies(is_pod && !z3::mk_or(in_both), z3::mk_and(same)));
+    }
+    return z3::mk_and(out);
+  }
+
+  // `m` with the version-2 copies' values in the original variables: the
+  // flow as version 2 sees it, for its witness and trace.
+  z3::model second_model(const z3::model& m) const {
+    z3::model out(m.ctx());
+    std::set<unsigned> replaced;
+    for (unsigned i = 0; i < from.size(); ++i) replaced.insert(from[i].decl().id());
+    for (unsigned i = 0; i < m.num_consts(); ++i) {
+      z3::func_decl d = m.get_const_decl(i);
+      if (replaced.contains(d.id())) continue;
+      z3::expr value = m.get_const_interp(d);
+      out.add_const_interp(d, value);
+    }
+    for (unsigned i = 0; i < from.size(); ++i) {
+      z3::func_decl d = from[i].decl();
+      z3::expr value = m.eval(to[i], true);
+      out.add_const_interp(d, value);
+    }
+    return out;
+  }
+};
+
 }  // namespace
 
 DiffResult symbolic_diff(const engine::Model& first, const engine::Model& second, int max_witnesses,
@@ -321,16 +397,21 @@ DiffResult symbolic_diff(const engine::Model& first, const engine::Model& second
     FlowSetup s;
     build_world(s, {&first, &second}, {});
     FlowWorld& w = *s.world;
+    NamespaceViews views(s.ctx, s.universe, w);
     const ChainTerm eg1 = w.chain(first, Direction::kEgress);
     const ChainTerm in1 = w.chain(first, Direction::kIngress);
     const ChainTerm eg2 = w.chain(second, Direction::kEgress);
     const ChainTerm in2 = w.chain(second, Direction::kIngress);
     const z3::expr a1 = w.allowed(eg1, in1);
-    const z3::expr a2 = w.allowed(eg2, in2);
+    const z3::expr a2 = views.second(w.allowed(eg2, in2));
+    // Pods are all possible pods (the inventories are not compared);
+    // namespaces are constrained by each version's own manifests.
+    const z3::expr world = w.well_formed(&first) && views.second(w.well_formed(&second)) &&
+                           views.link(s.ctx, s.universe, w, first, second) && w.one_pod_per_address();
     bool any_unknown = false;
     for (const bool first_allows : {true, false}) {
       z3::solver solver = make_solver(s.ctx, options);
-      solver.add(w.well_formed(nullptr));
+      solver.add(world);
       solver.add(first_allows ? (a1 && !a2) : (a2 && !a1));
       for (int n = 0; n < max_witnesses; ++n) {
         const CheckResult r = check(solver);
@@ -351,9 +432,15 @@ DiffResult symbolic_diff(const engine::Model& first, const engine::Model& second
         FlowDifference d;
         d.allowed_in_first = first_allows;
         d.first = w.witness(m, &eg1, &in1);
-        d.second = w.witness(m, &eg2, &in2);
-        const z3::expr signature = decided_by(s.ctx, eg1, d.first.trace) && decided_by(s.ctx, in1, d.first.trace) &&
-                                   decided_by(s.ctx, eg2, d.second.trace) && decided_by(s.ctx, in2, d.second.trace);
+        d.second = w.witness(views.second_model(m), &eg2, &in2);
+        if (d.first.allowed() != first_allows || d.second.allowed() == first_allows) {
+          any_unknown = true;
+          out.reason = "internal: a witness's trace disagrees with the encoding (please report)";
+          break;
+        }
+        const z3::expr signature =
+            decided_by(s.ctx, eg1, d.first.trace) && decided_by(s.ctx, in1, d.first.trace) &&
+            views.second(decided_by(s.ctx, eg2, d.second.trace) && decided_by(s.ctx, in2, d.second.trace));
         out.differences.push_back(std::move(d));
         solver.add(!signature);
       }
