@@ -132,3 +132,57 @@ TEST_CASE("rampart diff --symbolic: the same policies are equivalent; bad usage 
   const Run missing = run("diff --symbolic --dir1 " + (a.path / "nope").string() + " --dir2 " + b.path.string());
   CHECK(missing.status == 2);
 }
+
+// Review H4 #4 and #3 through the binary: a repository using `services`
+// diffed against itself exits 0 (it was "unknown", exit 2, in every CI diff),
+// and relabelling a namespace a policy reads is a difference (it was exit 0).
+TEST_CASE("rampart diff --symbolic: services and Namespace labels", "[verify][cli][e2e][review]") {
+  const std::string services = std::string(kNamespace) + R"(---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: web-egress, namespace: shop}
+spec:
+  selector: app == 'web'
+  types: [Egress]
+  egress:
+  - action: Allow
+    destination:
+      services: {name: db, namespace: shop}
+)";
+  TempDir a, b;
+  a.write("all.yaml", services);
+  b.write("all.yaml", services);
+  const Run same = run("diff --symbolic --dir1 " + a.path.string() + " --dir2 " + b.path.string());
+  INFO(same.out);
+  CHECK(same.status == 0);
+
+  // shop's db admits namespaces labelled env=prod; v2 relabels dev to env=prod.
+  const std::string policy = R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - namespaceSelector: {matchLabels: {env: prod}}
+)";
+  TempDir c, d;
+  c.write("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: dev, labels: {env: dev}}\n");
+  c.write("policy.yaml", policy);
+  d.write("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: dev, labels: {env: prod}}\n");
+  d.write("policy.yaml", policy);
+  const Run relabel = run("diff --symbolic --dir1 " + c.path.string() + " --dir2 " + d.path.string() + " -o json");
+  INFO(relabel.out);
+  REQUIRE(relabel.status == 1);
+  const auto j = nlohmann::json::parse(relabel.out);
+  REQUIRE(!j["differences"].empty());
+  for (const auto& diff : j["differences"]) {
+    CHECK(diff["allowedBy"] == "dir2");
+    CHECK(diff["dir1"]["src"]["namespace"] == "dev");
+    CHECK(diff["dir2"]["src"]["namespace"] == "dev");
+    CHECK(diff["dir1"]["src"]["namespaceLabels"]["env"] == "dev");
+    CHECK(diff["dir2"]["src"]["namespaceLabels"]["env"] == "prod");
+    CHECK(diff["dir2"]["dst"]["labels"]["app"] == "db");
+  }
+}
