@@ -2,9 +2,11 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <fstream>
 #include <future>
 #include <set>
+#include <thread>
 
 #include "rampart/engine/normalize.h"
 #include "rampart/enforcer/endpoint_file.h"
@@ -105,6 +107,13 @@ Agent::Agent(AgentConfig config, Dataplane& dataplane, Metrics& metrics)
   metrics_.describe("rampart_agent_bridge_netfilter", "gauge",
                     "overlay: 1 while bridged pod traffic meets the inet hooks (br_netfilter, bridge-nf-call-ip*tables = 1)");
   metrics_.set("rampart_agent_bridge_netfilter", 1);
+  metrics_.describe("rampart_agent_discovered_endpoints", "gauge",
+                    "Local pods without a CNI registration policed on the host interface the kernel shows for them");
+  metrics_.describe("rampart_agent_undiscovered_pods", "gauge",
+                    "Local pods with an address, without a CNI registration and with no host interface found in the "
+                    "kernel: their traffic stays dropped");
+  metrics_.set("rampart_agent_discovered_endpoints", 0);
+  metrics_.set("rampart_agent_undiscovered_pods", 0);
   metrics_.describe("rampart_agent_cni_requests_total", "counter", "CNI plugin requests, by operation and result");
   metrics_.describe("rampart_agent_model_build_seconds_total", "counter",
                     "Time spent keeping the model current (updates applied, re-normalised)");
@@ -173,6 +182,7 @@ void Agent::take_updates(std::vector<ResourceUpdate>&& batch) {
     }
     metrics_.add("rampart_agent_model_build_seconds_total",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    discovery_wanted_ = true;
     for (const auto& u : updates) {
       log(LogLevel::kDebug, "update", {{"type", to_string(u.type)}, {"key", u.key.str()},
                                         {"revision", std::to_string(u.revision)}});
@@ -187,6 +197,12 @@ void Agent::on_state(SyncState state, std::string_view detail) {
       std::lock_guard lock(mutex_);
       state_ = state;
     }
+    // The first in-sync is written even when it brought nothing: an empty
+    // datastore (a new cluster, a node before any policy) is a valid state,
+    // and the node needs its base table (fail-closed for unknown pod
+    // interfaces) and a ready agent. Not before: a datastore that cannot be
+    // read never reports in-sync.
+    if (state == SyncState::kInSync && !synced_once_) dirty_ = discovery_wanted_ = true;
     if (state == SyncState::kInSync) synced_once_ = true;
     log(state == SyncState::kLost ? LogLevel::kWarning : LogLevel::kInfo, "datastore state",
         {{"state", to_string(state)}, {"detail", detail}});
@@ -294,6 +310,7 @@ void Agent::run() {
     // datastore's whole list (every resource, its JSON too), which would
     // otherwise live through the first lowering and batch.
     batch.clear();
+    discover_interfaces();  // before the write: the first one already has them
     flush();
     retry_pending(false);
     if (std::chrono::steady_clock::now() >= next_drift_check_) {
@@ -373,9 +390,15 @@ bool Agent::pod_known(const std::string& ns, const std::string& name) const {
 
 void Agent::local_changed() {
   const auto started = std::chrono::steady_clock::now();
+  // Registrations, and for pods without one what the kernel showed.
+  std::map<std::string, LocalEndpoint> effective = local_;
+  std::set<std::string> registered;
+  for (const auto& [id, ep] : local_) registered.insert(ep.pod());
+  for (const auto& [pod, ep] : discovered_)
+    if (!registered.contains(pod)) effective[ep.id()] = ep;
   {
     std::lock_guard lock(mutex_);
-    dirty_ |= live_.set_local(local_);
+    dirty_ |= live_.set_local(effective);
   }
   metrics_.add("rampart_agent_model_build_seconds_total",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -422,6 +445,7 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
         return true;
       });
       if (local_.erase(ep.id()) > 0) {
+        discovery_wanted_ = true;  // the pod may still run without it (a DEL of one attachment)
         persist();
         local_changed();
         dataplane_.unstage_endpoint(ep.id());
@@ -462,6 +486,7 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
           log(LogLevel::kInfo, "endpoint collected", {{"endpoint", it->first}});
           it = local_.erase(it);
           dirty_ = true;
+          discovery_wanted_ = true;
         } else {
           ++it;
         }
@@ -498,6 +523,7 @@ std::optional<Reply> Agent::try_add(const Request& request) {
       ++it;
     }
   }
+  drop_discovered(ep.pod());  // the plugin's word replaces the kernel's
   local_[ep.id()] = ep;
   persist();  // before the reply: a restarted agent must know every pod it said yes to
   local_changed();  // the model now carries what the plugin knows about the pod
@@ -589,6 +615,137 @@ void Agent::report_fail_closed() {
   metrics_.set("rampart_agent_contested_addresses", static_cast<double>(now.contested.size()));
   metrics_.set("rampart_agent_contested_interfaces", static_cast<double>(now.contested_interfaces.size()));
   fail_closed_ = std::move(now);
+}
+
+namespace {
+
+// A discovered interface as a registration: no CNI attachment; its id sorts
+// before every real one ("" network), so a registration of the same pod
+// would win in any per-pod map built from both.
+LocalEndpoint discovered_endpoint(const std::string& pod, const std::string& interface) {
+  const auto slash = pod.find('/');
+  LocalEndpoint ep;
+  ep.container_id = "discovered:" + pod;
+  ep.pod_namespace = pod.substr(0, slash);
+  ep.pod_name = pod.substr(slash + 1);
+  ep.host_interface = interface;
+  return ep;
+}
+
+}  // namespace
+
+void Agent::drop_discovered(const std::string& pod) {
+  const auto it = discovered_.find(pod);
+  if (it == discovered_.end()) return;
+  dataplane_.unstage_endpoint(it->second.id());
+  log(LogLevel::kInfo, "discovered interface replaced by the CNI plugin's registration",
+      {{"pod", pod}, {"interface", it->second.host_interface}});
+  discovered_.erase(it);
+}
+
+// Local pods the datastore shows with an address but the CNI plugin never
+// registered (running before the install, registration lost): their host
+// interface from the kernel, or none — then they stay fail-closed (the
+// lowering's made-up interface name matches nothing real) and are counted.
+// Asked when the model or the registrations changed, and again after a
+// growing delay while some pod has no answer, or to re-check the answers.
+void Agent::discover_interfaces() {
+  if (!config_.discover || !synced_once_) return;
+  const auto now = std::chrono::steady_clock::now();
+  // A change asks at once, but not more than every 250 ms (a burst of pod
+  // updates is one pass).
+  if (now < last_discovery_ + std::chrono::milliseconds(250)) return;
+  if (!discovery_wanted_ && now < next_discovery_) return;
+  const bool asked = discovery_wanted_;
+  discovery_wanted_ = false;
+  last_discovery_ = now;
+  std::set<std::string> registered;
+  std::map<std::string, std::string> owner;  // registered interface → pod
+  for (const auto& [id, ep] : local_) {
+    registered.insert(ep.pod());
+    if (!ep.host_interface.empty()) owner[ep.host_interface] = ep.pod();
+  }
+  std::vector<PodAddresses> candidates;
+  for (const auto& e : live_.model().endpoints) {
+    if (e.kind != engine::EndpointKind::kPod || e.node_name != config_.node || e.ips.empty()) continue;
+    std::string pod = e.ns + "/" + e.name;
+    if (!registered.contains(pod)) candidates.push_back(PodAddresses{std::move(pod), e.ips});
+  }
+  std::map<std::string, Discovery> answers;
+  if (!candidates.empty()) {
+    auto found = config_.discover(candidates);
+    if (!found) {
+      log(LogLevel::kWarning, "cannot read the kernel's routes or neighbours to find pod interfaces",
+          {{"error", found.error().str()}});
+      next_discovery_ = now + config_.discovery_retry;
+      return;  // what was found before stays
+    }
+    answers = std::move(*found);
+    // Before the first write (a restart: the kernel still holds the previous
+    // agent's interfaces), an unresolved neighbour just asked for gets one
+    // short chance, so the first write does not cut off a pod for a second.
+    const bool unanswered =
+        std::any_of(answers.begin(), answers.end(), [](const auto& a) { return a.second.interface.empty(); });
+    if (first_write_ && unanswered) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      if (auto again = config_.discover(candidates)) answers = std::move(*again);
+    }
+  }
+  // One interface is one pod's: an answer that a registered pod holds, or
+  // that two unregistered pods share, is no answer (never a guess).
+  std::map<std::string, int> claims;
+  for (const auto& [pod, d] : answers)
+    if (!d.interface.empty()) ++claims[d.interface];
+  std::map<std::string, LocalEndpoint> found;
+  std::map<std::string, std::string> missing;
+  for (const auto& [pod, d] : answers) {
+    if (d.interface.empty()) {
+      missing[pod] = d.evidence;
+    } else if (const auto o = owner.find(d.interface); o != owner.end()) {
+      missing[pod] = d.evidence + ", but " + d.interface + " is registered to " + o->second;
+    } else if (claims[d.interface] > 1) {
+      missing[pod] = d.evidence + ", as for another unregistered pod";
+    } else {
+      found[pod] = discovered_endpoint(pod, d.interface);
+      if (const auto was = discovered_.find(pod); was == discovered_.end() || !(was->second == found[pod]))
+        log(LogLevel::kInfo, "pod without a CNI registration: host interface found in the kernel",
+            {{"pod", pod}, {"interface", d.interface}, {"evidence", d.evidence}});
+    }
+  }
+  bool changed = false;
+  for (const auto& [pod, ep] : discovered_) {
+    if (const auto now_found = found.find(pod); now_found != found.end() && now_found->second == ep) continue;
+    dataplane_.unstage_endpoint(ep.id());
+    changed = true;
+  }
+  for (const auto& [pod, ep] : found) {
+    if (const auto was = discovered_.find(pod); was != discovered_.end() && was->second == ep) continue;
+    dataplane_.stage_endpoint(ep);
+    changed = true;
+  }
+  discovered_ = std::move(found);
+  for (const auto& [pod, why] : missing) {
+    if (!undiscovered_.contains(pod))
+      log(LogLevel::kWarning, "pod without a CNI registration and no host interface found in the kernel: its traffic stays dropped",
+          {{"pod", pod}, {"why", why}});
+  }
+  for (const auto& [pod, why] : undiscovered_) {
+    if (!missing.contains(pod)) log(LogLevel::kInfo, "pod no longer without a known interface", {{"pod", pod}});
+  }
+  undiscovered_ = std::move(missing);
+  if (changed) {
+    local_changed();
+    dirty_ = true;
+  }
+  // Retried sooner while some pod has no answer: 1 s after a change, doubling
+  // up to the interval.
+  discovery_delay_ = undiscovered_.empty() ? config_.discovery_interval
+                     : asked || changed || discovery_delay_.count() == 0
+                         ? config_.discovery_retry
+                         : std::min(discovery_delay_ * 2, config_.discovery_interval);
+  next_discovery_ = now + discovery_delay_;
+  metrics_.set("rampart_agent_discovered_endpoints", static_cast<double>(discovered_.size()));
+  metrics_.set("rampart_agent_undiscovered_pods", static_cast<double>(undiscovered_.size()));
 }
 
 void Agent::update_gauges() {

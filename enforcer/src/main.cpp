@@ -1,6 +1,6 @@
 // rampart-agent --node NAME --mode vcn-native|overlay --datastore dir:PATH|etcd:URL[,URL…]
 //               [--socket PATH] [--listen ADDR] [--state-dir DIR] [--log-level debug|info|warning|error]
-//               [--endpoint-to-host drop|accept|return]
+//               [--endpoint-to-host drop|accept|return] [--vxlan-port PORT]
 //
 // Wiring only: datastore → Agent → NftDataplane; the CNI socket and the HTTP
 // endpoints in front. SIGTERM/SIGINT stop it cleanly; the kernel rules stay
@@ -14,6 +14,7 @@
 #include "rampart/compiler/lower.h"
 #include "rampart/enforcer/agent.h"
 #include "rampart/enforcer/datastore.h"
+#include "rampart/enforcer/interface_discovery.h"
 #include "rampart/enforcer/log.h"
 #include "rampart/enforcer/nft_dataplane.h"
 #include "rampart/enforcer/servers.h"
@@ -61,6 +62,12 @@ int main(int argc, char** argv) {
                  "DefaultEndpointToHostAction: Felix defaults to drop, Canal sets accept)")
       ->check(CLI::IsMember({"drop", "accept", "return"}))
       ->capture_default_str();
+  std::uint16_t vxlan_port = compiler::NodeConfig{}.vxlan_port;
+  app.add_option("--vxlan-port", vxlan_port,
+                 "overlay: the overlay's VXLAN UDP port (flannel's VXLAN Port; 4789 where the backend sets it). "
+                 "A pod's datagrams to it are dropped before policy: the receiving node would decapsulate them")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
   app.add_option("--log-level", level, "")->check(CLI::IsMember({"debug", "info", "warning", "error"}));
   CLI11_PARSE(app, argc, argv);
   set_log_level(level == "debug"     ? LogLevel::kDebug
@@ -80,6 +87,7 @@ int main(int argc, char** argv) {
   compiler::NodeConfig node_config;
   node_config.mode = *parsed_mode;
   node_config.endpoint_to_host = *to_host;
+  node_config.vxlan_port = vxlan_port;
   NftDataplane dataplane(node, node_config);
   Metrics metrics;
   // Beside the socket by default: one agent per socket, so two agents (tests
@@ -89,12 +97,18 @@ int main(int argc, char** argv) {
   agent_config.state_dir = state_dir;
   agent_config.require_host_interface = node_config.mode == compiler::Mode::kVcnNative;
   if (node_config.mode == compiler::Mode::kOverlay) agent_config.bridge_netfilter_dir = "/proc/sys/net/bridge";
+  // Pods running before the install, or whose registration was lost: their
+  // host interface from this namespace's routes (vcn-native) or the bridge's
+  // neighbours and forwarding table (overlay).
+  const InterfaceDiscovery discovery(node_config.mode, node_config.bridge);
+  agent_config.discover = [&discovery](const std::vector<PodAddresses>& pods) { return discovery.find(pods); };
   Agent agent(agent_config, dataplane, metrics);
   CniServer cni(socket_path, [&](const agent_protocol::Request& request) { return agent.handle(request); });
   HttpServer http(metrics, HealthSource{[&] { return agent.alive(std::chrono::seconds(10)); },
                                         [&] { return agent.ready(); }});
 
   log(LogLevel::kInfo, "starting", {{"node", node}, {"mode", mode}, {"endpoint_to_host", endpoint_to_host},
+                                    {"vxlan_port", std::to_string(vxlan_port)},
                                     {"datastore", (*datastore)->describe()},
                                     {"socket", socket_path}, {"listen", listen},
                                     {"state_dir", state_dir}});

@@ -4,12 +4,6 @@
 // pod on the node once rampart-cni is in the conflist).
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -21,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent_process.h"
 #include "netns.h"
 #include "temp_files.h"
 
@@ -70,45 +65,7 @@ std::vector<std::string> command_line(const YAML::Node& c, const YAML::Node& con
   return argv;
 }
 
-std::string http_status(const std::string& netns, const std::string& host, int port, const std::string& path) {
-  const int fd = socket_in(netns, AF_INET, SOCK_STREAM);
-  if (fd < 0) return "";
-  timeval tv{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
-  std::string reply;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\n\r\n";
-    if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buf[256];
-      const ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n > 0) reply.assign(buf, static_cast<std::size_t>(n));
-    }
-  }
-  ::close(fd);
-  const auto space = reply.find(' ');
-  return space == std::string::npos ? "" : reply.substr(space + 1, 3);
-}
-
-struct Process {
-  pid_t pid = -1;
-  ~Process() {
-    if (pid <= 0) return;
-    ::kill(pid, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 100 && ::waitpid(pid, &status, WNOHANG) == 0; ++i) std::this_thread::sleep_for(50ms);
-    if (::waitpid(pid, &status, WNOHANG) == 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-    }
-  }
-  bool running() const { return ::waitpid(pid, nullptr, WNOHANG) == 0; }
-};
-
-std::string slurp(const std::filesystem::path& p) {
+std::string slurp_text(const std::filesystem::path& p) {
   std::ifstream in(p);
   return {std::istreambuf_iterator<char>(in), {}};
 }
@@ -125,7 +82,12 @@ TEST_CASE("the DaemonSet's agent command line starts rampart-agent and its probe
   REQUIRE(daemonset["spec"]["template"]["spec"]["hostNetwork"].as<bool>());  // probes reach its loopback
   for (const std::string file : {"configmap-vcn-native.yaml", "configmap-overlay.yaml"}) {
     SECTION(file) {
-      const auto config = YAML::LoadFile(kDeploy + file);
+      auto config = YAML::LoadFile(kDeploy + file);
+      // The VXLAN port as shipped (flannel's default), then another value: it
+      // must reach the kernel's VXLAN drop, not only the command line.
+      const bool overlay = config["data"]["agent_mode"].as<std::string>() == "overlay";
+      CHECK(config["data"]["agent_vxlan_port"].as<std::string>() == "8472");
+      config["data"]["agent_vxlan_port"] = "4789";
       auto argv = command_line(agent, config, "node-1");
       REQUIRE(argv.front() == "/usr/local/bin/rampart-agent");
       argv.front() = RAMPART_AGENT;
@@ -144,26 +106,7 @@ TEST_CASE("the DaemonSet's agent command line starts rampart-agent and its probe
       }
       Netns ns("deploy");
       REQUIRE(ns.run("ip link set lo up") == 0);
-      std::vector<std::string> full = {"/usr/sbin/ip", "netns", "exec", ns.name()};
-      full.insert(full.end(), argv.begin(), argv.end());
-      std::vector<char*> c_argv;
-      for (auto& a : full) c_argv.push_back(a.data());
-      c_argv.push_back(nullptr);
-      const auto log = dir.path / "agent.log";
-      Process p;
-      p.pid = ::fork();
-      REQUIRE(p.pid >= 0);
-      if (p.pid == 0) {
-        ::signal(SIGTERM, SIG_DFL);  // not Catch's handler, should the test end before exec
-        const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::execv(c_argv[0], c_argv.data());
-        ::_exit(127);
-      }
+      const rampart::test::AgentProcess p(ns.name(), argv, dir.path / "agent.log");
       for (const std::string probe : {"readinessProbe", "livenessProbe"}) {
         const auto get = agent[probe]["httpGet"];
         INFO(probe);
@@ -172,10 +115,21 @@ TEST_CASE("the DaemonSet's agent command line starts rampart-agent and its probe
         for (auto deadline = std::chrono::steady_clock::now() + 30s;
              status != "200" && p.running() && std::chrono::steady_clock::now() < deadline;
              std::this_thread::sleep_for(100ms))
-          status = http_status(ns.name(), get["host"].as<std::string>(), get["port"].as<int>(),
+          status = rampart::test::http_status(ns.name(), get["host"].as<std::string>(), get["port"].as<int>(),
                                get["path"].as<std::string>());
-        INFO(get["path"].as<std::string>() << ", agent log:\n" << slurp(log));
+        INFO(get["path"].as<std::string>() << ", agent log:\n" << p.log());
         CHECK(status == "200");
+      }
+      if (overlay) {
+        const auto listing = dir.path / "table.txt";
+        REQUIRE(ns.run("nft list table inet rampart > " + listing.string()) == 0);
+        std::ifstream in(listing);
+        std::string line, vxlan;
+        while (std::getline(in, line))
+          if (line.find("VXLAN from a pod") != std::string::npos) vxlan = line;
+        INFO("table:\n" << slurp_text(listing));
+        CHECK(vxlan.find("4789") != std::string::npos);
+        CHECK(vxlan.find("8472") == std::string::npos);
       }
     }
   }

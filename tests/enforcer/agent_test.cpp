@@ -12,6 +12,7 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <httplib.h>
@@ -550,4 +551,102 @@ TEST_CASE("agent: (review H3 #2) overlay without br_netfilter is not ready and r
   fs::remove(sys.path / "bridge-nf-call-iptables");  // br_netfilter unloaded
   REQUIRE(eventually([&] { return !rig.agent->ready(); }));
   CHECK(rig.metrics.value("rampart_agent_bridge_netfilter") == 0);
+}
+
+TEST_CASE("agent: an empty datastore is a valid state — written once in sync, and ready", "[unit]") {
+  Rig rig;
+  fs::create_directories(rig.dir.path / "store");  // exists and holds nothing
+  rig.start();
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  const auto calls = rig.dataplane.calls();
+  CHECK(std::count(calls.begin(), calls.end(), "set_model") == 1);
+  CHECK(rig.dataplane.model().endpoints.empty());
+  CHECK(ask(rig.socket(), ap::Request{ap::Operation::kStatus, "", {}, {}}).ok);
+}
+
+namespace {
+
+// A stand-in for the kernel's answers (interface_discovery.h), set per test.
+struct FakeKernel {
+  std::mutex mutex;
+  std::map<std::string, std::string> interfaces;  // pod → host interface ("" or absent: none)
+  int asked = 0;
+  std::function<Result<std::map<std::string, Discovery>>(const std::vector<PodAddresses>&)> finder() {
+    return [this](const std::vector<PodAddresses>& pods) {
+      std::lock_guard lock(mutex);
+      ++asked;
+      std::map<std::string, Discovery> out;
+      for (const auto& p : pods) {
+        const auto it = interfaces.find(p.pod);
+        out[p.pod] = it == interfaces.end() || it->second.empty() ? Discovery{"", "no host route (fake)"}
+                                                                   : Discovery{it->second, "host route (fake)"};
+      }
+      return out;
+    };
+  }
+  void set(const std::string& pod, const std::string& ifname) {
+    std::lock_guard lock(mutex);
+    interfaces[pod] = ifname;
+  }
+};
+
+std::string interface_of(const engine::Model& model, const std::string& name) {
+  for (const auto& ep : model.endpoints)
+    if (ep.name == name) return ep.interface;
+  return "<no pod>";
+}
+
+}  // namespace
+
+TEST_CASE("agent: (review H3 #4) a pod without a registration is policed on the interface the kernel shows",
+          "[unit]") {
+  FakeKernel kernel;
+  kernel.set("prod/web-1", "vethaaaa");
+  kernel.set("prod/web-2", "vethbbbb");
+  AgentConfig config{"node-1", 3s, 60s};
+  config.discover = kernel.finder();
+  config.discovery_retry = 50ms;
+  config.discovery_interval = 200ms;
+  LogCapture logged;
+  Rig rig(config);
+  write_file(rig.dir.path / "store/app.yaml",
+             pod_doc("prod", "web-1", "10.244.1.5") + "---\n" + pod_doc("prod", "web-2", "10.244.1.6") + "---\n" +
+                 pod_doc("prod", "ghost", "10.244.1.7") + "---\n" + pod_doc("prod", "elsewhere", "10.244.2.5", "node-2") +
+                 "---\n" + "apiVersion: v1\nkind: Pod\nmetadata: {name: no-address, namespace: prod}\nspec: {nodeName: node-1}\n");
+  rig.start();
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  CHECK(interface_of(rig.dataplane.model(), "web-1") == "vethaaaa");
+  CHECK(interface_of(rig.dataplane.model(), "web-2") == "vethbbbb");
+  CHECK(interface_of(rig.dataplane.model(), "ghost").empty());  // no answer: fail-closed, never a guess
+  CHECK(rig.metrics.value("rampart_agent_discovered_endpoints") == 2);
+  CHECK(rig.metrics.value("rampart_agent_undiscovered_pods") == 1);  // ghost; no-address and elsewhere are not asked
+  CHECK(logged("no host interface found") == 1);
+  CHECK(logged("prod/ghost") >= 1);
+  CHECK(rig.agent->endpoints().empty());  // registrations only; nothing discovered is persisted
+  CHECK(rig.dataplane.violations().empty());
+
+  // The plugin reports web-1: its registration replaces the discovered one.
+  REQUIRE(ask(rig.socket(), add_request("prod", "web-1", "c0ffee0001", "10.244.1.5/24")).ok);
+  CHECK(interface_of(rig.dataplane.model(), "web-1") == "vethc0ffee00");
+  std::set<std::string> staged;
+  for (const auto& [id, ep] : rig.dataplane.endpoints()) staged.insert(ep.pod() + "=" + ep.host_interface);
+  CHECK(staged == std::set<std::string>{"prod/web-1=vethc0ffee00", "prod/web-2=vethbbbb"});
+  REQUIRE(eventually([&] { return rig.metrics.value("rampart_agent_discovered_endpoints") == 1; }));
+
+  // An interface a registered pod holds is no answer for another pod; nor is
+  // one two unregistered pods lead to.
+  kernel.set("prod/web-2", "vethc0ffee00");
+  REQUIRE(eventually([&] { return interface_of(rig.dataplane.model(), "web-2").empty(); }));
+  CHECK(rig.metrics.value("rampart_agent_undiscovered_pods") == 2);
+  kernel.set("prod/web-2", "vethcccc");
+  kernel.set("prod/ghost", "vethcccc");
+  std::this_thread::sleep_for(500ms);  // several passes
+  CHECK(interface_of(rig.dataplane.model(), "web-2").empty());
+  CHECK(interface_of(rig.dataplane.model(), "ghost").empty());
+  // Answers that hold again are taken.
+  kernel.set("prod/ghost", "vethdddd");
+  REQUIRE(eventually([&] { return interface_of(rig.dataplane.model(), "ghost") == "vethdddd"; }));
+  REQUIRE(eventually([&] { return interface_of(rig.dataplane.model(), "web-2") == "vethcccc"; }));
+  CHECK(rig.metrics.value("rampart_agent_undiscovered_pods") == 0);
+  CHECK(rig.dataplane.violations().empty());
 }

@@ -34,6 +34,7 @@
 #include "rampart/agent_protocol/messages.h"
 #include "rampart/enforcer/dataplane.h"
 #include "rampart/enforcer/datastore.h"
+#include "rampart/enforcer/interface_discovery.h"
 #include "rampart/enforcer/live_model.h"
 #include "rampart/enforcer/metrics.h"
 #include "rampart/enforcer/resource_store.h"
@@ -65,6 +66,17 @@ struct AgentConfig {
   // refuses ADDs and shows rampart_agent_bridge_netfilter 0 (review H3 #2).
   // Empty: no check (vcn-native).
   std::filesystem::path bridge_netfilter_dir;
+  // The host-side interface of a local pod the agent knows only from the
+  // datastore (no CNI registration: running before the install, or the
+  // registration lost), from the kernel (interface_discovery.h). A CNI
+  // registration always wins; a discovered interface is replaced when the
+  // plugin reports. No answer: the pod stays fail-closed (log, gauge
+  // rampart_agent_undiscovered_pods). Asked again every discovery_retry while
+  // some pod has no answer, every discovery_interval to re-check the answers.
+  // Empty: no discovery (unit tests with a recording dataplane).
+  std::function<Result<std::map<std::string, Discovery>>(const std::vector<PodAddresses>&)> discover;
+  std::chrono::milliseconds discovery_retry{1'000};
+  std::chrono::milliseconds discovery_interval{30'000};
 };
 
 // The model for one node: every resource, plus what only the CNI plugin
@@ -117,7 +129,9 @@ class Agent final : public DatastoreListener {
   void report_fail_closed();
   void check_bridge_netfilter();
   void persist();
-  void local_changed();  // local_ changed: the model's overlay follows
+  void local_changed();  // local_ or discovered_ changed: the model's overlay follows
+  void discover_interfaces();
+  void drop_discovered(const std::string& pod);
   void dataplane_failed(const char* what, const Error& error);
   [[nodiscard]] bool pod_known(const std::string& ns, const std::string& name) const;
 
@@ -130,6 +144,15 @@ class Agent final : public DatastoreListener {
   LiveModel live_;
   compiler::ModelChange unwritten_;  // changes the dataplane has not yet taken
   std::map<std::string, LocalEndpoint> local_;  // registered attachments by id
+  // Local pods without a registration whose interface the kernel showed, by
+  // pod "ns/name" (ids discovered_id()); not persisted. And the ones with an
+  // address and no answer (pod → why), as last logged.
+  std::map<std::string, LocalEndpoint> discovered_;
+  std::map<std::string, std::string> undiscovered_;
+  bool discovery_wanted_ = false;  // the model or the registrations changed
+  std::chrono::steady_clock::time_point next_discovery_;
+  std::chrono::milliseconds discovery_delay_{0};
+  std::chrono::steady_clock::time_point last_discovery_;
   std::vector<PendingAdd> pending_;
   bool synced_once_ = false;
   bool dirty_ = false;
