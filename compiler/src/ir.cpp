@@ -24,6 +24,7 @@ KeyType key_type(Key key) {
     case Key::kIcmpv6Code: return KeyType::kIcmpCode;
     case Key::kCtState: return KeyType::kCtState;
     case Key::kMark: return KeyType::kMark;
+    case Key::kIp6Hoplimit: return KeyType::kHopLimit;
   }
   return KeyType::kMark;
 }

@@ -119,10 +119,13 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
     // In the hook chains, before the conntrack fast path (review H3 #9): a
     // forged packet matching another pod's established flow (a DNS answer)
     // would otherwise be accepted unchecked. Felix checks workload sources
-    // before conntrack too (raw RPF).
-    spoof.push_back(Rule{.matches = {in_set({Key::kIifname}, "wl-ifs"), in_set({Key::kIifname, Key::kIpSaddr}, "wl-addr-4", true)},
+    // before conntrack too (raw RPF). The address lookup first: its family
+    // dependency ends the other family's rule at once, and a pod's own
+    // packet costs one lookup (the interface set is asked only when the
+    // interface . address pair is not a pod's).
+    spoof.push_back(Rule{.matches = {in_set({Key::kIifname, Key::kIpSaddr}, "wl-addr-4", true), in_set({Key::kIifname}, "wl-ifs")},
                          .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
-    spoof.push_back(Rule{.matches = {in_set({Key::kIifname}, "wl-ifs"), in_set({Key::kIifname, Key::kIp6Saddr}, "wl-addr-6", true)},
+    spoof.push_back(Rule{.matches = {in_set({Key::kIifname, Key::kIp6Saddr}, "wl-addr-6", true), in_set({Key::kIifname}, "wl-ifs")},
                          .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
     from_wl.rules.push_back(Rule{.vmap_keys = {Key::kIifname}, .vmap = "from-wl-if"});
     to_wl.rules.push_back(Rule{.vmap_keys = {Key::kOifname}, .vmap = "to-wl-if"});
@@ -144,11 +147,13 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
       // IPv6 neighbour discovery is never policy (Felix allows it too): with
       // the node, and in overlay between pods of the bridge (br_netfilter
       // brings bridged ND to the forward hook; conntrack does not track it).
-      // Forwarded: only bridged (cni0 to cni0), so a routed ICMPv6 packet of
-      // these types (which no receiver takes as ND: hop limit < 255) stays
-      // policy (the IR has no hop-limit key).
+      // Only with hop limit 255: every receiver discards ND with another
+      // (RFC 4861 §7.1.1), and no sender off the link can make it arrive
+      // with 255 — so what passes here unpoliced is real ND from the link.
+      // Forwarded: also only bridged (cni0 to cni0).
       for (std::uint64_t type : {133, 134, 135, 136}) {
-        Rule nd{.matches = {eq(Key::kIcmpv6Type, Value{type})}, .verdict = plain(Verdict::Kind::kAccept)};
+        Rule nd{.matches = {eq(Key::kIcmpv6Type, Value{type}), eq(Key::kIp6Hoplimit, Value{std::uint64_t{255}})},
+                .verdict = plain(Verdict::Kind::kAccept)};
         if (to_pods) {
           nd.matches.push_back(eq(Key::kIifname, cfg.bridge));
           nd.matches.push_back(eq(Key::kOifname, cfg.bridge));

@@ -208,6 +208,7 @@ class RuleDecoder {
       if (l.offset == 16 && l.len == 4) return Key::kIpDaddr;
       if (l.offset == 8 && l.len == 16) return Key::kIp6Saddr;
       if (l.offset == 24 && l.len == 16) return Key::kIp6Daddr;
+      if (l.offset == 7 && l.len == 1 && (net_ == NFPROTO_IPV6 || family_ == Family::kIp6)) return Key::kIp6Hoplimit;
     } else if (l.key == NFT_PAYLOAD_TRANSPORT_HEADER) {
       if (l.offset == 0 && l.len == 2) return Key::kThSport;
       if (l.offset == 2 && l.len == 2) return Key::kThDport;

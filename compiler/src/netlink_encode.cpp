@@ -42,6 +42,7 @@ constexpr std::pair<KeyType, KeyTypeInfo> kKeyTypes[] = {
     {KeyType::kIcmpType, {.length = 1, .id = 14}},
     {KeyType::kIcmpCode, {.length = 1, .id = 32}},
     {KeyType::kCtState, {.length = 4, .id = 26, .byteorder = 1}},
+    {KeyType::kHopLimit, {.length = 1, .id = 4}},  // nft's integer
 };
 
 }  // namespace
@@ -132,6 +133,7 @@ Load load_of(Key k) {
     case Key::kIcmpv6Code: return payload(NFT_PAYLOAD_TRANSPORT_HEADER, 1, 1);
     case Key::kCtState: return Load{.kind = Load::Kind::kCt, .key = NFT_CT_STATE, .len = 4};
     case Key::kMark: return meta(NFT_META_MARK, 4);
+    case Key::kIp6Hoplimit: return payload(NFT_PAYLOAD_NETWORK_HEADER, 7, 1);
   }
   return meta(NFT_META_MARK, 4);
 }
@@ -262,7 +264,8 @@ struct ProtoContext {
       case Key::kIpSaddr:
       case Key::kIpDaddr: want_net = NFPROTO_IPV4; break;
       case Key::kIp6Saddr:
-      case Key::kIp6Daddr: want_net = NFPROTO_IPV6; break;
+      case Key::kIp6Daddr:
+      case Key::kIp6Hoplimit: want_net = NFPROTO_IPV6; break;
       case Key::kIcmpType:
       case Key::kIcmpCode: want_net = NFPROTO_IPV4, want_l4 = 1; break;
       case Key::kIcmpv6Type:

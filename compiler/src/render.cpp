@@ -134,7 +134,8 @@ std::string value_text(KeyType type, const Value& v, Key key = Key::kMark) {
       const char* n = icmp_code_name(num(v), key == Key::kIcmpv6Code);
       return n ? n : std::to_string(num(v));
     }
-    case KeyType::kInetService: return std::to_string(num(v));
+    case KeyType::kInetService:
+    case KeyType::kHopLimit: return std::to_string(num(v));
   }
   return "?";
 }
@@ -157,6 +158,7 @@ const char* key_text(Key key) {
     case Key::kIcmpv6Code: return "icmpv6 code";
     case Key::kCtState: return "ct state";
     case Key::kMark: return "meta mark";
+    case Key::kIp6Hoplimit: return "ip6 hoplimit";
   }
   return "?";
 }
@@ -173,6 +175,7 @@ const char* key_type_text(KeyType t) {
     case KeyType::kIcmpType: return "icmp_type";
     case KeyType::kIcmpCode: return "icmp_code";
     case KeyType::kCtState: return "ct_state";
+    case KeyType::kHopLimit: return "integer";  // never a set key
   }
   return "?";
 }

@@ -37,6 +37,7 @@ struct View {
         return family() == 6 && p.l4proto == 58 ? std::optional<Value>(Value{std::uint64_t{p.icmp_code}}) : std::nullopt;
       case Key::kCtState: return Value{std::uint64_t{p.ct_state}};
       case Key::kMark: return std::nullopt;  // read from the walker's mark
+      case Key::kIp6Hoplimit: return family() == 6 ? std::optional<Value>(Value{std::uint64_t{p.hop_limit}}) : std::nullopt;
     }
     return std::nullopt;
   }

@@ -193,7 +193,7 @@ TEST_CASE("endpoint to host: drop, accept and return", "[compiler][lower][host]"
         p.oif.clear();
         p.out_port.clear();  // to the node: it leaves by no bridge port
         p.ct_state = ct;
-        if (proto == 58) p.icmp_type = 135;  // neighbour solicitation
+        if (proto == 58) p.icmp_type = 135, p.hop_limit = 255;  // neighbour solicitation
         auto t = trace(*rs, p);
         REQUIRE(t);
         return t->accepted;
@@ -530,10 +530,12 @@ TEST_CASE("(review H3 #1) overlay: IPv6 neighbour discovery between pods of the 
   // answers (NA, unicast to web). db's policy admits only TCP 5432 from web.
   auto ns = flow_packet(m, eps, Mode::kOverlay, web, db, 58, 0, 6);
   ns.icmp_type = 135;
+  ns.hop_limit = 255;  // RFC 4861: every ND message
   ns.daddr = ip("ff02::1:ff00:3");
   CHECK(trace(*rs, ns)->accepted);
   auto na = flow_packet(m, eps, Mode::kOverlay, db, web, 58, 0, 6);
   na.icmp_type = 136;
+  na.hop_limit = 255;
   CHECK(trace(*rs, na)->accepted);
   auto echo = flow_packet(m, eps, Mode::kOverlay, web, db, 58, 0, 6);  // other ICMPv6 is policy
   CHECK_FALSE(trace(*rs, echo)->accepted);
@@ -561,6 +563,7 @@ TEST_CASE("(review H3 #6) overlay: a unicast frame leaves a pod's bridge port on
   // ND to a solicited-node multicast address goes to every port.
   auto ns = flow_packet(m, eps, Mode::kOverlay, web, db, 58, 0, 6);
   ns.icmp_type = 135;
+  ns.hop_limit = 255;
   ns.daddr = ip("ff02::1:ff00:3");
   ns.out_port = where(eps, other).interface;
   CHECK(trace(*rs, ns)->accepted);
@@ -597,4 +600,45 @@ TEST_CASE("(review H3 #1) overlay: only bridged ND skips policy in the forward h
   auto routed = flow_packet(m, eps, Mode::kOverlay, remote, db, 58, 0, 6);
   routed.icmp_type = 136;
   CHECK_FALSE(trace(*rs, routed)->accepted);
+}
+
+TEST_CASE("ND skips policy only with hop limit 255 (RFC 4861 7.1.1: receivers drop any other)", "[compiler][lower][overlay]") {
+  // A packet of an ND type with another hop limit is no ND to its receiver:
+  // it is policy like other ICMPv6 — bridged between pods (overlay) and to
+  // the node (both modes).
+  const auto m = shop();
+  const auto eps = node_endpoints(m, "node-1");
+  const std::size_t web = 0, db = 1;
+  auto rs = lower(m, eps, NodeConfig{.mode = Mode::kOverlay});
+  REQUIRE(rs);
+  for (int type : {133, 134, 135, 136}) {
+    INFO("type " << type);
+    auto na = flow_packet(m, eps, Mode::kOverlay, db, web, 58, 0, 6);  // db admits only TCP 5432 from web
+    na.icmp_type = static_cast<std::uint8_t>(type);
+    na.hop_limit = 255;
+    CHECK(trace(*rs, na)->accepted);
+    auto to_db = flow_packet(m, eps, Mode::kOverlay, web, db, 58, 0, 6);
+    to_db.icmp_type = static_cast<std::uint8_t>(type);
+    to_db.hop_limit = 255;
+    CHECK(trace(*rs, to_db)->accepted);
+    to_db.hop_limit = 254;
+    CHECK_FALSE(trace(*rs, to_db)->accepted);
+    to_db.hop_limit = 64;
+    CHECK_FALSE(trace(*rs, to_db)->accepted);
+  }
+  // To the node, with endpoint-to-host drop: only real ND passes.
+  for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
+    auto host = lower(m, eps, NodeConfig{.mode = mode, .endpoint_to_host = EndpointToHost::kDrop});
+    REQUIRE(host);
+    Packet p = flow_packet(m, eps, mode, web, web, 58, 0, 6);
+    p.hook = Hook::kInput;
+    p.daddr = ip("fd00::1");
+    p.oif.clear();
+    p.out_port.clear();
+    p.icmp_type = 135;
+    p.hop_limit = 255;
+    CHECK(trace(*host, p)->accepted);
+    p.hop_limit = 1;
+    CHECK_FALSE(trace(*host, p)->accepted);
+  }
 }

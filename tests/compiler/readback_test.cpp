@@ -100,6 +100,10 @@ Ruleset shapes() {
            .statements = {Statement{.kind = Statement::Kind::kLog, .text = "rampart drop "}}, .verdict = {Verdict::Kind::kDrop}},
       Rule{.matches = {eq(Key::kIcmpType, u(8)), eq(Key::kIcmpCode, u(0))}, .verdict = {Verdict::Kind::kAccept}},
       Rule{.matches = {eq(Key::kIcmpv6Type, u(128))}, .verdict = {Verdict::Kind::kAccept}},
+      // Neighbour discovery as lowering accepts it: only with hop limit 255.
+      Rule{.matches = {eq(Key::kIcmpv6Type, u(135)), eq(Key::kIifname, Value{std::string("cni0")}),
+                       eq(Key::kIp6Hoplimit, u(255))},
+           .verdict = {Verdict::Kind::kAccept}},
       Rule{.matches = {eq(Key::kL4proto, u(17)), Match{.keys = {Key::kThSport}, .op = Match::Op::kRange, .values = {u(1000), u(2000)}},
                        Match{.keys = {Key::kThDport}, .op = Match::Op::kNotRange, .values = {u(53), u(54)}}},
            .verdict = {Verdict::Kind::kGoto, "rb-pol"}},

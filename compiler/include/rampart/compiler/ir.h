@@ -22,7 +22,8 @@ enum class Family { kInet, kIp, kIp6, kBridge };
 enum class Hook { kPrerouting, kInput, kForward, kOutput, kPostrouting };
 
 // What a packet field or a set key holds.
-enum class KeyType { kIfname, kIpv4, kIpv6, kInetProto, kInetService, kMark, kNfproto, kIcmpType, kIcmpCode, kCtState };
+enum class KeyType { kIfname, kIpv4, kIpv6, kInetProto, kInetService, kMark, kNfproto, kIcmpType, kIcmpCode, kCtState,
+                     kHopLimit };
 
 // Packet fields rules can read.
 enum class Key {
@@ -42,6 +43,7 @@ enum class Key {
   kIcmpv6Code,
   kCtState,    // bit mask, see ct_state below
   kMark,       // meta mark
+  kIp6Hoplimit, // ip6 hoplimit (network header byte 7); implies meta nfproto ipv6
 };
 
 [[nodiscard]] KeyType key_type(Key key);

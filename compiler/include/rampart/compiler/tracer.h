@@ -31,6 +31,7 @@ struct Packet {
   std::uint16_t dport = 0;
   std::uint8_t icmp_type = 0;
   std::uint8_t icmp_code = 0;
+  std::uint8_t hop_limit = 64;  // IPv6 (Linux's default); neighbour discovery is sent with 255
   std::uint32_t ct_state = ct_state::kNew;
   std::uint32_t mark = 0;
 };
