@@ -5,10 +5,13 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "rampart/cni/conflist.h"
@@ -31,6 +34,8 @@ conflist after the plugins that create the pod's interface and before portmap/ba
 tuning/sbr; the list keeps its cniVersion. Running it again changes nothing. --conf-dir picks the
 file a runtime would use (the first *.conf/*.conflist/*.json by name). --watch re-applies the
 insertion every SECONDS (the main CNI's DaemonSet may rewrite its file) until SIGTERM.
+uninstall leaves a marker (.rampart-uninstalled beside the conflist) that stops every running
+--watch from putting the entry back; a later install without --watch removes it.
 )";
 
 struct InstallerArgs {
@@ -107,7 +112,27 @@ int run_installer(const std::vector<std::string>& args) {
     std::cerr << "rampart-cni: binary installed as " << copied->string() << "\n";
   }
 
+  // The agent's DaemonSet runs `install --watch` until it is deleted, and it
+  // must not be deleted first (new pods would wait for an agent that is
+  // gone): so uninstall tells the watchers to stop instead of racing them.
+  const std::filesystem::path marker =
+      (a.conf_dir.empty() ? std::filesystem::path(a.conflist).parent_path() : std::filesystem::path(a.conf_dir)) /
+      ".rampart-uninstalled";
+  bool told_uninstalled = false;
   auto apply_once = [&]() -> bool {
+    std::error_code ec;
+    if (verb == "install" && std::filesystem::exists(marker, ec)) {
+      if (a.watch_seconds > 0) {
+        if (!std::exchange(told_uninstalled, true))
+          std::cerr << "rampart-cni: " << marker.string() << " exists (uninstall in progress): not inserting\n";
+        return true;
+      }
+      std::filesystem::remove(marker, ec);
+    }
+    if (verb == "uninstall" && !std::ofstream(marker)) {
+      std::cerr << "rampart-cni: cannot write " << marker.string() << " (running install --watch would re-insert)\n";
+      return false;
+    }
     std::filesystem::path file = a.conflist;
     if (!a.conf_dir.empty()) {
       auto found = default_network_file(a.conf_dir);

@@ -366,7 +366,8 @@ TEST_CASE("install/uninstall subcommands edit a conflist in place", "[unit][cni]
   for (const auto& e : std::filesystem::directory_iterator(dir.path()))
     leftovers.push_back(e.path().filename());
   std::sort(leftovers.begin(), leftovers.end());
-  CHECK(leftovers == std::vector<std::string>{"10-flannel.conflist", "bin"});
+  // The marker that stops running watchers (review H5 #1) is the only addition.
+  CHECK(leftovers == std::vector<std::string>{".rampart-uninstalled", "10-flannel.conflist", "bin"});
   // Usage errors exit 2 and say why.
   auto bad = run_process({RAMPART_CNI_PLUGIN, "install"}, env, "");
   CHECK(bad.exit_code == 2);
@@ -400,4 +401,39 @@ TEST_CASE("install --watch puts the entry back when the main CNI rewrites its co
   std::size_t inserted = 0;
   for (auto at = r.err.find("inserted"); at != std::string::npos; at = r.err.find("inserted", at + 1)) ++inserted;
   CHECK(inserted == 2);  // once at start, once after the rewrite; never while unchanged
+}
+
+TEST_CASE("uninstall stops a running install --watch from putting the entry back (review H5 #1)", "[unit][cni]") {
+  TempDir dir;
+  const std::string original = std::string(RAMPART_SOURCE_DIR) + "/deploy/examples/10-flannel.conflist";
+  auto conflist = dir.path() / "10-flannel.conflist";
+  std::filesystem::copy_file(original, conflist);
+  auto entries = [&] {
+    std::ifstream in(conflist);
+    const json doc = json::parse(in);
+    std::size_t n = 0;
+    for (const auto& p : doc.at("plugins")) n += p.at("type") == "rampart-cni";
+    return n;
+  };
+  // deploy/README's order: uninstall.yaml runs while the agent's DaemonSet (and its cni-watch) still runs.
+  std::size_t after_uninstall = 99;
+  std::thread uninstaller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    auto u = run_process({RAMPART_CNI_PLUGIN, "uninstall", "--conflist", conflist.string()}, {{"PATH", "/usr/bin:/bin"}}, "");
+    CHECK(u.exit_code == 0);
+    after_uninstall = entries();
+  });
+  auto watch = run_process({RAMPART_CNI_PLUGIN, "install", "--conflist", conflist.string(), "--watch", "1"},
+                           {{"PATH", "/usr/bin:/bin"}}, "", std::chrono::milliseconds(4500));
+  uninstaller.join();
+  INFO(watch.err);
+  CHECK(after_uninstall == 0);
+  CHECK(entries() == 0);  // the watcher ran two more rounds after the uninstall and left the file alone
+  CHECK_THAT(watch.err, Catch::Contains("uninstall in progress"));
+  // A new install (the DaemonSet's init container) clears the marker and inserts again.
+  auto again = run_process({RAMPART_CNI_PLUGIN, "install", "--conflist", conflist.string()}, {{"PATH", "/usr/bin:/bin"}}, "");
+  INFO(again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(entries() == 1);
+  CHECK_FALSE(std::filesystem::exists(dir.path() / ".rampart-uninstalled"));
 }
