@@ -89,15 +89,23 @@ int run(const ApplyOptions& options) {
     for (auto& key : manifest.finished) finished.push_back(std::move(key));
   }
   engine::sort_diagnostics(findings);
-  bool refused = false;
+  bool refused = false, invalid_name = false;
   std::vector<engine::Diagnostic> shown;
   for (const auto& d : findings) {
     if (d.severity == engine::Severity::kNote) continue;
     refused |= d.severity == engine::Severity::kError;
+    // A name the API server would refuse (offline only a warning) cannot be a
+    // datastore key: "a/b" or ".x" is stored where the agent skips or refuses
+    // it while offline tools read it (review H5 #2), "../x" outside the store.
+    if (d.rule_id == "RP1009") {
+      refused = true;
+      invalid_name = true;
+    }
     shown.push_back(d);
   }
   std::cerr << engine::format_diagnostics(shown, engine::DiagnosticFormat::kText);
   if (refused) {
+    if (invalid_name) std::cerr << "rampart apply: an invalid object name (RP1009) cannot be stored\n";
     std::cerr << "rampart apply: refused, nothing was written\n";
     return 1;
   }

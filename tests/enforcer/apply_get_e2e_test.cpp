@@ -87,6 +87,15 @@ void round_trip(const std::string& datastore, const TempDir& tmp) {
   CHECK(refused.status == 1);
   CHECK(cli("get networkpolicy new-one -n prod --datastore " + datastore).status == 1);
 
+  // A name the API server refuses (RP1009, offline a warning) is refused: stored, the agent would skip ".x"
+  // (a hidden file) or refuse "a/x" (an extra key segment) while offline tools enforce it (review H5 #2).
+  for (const std::string name : {".isolate", "a/isolate", "../../escaped"}) {
+    write(tmp.path / "name.yaml", kubernetes_policy("prod", name));
+    INFO(name);
+    CHECK(cli("apply -f " + (tmp.path / "name.yaml").string() + " --datastore " + datastore).status == 1);
+  }
+  CHECK(cli("get knp -A --datastore " + datastore).out == "NAMESPACE\tNAME\nprod\tdb\n");
+
   // A pod that has finished is no resource (RP0017): applying it removes the running one stored before.
   write(tmp.path / "pod.yaml", pod_doc("prod", "job-1", "10.0.0.7"));
   CHECK(cli("apply -f " + (tmp.path / "pod.yaml").string() + " --datastore " + datastore).out ==
