@@ -34,24 +34,42 @@ void Linter::check_conflicts() {
           if (!live(a) || !live(b)) continue;
           if (shared_.options.slicing && !compatible(shared_.restrictions.at(&a), shared_.restrictions.at(&b))) continue;
           // Only the name tie-break decides it: report it whether or not
-          // a later rule shows the overlap's verdict.
+          // a later rule shows the overlap's verdict — but only for flows
+          // that reach the pair's slot (no earlier policy decides them
+          // first), else the tie decides nothing.
+          const auto overlap = [&](Cell& x) {
+            const SymEndpoint& ep = x.self(d);
+            const z3::expr da = decision(x, shared_.model, a, d), db = decision(x, shared_.model, b, d);
+            return x.in_cell(d) && x.world().applies(a, ep) && x.world().applies(b, ep) && da != 0 && db != 0 &&
+                   da != db;
+          };
+          // a comes first: its slot's reach is the pair's. Over a's slice:
+          // the policies it leaves out cannot select a pod a selects.
+          const auto slot_reached = [&](Cell& x, bool full) {
+            const PolicyTerm* pt = find_policy(x.chain(a, d, full), &a);
+            return pt ? pt->reach : x.ctx().bool_val(false);
+          };
           for (Cell* c : cells_of_.at(&a)) {
             const auto& cb = cells_of_.at(&b);
             if (std::find(cb.begin(), cb.end(), c) == cb.end()) continue;
-            const SymEndpoint& ep = c->self(d);
-            const z3::expr da = decision(*c, shared_.model, a, d), db = decision(*c, shared_.model, b, d);
+            const std::string what = "conflict " + a.qualified_name() + " / " + b.qualified_name();
             std::optional<z3::model> m;
-            const z3::expr q = c->in_cell(d) && c->world().applies(a, ep) && c->world().applies(b, ep) && da != 0 &&
-                               db != 0 && da != db;
-            if (c->ask(q, sink, "conflict", b.where, "conflict " + a.qualified_name() + " / " + b.qualified_name(),
-                       &m) != SatResult::kSat)
-              continue;
-            const ChainTerm chain = c->full_chain(d);
+            // The overlap alone first (the cheaper question): no overlap, no
+            // conflict; an overlap whose witness reaches the slot is one.
+            if (c->ask(overlap(*c), sink, "conflict", b.where, what, &m) != SatResult::kSat) continue;
+            Cell* in = c;
+            if (!m->eval(slot_reached(*c, true), true).is_true()) {
+              m.reset();
+              const auto reaching = [&](Cell& x, bool full) { return overlap(x) && slot_reached(x, full); };
+              if (ask_reaching(*c, a, d, reaching, sink, "conflict", b.where, what, &m, &in) != SatResult::kSat)
+                continue;
+            }
+            const ChainTerm chain = in->full_chain(d);
             sink.add(kRuleConflict, Severity::kWarning,
                      "policies " + a.qualified_name() + " and " + b.qualified_name() + " (tier " + tier.name +
                          ", same order) overlap on some " + dir_name(d) +
                          " flow with different actions; only the name tie-break makes " + a.qualified_name() + " win",
-                     b.where, c->witness_text(*m, &chain), {{a.where, "the other policy: " + a.qualified_name()}});
+                     b.where, in->witness_text(*m, &chain), {{a.where, "the other policy: " + a.qualified_name()}});
             break;
           }
         }

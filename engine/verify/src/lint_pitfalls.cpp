@@ -119,12 +119,121 @@ void keys_of(const selector::Node& n, std::set<std::string>& out) {
   for (const auto& c : n.children) keys_of(*c, out);
 }
 
-// Does `r` match every DNS query of a pod it can see, to every pod labelled
-// only k8s-app=kube-dns in kube-system (UDP 53)? Syntactic, exact when true:
-// no source criteria, UDP or any protocol, a port range holding 53, and a
-// destination selector that reads only what every such pod has in common
-// and matches one of them.
-bool allows_all_dns(const engine::Model& model, const Rule& r) {
+// One DNS pod the check sends its query to.
+struct DnsPod {
+  EndpointWitness pod;
+  // From the inventory: its labels and named ports are the ones to use (and
+  // its address, when known). Otherwise the pod as Kubernetes deploys
+  // CoreDNS: no labels besides k8s-app, any address.
+  bool real = false;
+  std::optional<IpAddress> ip4, ip6;
+};
+
+// The inventory's kube-dns pods (kube-system, k8s-app=kube-dns) when it has
+// some; else one as the CoreDNS Deployment of kubeadm and OKE declares it:
+// ports dns UDP 53, dns-tcp TCP 53, metrics TCP 9153. Rules often allow DNS
+// by those names, so a pod without them would make the check report a
+// policy that does allow DNS.
+std::vector<DnsPod> dns_pods(const engine::Model& model) {
+  std::vector<DnsPod> out;
+  for (const auto& e : model.endpoints) {
+    if (e.kind != engine::EndpointKind::kPod || e.ns != "kube-system") continue;
+    const auto app = e.labels.find("k8s-app");
+    if (app == e.labels.end() || app->second != "kube-dns") continue;
+    DnsPod d;
+    d.real = true;
+    d.pod.ns = e.ns;
+    d.pod.service_account = e.service_account;
+    d.pod.labels = e.labels;
+    d.pod.effective_labels = e.effective_labels;
+    d.pod.ports = e.ports;
+    for (const auto& ip : e.ips) {
+      if (ip.family == 4 && !d.ip4) d.ip4 = ip;
+      if (ip.family == 6 && !d.ip6) d.ip6 = ip;
+    }
+    // The guess's address (the query is IPv4 there).
+    d.pod.ip = d.ip4.value_or(*IpAddress::parse("100.64.0.53"));
+    // Replicas of one Deployment without addresses ask the same question.
+    const bool seen = std::any_of(out.begin(), out.end(), [&](const DnsPod& o) {
+      return !d.ip4 && !d.ip6 && !o.ip4 && !o.ip6 && o.pod.effective_labels == d.pod.effective_labels &&
+             std::equal(o.pod.ports.begin(), o.pod.ports.end(), d.pod.ports.begin(), d.pod.ports.end(),
+                        [](const auto& a, const auto& b) {
+                          return a.name == b.name && a.protocol == b.protocol && a.port == b.port;
+                        });
+    });
+    if (!seen) out.push_back(std::move(d));
+  }
+  if (!out.empty()) return out;
+  DnsPod d;
+  d.pod = *guess_pod(model, {{"k8s-app", "kube-dns"}, {std::string(kNamespaceKey), "kube-system"}}, {}, "kube-system",
+                     *IpAddress::parse("100.64.0.53"));
+  d.pod.labels = {{"k8s-app", "kube-dns"}};
+  d.pod.ports = {{"dns", engine::proto::kUdp, 53}, {"dns-tcp", engine::proto::kTcp, 53},
+                 {"metrics", engine::proto::kTcp, 9153}};
+  out.push_back(std::move(d));
+  return out;
+}
+
+// Does the pod declare `name` as UDP 53?
+bool declares_udp_53(const DnsPod& d, const std::string& name) {
+  return std::any_of(d.pod.ports.begin(), d.pod.ports.end(), [&](const engine::NamedPort& np) {
+    return np.name == name && np.protocol == engine::proto::kUdp && np.port == 53;
+  });
+}
+
+// The destination endpoint is the DNS pod `d`. Labels: the notional pod
+// has k8s-app=kube-dns and no other own label; a real pod its effective
+// labels, a value no selector names standing for any such value (as the
+// label space numbers them: exact). Named ports: exactly the pod's.
+z3::expr is_dns_pod(Cell& x, const DnsPod& d) {
+  FlowWorld& w = x.world();
+  const SymEndpoint& ep = w.dst();
+  const SymLabels& dl = ep.labels;
+  const LabelUniverse& u = x.universe();
+  z3::context& ctx = x.ctx();
+  z3::expr_vector all(ctx);
+  all.push_back(ep.is_pod);
+  const auto value_is = [&](std::string_view key, const std::string& value) {
+    const SymLabel& l = dl.at(key);
+    if (u.is_string(key)) return l.present && l.value == string_literal(ctx, value);
+    const int i = u.literal_index(value);
+    return l.present && (i >= 0 ? l.value == ctx.int_val(i) : l.value >= ctx.int_val(u.literal_count()));
+  };
+  if (d.real) {
+    for (const auto& key : u.keys()) {
+      const auto it = d.pod.effective_labels.find(key);
+      all.push_back(it == d.pod.effective_labels.end() ? !dl.at(key).present : value_is(key, it->second));
+    }
+    // Its address of the packet's family, when the manifest says it; a
+    // query of the other family cannot reach a pod with addresses of one.
+    const z3::expr& v6 = w.packet().v6;
+    if (d.ip4) all.push_back(z3::implies(!v6, w.in_cidr(Cidr{*d.ip4, 32}, ep)));
+    if (d.ip6) all.push_back(z3::implies(v6, w.in_cidr(Cidr{*d.ip6, 128}, ep)));
+    if (d.ip4 && !d.ip6) all.push_back(!v6);
+    if (d.ip6 && !d.ip4) all.push_back(v6);
+  } else {
+    all.push_back(value_is(kNamespaceKey, "kube-system"));
+    all.push_back(value_is("k8s-app", "kube-dns"));
+    for (const auto& key : u.keys())
+      if (key != "k8s-app" && !key.starts_with(kNsPrefix) && !key.starts_with(kSaPrefix) &&
+          !key.starts_with("projectcalico.org/"))
+        all.push_back(!dl.at(key).present);
+  }
+  for (const auto& [name, port] : ep.named_ports) {
+    const auto np = std::find_if(d.pod.ports.begin(), d.pod.ports.end(), [&](const auto& p) { return p.name == name; });
+    all.push_back(np == d.pod.ports.end() ? !port.declared
+                                          : port.declared && port.protocol == static_cast<int>(np->protocol) &&
+                                                port.number == static_cast<int>(np->port));
+  }
+  return z3::mk_and(all);
+}
+
+// Does `r` match every DNS query of a pod it can see, to every DNS pod
+// (UDP 53)? Syntactic, exact when true: no source criteria, UDP or any
+// protocol, a port range holding 53 or a port name every DNS pod declares
+// as UDP 53, and a destination selector that reads only what every such
+// pod has in common and matches one of them.
+bool allows_all_dns(const Rule& r, const std::vector<DnsPod>& pods) {
   if (r.action != Action::kAllow || uses_services(r) || r.has_http || r.ip_version == 6 || r.icmp || r.not_icmp ||
       r.not_protocol)
     return false;
@@ -137,8 +246,10 @@ bool allows_all_dns(const engine::Model& model, const Rule& r) {
   const engine::EntityRule& t = r.destination;
   if (!t.nets.empty() || !t.not_nets.empty() || !t.not_ports.empty() || t.service_accounts || t.effective_not_selector)
     return false;
-  if (!t.ports.empty() && std::none_of(t.ports.begin(), t.ports.end(), [](const engine::PortSpec& ps) {
-        return !ps.is_named() && ps.min <= 53 && 53 <= ps.max;
+  if (!t.ports.empty() && std::none_of(t.ports.begin(), t.ports.end(), [&](const engine::PortSpec& ps) {
+        if (ps.is_named())
+          return std::all_of(pods.begin(), pods.end(), [&](const DnsPod& d) { return declares_udp_53(d, ps.name); });
+        return ps.min <= 53 && 53 <= ps.max;
       }))
     return false;
   if (!t.effective_selector) return true;
@@ -148,9 +259,7 @@ bool allows_all_dns(const engine::Model& model, const Rule& r) {
                                                  std::string(kNsNameKey), std::string(kNsMetaNameKey)};
   for (const auto& k : keys)
     if (!fixed.contains(k)) return false;
-  const auto dns = guess_pod(model, {{"k8s-app", "kube-dns"}, {std::string(kNamespaceKey), "kube-system"}}, {},
-                             "kube-system", *IpAddress::parse("100.64.0.53"));
-  return dns && engine::SelectorMatcher(*t.effective_selector).matches(dns->effective_labels);
+  return engine::SelectorMatcher(*t.effective_selector).matches(pods.front().pod.effective_labels);
 }
 
 }  // namespace
@@ -158,11 +267,12 @@ bool allows_all_dns(const engine::Model& model, const Rule& r) {
 void Linter::check_dns(const Policy& p, const std::vector<Cell*>& cells, Sink& sink) {
   if (!p.governs(Direction::kEgress)) return;
   Timer timer{&sink, "dns-blocked"};
+  const std::vector<DnsPod> pods = dns_pods(shared_.model);
   // Exact: evaluation that reaches p and finds only Allow (or Log) rules
   // before one that allows every DNS query is allowed.
   if (shared_.options.slicing) {
     for (const Rule& r : p.egress) {
-      if (allows_all_dns(shared_.model, r)) {
+      if (allows_all_dns(r, pods)) {
         ++sink.timing("dns-blocked").settled;
         return;
       }
@@ -173,34 +283,23 @@ void Linter::check_dns(const Policy& p, const std::vector<Cell*>& cells, Sink& s
   // decide): the denial is this policy's isolation or comes after it.
   const auto blocked = [&](Cell& x, bool full) {
     FlowWorld& w = x.world();
-    const SymLabels& dl = w.dst().labels;
-    std::map<std::string, int, std::less<>> none;
-    const z3::expr to_dns = w.dst().is_pod &&
-                            dl.at(kNamespaceKey).value == dl.value_of(kNamespaceKey, "kube-system", none) &&
-                            dl.at("k8s-app").present && dl.at("k8s-app").value == dl.value_of("k8s-app", "kube-dns", none) &&
-                            w.packet().protocol == 17 && w.packet().dst_port == 53;
-    // The DNS pod as Kubernetes deploys it: no labels besides k8s-app.
-    z3::expr_vector plain(x.ctx());
-    for (const auto& key : x.universe().keys())
-      if (key != "k8s-app" && !key.starts_with(kNsPrefix) && !key.starts_with(kSaPrefix) &&
-          !key.starts_with("projectcalico.org/"))
-        plain.push_back(!dl.at(key).present);
+    z3::expr_vector to_pod(x.ctx());
+    for (const DnsPod& d : pods) to_pod.push_back(is_dns_pod(x, d));
+    const z3::expr to_dns = z3::mk_or(to_pod) && w.packet().protocol == 17 && w.packet().dst_port == 53;
     const ChainTerm& chain = x.chain(p, Direction::kEgress, full);
     z3::expr reached = x.ctx().bool_val(false);
     for (const auto& tier : chain.tiers)
       for (const auto& pt : tier.policies)
         if (pt.policy == &p) reached = pt.reach;
-    return x.in_cell(Direction::kEgress) && w.applies(p, w.src()) && reached && to_dns && z3::mk_and(plain) &&
-           !chain.allowed;
+    return x.in_cell(Direction::kEgress) && w.applies(p, w.src()) && reached && to_dns && !chain.allowed;
   };
   for (Cell* c : cells) {
     std::optional<z3::model> m;
     Cell* in = c;
-    // The guess: a pod the policy selects asking kube-dns.
+    // The guess: a pod the policy selects asking the first DNS pod.
     auto g = guess(*c, p, Direction::kEgress, {});
     if (g) {
-      g->dst = *guess_pod(shared_.model, {{"k8s-app", "kube-dns"}, {std::string(kNamespaceKey), "kube-system"}}, {},
-                          "kube-system", *IpAddress::parse("100.64.0.53"));
+      g->dst = pods.front().pod;
       g->packet = PacketWitness{4, engine::proto::kUdp, 1, 53, {}, {}};
     }
     if (c->concrete(blocked(*c, true), g, sink, "dns-blocked", &m) ||
