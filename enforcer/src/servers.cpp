@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <system_error>
 
 #include "rampart/enforcer/log.h"
 
@@ -54,7 +55,7 @@ void CniServer::stop() {
     std::lock_guard lock(mutex_);
     for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
   }
-  for (auto& t : threads_) t.join();
+  for (auto& [number, t] : threads_) t.join();
   if (listen_fd_ >= 0) {
     ::close(listen_fd_);
     ::unlink(socket_path_.c_str());
@@ -73,10 +74,43 @@ void CniServer::accept_loop() {
     if (fds[1].revents) break;
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
+    reap_finished();
     std::lock_guard lock(mutex_);
+    const int number = next_connection_++;
+    try {
+      threads_.emplace(number, std::thread([this, fd, number] {
+        serve(fd);
+        std::lock_guard done(mutex_);
+        finished_.push_back(number);
+      }));
+    } catch (const std::system_error& e) {  // no thread to be had: this plugin call fails, the agent stays up
+      log(LogLevel::kError, "cni connection refused: cannot start a thread", {{"error", e.what()}});
+      ::close(fd);
+      continue;
+    }
     connections_.push_back(fd);
-    threads_.emplace_back([this, fd] { serve(fd); });
   }
+}
+
+// Joined outside the lock: a finishing thread takes it to report itself.
+void CniServer::reap_finished() {
+  std::vector<std::thread> done;
+  {
+    std::lock_guard lock(mutex_);
+    for (int number : finished_) {
+      if (auto it = threads_.find(number); it != threads_.end()) {
+        done.push_back(std::move(it->second));
+        threads_.erase(it);
+      }
+    }
+    finished_.clear();
+  }
+  for (auto& t : done) t.join();
+}
+
+std::size_t CniServer::threads_held() {
+  std::lock_guard lock(mutex_);
+  return threads_.size();
 }
 
 void CniServer::serve(int fd) {

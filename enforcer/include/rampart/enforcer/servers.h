@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,7 +20,10 @@ namespace rampart::enforcer {
 // Serves each connection on its own thread (the runtime runs pods' ADDs in
 // parallel and each plugin blocks on its reply); requests of one connection
 // are answered in order. A line that does not decode gets ok:false and the
-// connection stays usable.
+// connection stays usable. A finished connection's thread is joined when the
+// next connection is accepted: every plugin call is a connection, and an
+// unjoined thread keeps its stack mapped (8 MiB of address space, two maps)
+// until the process runs out of maps and cannot start threads (review #5).
 class CniServer {
  public:
   using Handler = std::function<agent_protocol::Reply(const agent_protocol::Request&)>;
@@ -32,10 +36,13 @@ class CniServer {
   Result<void> start();
   void stop();  // closes the listener and every connection; joins
   [[nodiscard]] const std::string& socket_path() const { return socket_path_; }
+  // Connection threads not yet joined (running, or finished since the last accept).
+  [[nodiscard]] std::size_t threads_held();
 
  private:
   void accept_loop();
   void serve(int fd);
+  void reap_finished();
 
   std::string socket_path_;
   Handler handler_;
@@ -44,7 +51,9 @@ class CniServer {
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;
   std::vector<int> connections_;
-  std::vector<std::thread> threads_;
+  std::map<int, std::thread> threads_;  // by connection number
+  std::vector<int> finished_;           // connection numbers whose thread is done
+  int next_connection_ = 0;
   std::thread accept_thread_;
 };
 
