@@ -114,6 +114,8 @@ Agent::Agent(AgentConfig config, Dataplane& dataplane, Metrics& metrics)
                     "kernel: their traffic stays dropped");
   metrics_.set("rampart_agent_discovered_endpoints", 0);
   metrics_.set("rampart_agent_undiscovered_pods", 0);
+  metrics_.describe("rampart_agent_state_write_errors_total", "counter",
+                    "Failed writes of the CNI registrations under --state-dir (an ADD meanwhile is refused)");
   metrics_.describe("rampart_agent_cni_requests_total", "counter", "CNI plugin requests, by operation and result");
   metrics_.describe("rampart_agent_model_build_seconds_total", "counter",
                     "Time spent keeping the model current (updates applied, re-normalised)");
@@ -311,6 +313,7 @@ void Agent::run() {
     // otherwise live through the first lowering and batch.
     batch.clear();
     discover_interfaces();  // before the write: the first one already has them
+    if (persist_pending_) persist_pending_ = !persist(local_);
     flush();
     retry_pending(false);
     if (std::chrono::steady_clock::now() >= next_drift_check_) {
@@ -375,13 +378,25 @@ void Agent::dataplane_failed(const char* what, const Error& error) {
       {{"op", what}, {"error", error.str()}, {"retry_in_ms", std::to_string(retry_delay_.count())}});
 }
 
-void Agent::persist() {
-  if (config_.state_dir.empty()) return;
+// False when the file could not be written; then the registrations are
+// written again every loop turn until it works (a DEL or GC answers ok
+// anyway: the runtime must be able to tear a pod down).
+bool Agent::persist(const std::map<std::string, LocalEndpoint>& registrations) {
+  if (config_.state_dir.empty()) return true;
   std::vector<LocalEndpoint> all;
-  for (const auto& [id, ep] : local_) all.push_back(ep);
-  if (auto saved = save_endpoints(config_.state_dir / "endpoints.json", all); !saved) {
-    log(LogLevel::kError, "cannot persist endpoint registrations", {{"error", saved.error().str()}});
+  for (const auto& [id, ep] : registrations) all.push_back(ep);
+  auto saved = save_endpoints(config_.state_dir / "endpoints.json", all);
+  if (!saved) {
+    metrics_.add("rampart_agent_state_write_errors_total");
+    if (!persist_failing_) {
+      log(LogLevel::kError, "cannot persist endpoint registrations; ADDs are refused until it works",
+          {{"error", saved.error().str()}});
+    }
+  } else if (persist_failing_) {
+    log(LogLevel::kInfo, "endpoint registrations persisted again", {{"count", std::to_string(all.size())}});
   }
+  persist_failing_ = !saved;
+  return saved.has_value();
 }
 
 bool Agent::pod_known(const std::string& ns, const std::string& name) const {
@@ -446,7 +461,7 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
       });
       if (local_.erase(ep.id()) > 0) {
         discovery_wanted_ = true;  // the pod may still run without it (a DEL of one attachment)
-        persist();
+        persist_pending_ = !persist(local_);
         local_changed();
         dataplane_.unstage_endpoint(ep.id());
         dirty_ = true;
@@ -491,7 +506,7 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
           ++it;
         }
       }
-      persist();
+      persist_pending_ = !persist(local_);
       local_changed();
       flush(true);
       update_gauges();
@@ -510,22 +525,35 @@ std::optional<Reply> Agent::try_add(const Request& request) {
   // DEL may have been missed while the agent was down): the ADD just
   // answered is the one enforced, not the registration that sorts last
   // (review H3 #8).
-  for (auto it = local_.begin(); it != local_.end();) {
+  std::map<std::string, LocalEndpoint> next = local_;
+  std::vector<std::string> replaced;
+  for (auto it = next.begin(); it != next.end();) {
     bool shares = it->second.pod() == ep.pod() && it->second.network == ep.network &&
                   it->second.container_id != ep.container_id;
     for (const auto& a : it->second.addresses) {
       for (const auto& b : ep.addresses) shares |= a.substr(0, a.find('/')) == b.substr(0, b.find('/'));
     }
     if (shares && it->first != ep.id()) {
-      dataplane_.unstage_endpoint(it->first);
-      it = local_.erase(it);
+      replaced.push_back(it->first);
+      it = next.erase(it);
     } else {
       ++it;
     }
   }
+  next[ep.id()] = ep;
+  // Persisted before anything changes and before the reply: a restarted agent
+  // must know every pod it said yes to. A write that fails answers the ADD
+  // with an error and changes nothing (CNI: no success for work not done); the
+  // runtime retries the ADD (review #4).
+  if (!persist(next)) {
+    return failure("cannot persist the registration of " + ep.id() + " under " + config_.state_dir.string() +
+                       "; see the agent's log",
+                   true);
+  }
+  persist_pending_ = false;  // the file holds every registration now
+  for (const auto& id : replaced) dataplane_.unstage_endpoint(id);
   drop_discovered(ep.pod());  // the plugin's word replaces the kernel's
-  local_[ep.id()] = ep;
-  persist();  // before the reply: a restarted agent must know every pod it said yes to
+  local_ = std::move(next);
   local_changed();  // the model now carries what the plugin knows about the pod
   dataplane_.stage_endpoint(ep);
   dirty_ = true;

@@ -389,6 +389,62 @@ TEST_CASE("agent: an unreadable registration file is reported, not fatal", "[uni
   CHECK(rig.agent->endpoints().empty());
 }
 
+TEST_CASE("agent: (review #4) an ADD whose registration cannot be persisted fails and changes nothing", "[unit]") {
+  TempDir shared;
+  const fs::path state = shared.path / "state";
+  const auto block_state_dir = [&] {  // a file where the directory should be (root ignores a read-only mode)
+    fs::remove_all(state);
+    std::ofstream(state) << "not a directory\n";
+  };
+  AgentConfig config{"node-1", 3s, 60s};
+  config.state_dir = state;
+  Rig rig(config);
+  write_file(rig.dir.path / "store/app.yaml",
+             pod_doc("prod", "web-1", "10.244.1.5") + "---\n" + pod_doc("prod", "web-2", "10.244.1.6"));
+  rig.start();
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  const auto first = add_request("prod", "web-1", "c0ffee0001", "10.244.1.5/24");
+  REQUIRE(ask(rig.socket(), first).ok);
+
+  block_state_dir();
+  // A new pod, and a newer sandbox of web-1 (which would replace the first).
+  for (const auto& add : {add_request("prod", "web-2", "c0ffee0002", "10.244.1.6/24"),
+                          add_request("prod", "web-1", "c0ffee0003", "10.244.1.5/24")}) {
+    const auto refused = ask(rig.socket(), add);
+    INFO(add.endpoint.container_id);
+    CHECK_FALSE(refused.ok);
+    CHECK(refused.temporary);
+    CHECK(refused.message.find("cannot persist") != std::string::npos);
+  }
+  // Nothing changed: only the first registration, in the agent and the dataplane.
+  const auto endpoints = rig.agent->endpoints();
+  REQUIRE(endpoints.size() == 1);
+  CHECK(endpoints[0].container_id == "c0ffee0001");
+  const auto programmed = rig.dataplane.endpoints();
+  REQUIRE(programmed.size() == 1);
+  CHECK(programmed.begin()->second.container_id == "c0ffee0001");
+  CHECK(rig.metrics.value("rampart_agent_state_write_errors_total") >= 2);
+
+  // A DEL still succeeds (the runtime must be able to tear down); its write
+  // is retried until the state directory works again.
+  ap::Request del = first;
+  del.op = ap::Operation::kDelete;
+  CHECK(ask(rig.socket(), del).ok);
+  CHECK(rig.agent->endpoints().empty());
+  fs::remove(state);
+  REQUIRE(eventually([&] {
+    auto saved = load_endpoints(state / "endpoints.json");
+    return fs::exists(state / "endpoints.json") && saved && saved->empty();
+  }));
+  // The runtime's retry of the ADD now succeeds and is persisted.
+  REQUIRE(ask(rig.socket(), add_request("prod", "web-2", "c0ffee0002", "10.244.1.6/24")).ok);
+  auto saved = load_endpoints(state / "endpoints.json");
+  REQUIRE(saved);
+  REQUIRE(saved->size() == 1);
+  CHECK(saved->front().container_id == "c0ffee0002");
+  CHECK(rig.dataplane.violations().empty());
+}
+
 TEST_CASE("agent: a refused write keeps the previous state, is retried with backoff and counted", "[unit]") {
   Rig rig;
   write_file(rig.dir.path / "store/app.yaml", calico_policy("prod", "web", 80));

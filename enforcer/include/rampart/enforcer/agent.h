@@ -128,7 +128,7 @@ class Agent final : public DatastoreListener {
   void update_gauges();
   void report_fail_closed();
   void check_bridge_netfilter();
-  void persist();
+  bool persist(const std::map<std::string, LocalEndpoint>& registrations);
   void local_changed();  // local_ or discovered_ changed: the model's overlay follows
   void discover_interfaces();
   void drop_discovered(const std::string& pod);
@@ -154,6 +154,8 @@ class Agent final : public DatastoreListener {
   std::chrono::milliseconds discovery_delay_{0};
   std::chrono::steady_clock::time_point last_discovery_;
   std::vector<PendingAdd> pending_;
+  bool persist_pending_ = false;  // a DEL's or GC's write failed: retried every loop turn
+  bool persist_failing_ = false;  // the last write failed (logged once until one works)
   bool synced_once_ = false;
   bool dirty_ = false;
   bool first_write_ = true;
