@@ -326,8 +326,15 @@ WatchOutcome EtcdClient::watch_prefix(std::string_view prefix, std::int64_t star
         }
       }
       // The creation reply's header is the store's revision when the watch
-      // began, not what was delivered: it is not passed on.
+      // began, not what was delivered: it is not passed on. Below the
+      // revision the watch starts after, the store went back (a snapshot
+      // restore): the watch would skip every revision up to the old one.
       const auto revision = int_field(result.value("header", nlohmann::json::object()), "revision");
+      if (creation && revision > 0 && revision < start_revision - 1) {
+        ended = WatchOutcome{WatchOutcome::Kind::kBehind, revision,
+                             endpoint + ": the store is at revision " + std::to_string(revision)};
+        return;
+      }
       if (!events.empty() || (revision > 0 && !creation)) on_events(revision, events);
     };
     auto handle_line = [&](std::string_view line) {
@@ -363,7 +370,9 @@ WatchOutcome EtcdClient::watch_prefix(std::string_view prefix, std::int64_t star
       if (cancelled_) return WatchOutcome{WatchOutcome::Kind::kCancelled, 0, "cancelled"};
       if (created) current_ = index;
     }
-    if (ended && ended->kind == WatchOutcome::Kind::kCompacted) return *ended;
+    if (ended && (ended->kind == WatchOutcome::Kind::kCompacted || ended->kind == WatchOutcome::Kind::kBehind)) {
+      return *ended;
+    }
     if (created && !bad_answer) {
       // The stream was up and ended: the caller re-watches from where it got
       // to, on this endpoint first.

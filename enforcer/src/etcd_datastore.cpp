@@ -219,6 +219,19 @@ void EtcdDatastore::run(DatastoreListener& listener) {
                                 {}});
         need_list = true;
         break;
+      case WatchOutcome::Kind::kBehind:
+        // etcd restored from a snapshot (its revision went back): what was
+        // delivered may be gone or changed at revisions the watch would never
+        // send. A relist reaches the listener as the difference (review #6).
+        listener.on_error(Error{ErrorCode::kUnavailable,
+                                "etcd is at revision " + std::to_string(outcome.compact_revision) +
+                                    ", behind revision " + std::to_string(revision_) +
+                                    " already delivered (restored from a snapshot?); relisting",
+                                {}});
+        need_list = true;
+        // A member far behind gives the same answer until it catches up: no hot loop.
+        if (!sleep_for(std::chrono::milliseconds(20))) return;
+        break;
       case WatchOutcome::Kind::kDisconnected:
         if (outcome.established) {
           // Another member (or the same one) is tried from the next revision:

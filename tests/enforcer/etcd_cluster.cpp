@@ -165,6 +165,54 @@ void EtcdCluster::restart_members(const std::vector<int>& indices) {
   for (int i : indices) wait_ready(i);
 }
 
+void EtcdCluster::run_tool(std::vector<std::string> args) const {
+  if (!placement_.netns.empty()) args.insert(args.begin(), {"/usr/sbin/ip", "netns", "exec", placement_.netns});
+  const std::string log = (dir_ / "tools.log").string();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    ::setenv("ETCDCTL_API", "3", 1);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string command;
+    for (const auto& a : args) command += a + " ";
+    throw std::runtime_error("failed: " + command + "\n" + text.str());
+  }
+}
+
+void EtcdCluster::save_snapshot(int index, const fs::path& file) {
+  run_tool({"/usr/bin/etcdctl", "--endpoints", client_urls_[index], "snapshot", "save", file.string()});
+}
+
+void EtcdCluster::restore_snapshot(const fs::path& file) {
+  if (size() != 1) throw std::runtime_error("restore_snapshot: one member only");
+  const auto space = initial_cluster_.find(' ');
+  kill_member(0);
+  const fs::path data = dir_ / names_[0];
+  fs::remove_all(data);
+  run_tool({"/usr/bin/etcdctl", "snapshot", "restore", file.string(), "--name", names_[0], "--data-dir",
+            data.string(), "--initial-cluster", initial_cluster_.substr(0, space), "--initial-cluster-token",
+            initial_cluster_.substr(space + 1), "--initial-advertise-peer-urls", peer_urls_[0]});
+  launch(0);
+  wait_ready(0);
+}
+
 void EtcdCluster::wait_ready(int index, std::chrono::milliseconds limit) {
   run_in_netns(placement_.netns, [&] { wait_ready_here(index, limit); });
 }

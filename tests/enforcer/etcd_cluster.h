@@ -48,12 +48,20 @@ class EtcdCluster {
   // alone, it needs a quorum back).
   void restart_members(const std::vector<int>& indices);
   void wait_ready(int index, std::chrono::milliseconds limit = std::chrono::seconds(20));
+  // `etcdctl snapshot save` from a member: the store as it is now, into `file`.
+  void save_snapshot(int index, const std::filesystem::path& file);
+  // A one-member cluster restored from a snapshot, as an operator restores a
+  // backup: the member is stopped, its data dir replaced by `etcdctl snapshot
+  // restore` (same name, URLs and token) and started again. The store's
+  // revision is the snapshot's: it goes back.
+  void restore_snapshot(const std::filesystem::path& file);
   [[nodiscard]] std::string logs() const;
 
   [[nodiscard]] static bool available();  // /usr/bin/etcd exists
 
  private:
   void launch(int index);
+  void run_tool(std::vector<std::string> args) const;  // etcdctl, in the members' namespace; throws on failure
   void wait_ready_here(int index, std::chrono::milliseconds limit);  // in the members' namespace
 
   EtcdPlacement placement_;

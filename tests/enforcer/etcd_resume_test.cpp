@@ -15,7 +15,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "manifests.h"
 #include "rampart/enforcer/etcd_datastore.h"
+#include "rampart/enforcer/manifest.h"
 #include "recording_listener.h"
 
 using namespace rampart;
@@ -87,4 +89,45 @@ TEST_CASE("etcd: a watch that ends within its catch-up resumes after the last ev
 
 TEST_CASE("etcd: a progress notification moves the resume point to its revision", "[unit]") {
   CHECK(watch_starts_after(created(20) + batch(11, 20, 20) + progress(25)) == std::vector<std::int64_t>{11, 26});
+}
+
+TEST_CASE("etcd: (review #6) a watch created behind the revision delivered (a restored store) relists", "[unit]") {
+  // The list is at revision 10 and holds p; then the store is restored from a
+  // backup at revision 5 without p. The watch from 11 is created under header
+  // 5: it would wait for revision 11 and never say p is gone.
+  const Manifest manifest = decode_manifest(test::calico_policy("prod", "p", 80), "p.yaml");
+  REQUIRE(manifest.ok());
+  const Resource& p = manifest.resources.at(0);
+  const std::string listed = nlohmann::json{{"header", {{"revision", "10"}}},
+                                            {"kvs",
+                                             {{{"key", base64_encode(storage_key("/r/", p.key))},
+                                               {"value", base64_encode(p.json)},
+                                               {"mod_revision", "10"}}}}}
+                                 .dump();
+  httplib::Server server;
+  std::mutex mutex;
+  int ranges = 0;
+  server.Post("/v3/kv/range", [&](const httplib::Request&, httplib::Response& res) {
+    std::lock_guard lock(mutex);
+    res.set_content(++ranges == 1 ? listed : R"({"header":{"revision":"5"}})", "application/json");
+  });
+  server.Post("/v3/watch", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(created(5), "application/json");
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  std::thread thread([&] { server.listen_after_bind(); });
+  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EtcdDatastoreOptions options;
+  options.prefix = "/r/";
+  EtcdDatastore store({"http://127.0.0.1:" + std::to_string(port)}, options);
+  test::RecordingListener listener;
+  REQUIRE(store.start(listener));
+  REQUIRE(listener.wait_state(SyncState::kInSync));
+  const bool relisted = listener.wait([&] { return listener.state_locked().empty(); }, std::chrono::seconds(5));
+  store.stop();
+  server.stop();
+  thread.join();
+  CHECK(relisted);
+  CHECK(listener.count_state(SyncState::kResyncing) >= 1);
+  CHECK(listener.violations().empty());
 }

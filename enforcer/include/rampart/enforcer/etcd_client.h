@@ -43,8 +43,11 @@ struct EtcdClientOptions {
 };
 
 struct WatchOutcome {
-  enum class Kind { kCancelled, kCompacted, kDisconnected } kind = Kind::kDisconnected;
-  std::int64_t compact_revision = 0;  // kCompacted: the oldest revision still kept
+  // kBehind: the member's store is at a revision below the one the watch
+  // starts after (etcd restored from a snapshot, or a member far behind): the
+  // watch would wait for revisions that are not the ones already seen.
+  enum class Kind { kCancelled, kCompacted, kBehind, kDisconnected } kind = Kind::kDisconnected;
+  std::int64_t compact_revision = 0;  // kCompacted: the oldest revision still kept; kBehind: the store's revision
   std::string detail;
   bool established = false;  // kDisconnected: a stream was up (else no endpoint could be reached)
 };
@@ -68,7 +71,7 @@ class EtcdClient {
 
   // Watches `prefix` from `start_revision`, calling `on_events(revision,
   // events)` for each batch and each progress notification (no events), until
-  // cancel_watch(), compaction, or the stream ends. `revision` is the reply
+  // cancel_watch(), compaction, a store behind `start_revision - 1`, or the stream ends. `revision` is the reply
   // header's: the store's revision, which may be past a batch's last event. An endpoint that cannot be reached is skipped for the next one;
   // kDisconnected when none could.
   using EventHandler = std::function<void(std::int64_t revision, const std::vector<EtcdEvent>& events)>;
