@@ -154,8 +154,12 @@ struct Evaluator::Impl {
       result = both(result, hit == Tri::kYes ? Tri::kNo : hit == Tri::kNo ? Tri::kYes : Tri::kUnknown);
     }
     if (result == Tri::kNo) return result;
-    if (!er.ports.empty() || !er.not_ports.empty()) {
-      if (!protocol_has_ports_number(flow.protocol)) return Tri::kNo;
+    if (!protocol_has_ports_number(flow.protocol)) {
+      // A packet without ports (ICMP, ...) is in no port list and no
+      // named-port set (those hold TCP/UDP/SCTP only): `ports` never
+      // matches it, `notPorts` always does (calico-semantics §4.4).
+      if (!er.ports.empty()) return Tri::kNo;
+    } else if (!er.ports.empty() || !er.not_ports.empty()) {
       if (!er.ports.empty()) result = both(result, port_matches(er.ports, port, flow.protocol, rule.protocol, end.endpoint));
       if (!er.not_ports.empty()) {
         const Tri hit = port_matches(er.not_ports, port, flow.protocol, rule.protocol, end.endpoint);

@@ -36,6 +36,8 @@ inline bool test(const Bits& bits, std::size_t i) { return (bits[i >> 6] >> (i &
 inline void set_bit(Bits& bits, std::size_t i) { bits[i >> 6] |= std::uint64_t{1} << (i & 63); }
 
 IntervalSet cidr_interval(const Cidr& c);
+// TCP, UDP and SCTP with every port: the packets port criteria can see.
+ConnectionSet port_protocols();
 
 // Tri-valued outcome of a rule side for a class (an endpoint without an
 // address is undetermined for nets, notNets and network-set selectors).
@@ -76,7 +78,6 @@ struct CompiledEntity {
 struct CompiledRule {
   Action action = Action::kAllow;
   bool skip = false;
-  bool restrict_to_port_protocols = false;  // an undetermined source-port criterion in a Deny/Log/Pass rule
   // A Pass whose match depends on what the model cannot see (source port,
   // services): followed both ways, allowed only where both allow.
   bool undetermined_pass = false;
@@ -184,7 +185,7 @@ struct Reachability::Impl {
   std::optional<int> intern_net(const EntityRule& er);  // nullopt: a list lost every CIDR to the family filter
   std::uint32_t intern_ports(std::vector<NamedPort> ports);
   std::optional<reach_detail::CompiledEntity> compile_entity(const EntityRule& er);
-  reach_detail::CompiledRule compile_rule(const Rule& rule);
+  std::vector<reach_detail::CompiledRule> compile_rule(const Rule& rule);
   void compile_policies();
   // The rule's connections with its destination-port criteria applied, named
   // ports resolved on the destination's port list (an interned set id).

@@ -116,7 +116,15 @@ std::optional<CompiledEntity> Reachability::Impl::compile_entity(const EntityRul
   return e;
 }
 
-CompiledRule Reachability::Impl::compile_rule(const Rule& rule) {
+// A packet without ports (ICMP, ...) is in no port list and no named-port
+// set (those hold TCP/UDP/SCTP only): `ports` never matches it, `notPorts`
+// always does (calico-semantics §4.4).
+ConnectionSet reach_detail::port_protocols() { return ConnectionSet::all().restrict_ports(IntervalSet::range(1, 65535)); }
+
+// One rule becomes one compiled rule, or two with disjoint connection sets
+// (in order) when a source notPorts decides packets without ports but leaves
+// TCP/UDP/SCTP undetermined (the source port is not modelled).
+std::vector<CompiledRule> Reachability::Impl::compile_rule(const Rule& rule) {
   CompiledRule cr;
   cr.action = rule.action;
   if (auto v = implied_ip_version(rule); v && *v != options.ip_version) cr.skip = true;
@@ -124,19 +132,10 @@ CompiledRule Reachability::Impl::compile_rule(const Rule& rule) {
   auto dst = compile_entity(rule.destination);
   if (!src || !dst) {
     cr.skip = true;
-    return cr;
+    return {cr};
   }
   cr.src = std::move(*src);
   cr.dst = std::move(*dst);
-  const bool undetermined = cr.src.has_ports || rule.source.services || rule.destination.services;
-  if (undetermined) {
-    // An Allow that may not match must not allow; a Pass that may or may not
-    // match is followed both ways (programs.cpp walk_from); a Deny or Log
-    // is taken as matching.
-    if (rule.action == Action::kAllow) cr.skip = true;
-    if (rule.action == Action::kPass) cr.undetermined_pass = true;
-    if (cr.src.has_ports) cr.restrict_to_port_protocols = true;
-  }
   ConnectionSet base = ConnectionSet::all();
   if (rule.protocol) {
     cr.rule_protocol = rule.protocol->number;
@@ -160,10 +159,34 @@ CompiledRule Reachability::Impl::compile_rule(const Rule& rule) {
     base = base.intersect(any_icmp).subtract(
         ConnectionSet::of(proto::kIcmp, coords).unite(ConnectionSet::of(proto::kIcmpV6, coords)));
   }
-  if (cr.restrict_to_port_protocols) base = base.restrict_ports(IntervalSet::range(1, 65535));
-  cr.base = std::move(base);
   cr.dst_named = !cr.dst.named_ports.empty() || !cr.dst.named_not_ports.empty();
-  return cr;
+  // An Allow that may not match must not allow; a Pass that may or may not
+  // match is followed both ways (programs.cpp walk_from); a Deny or Log
+  // is taken as matching.
+  const auto undetermined = [](CompiledRule& r) {
+    if (r.action == Action::kAllow) r.skip = true;
+    if (r.action == Action::kPass) r.undetermined_pass = true;
+  };
+  const bool services = rule.source.services || rule.destination.services;
+  if (!cr.src.has_ports) {
+    if (services) undetermined(cr);
+    cr.base = std::move(base);
+    return {cr};
+  }
+  std::vector<CompiledRule> out;
+  if (cr.src.ports.empty() && cr.src.named_ports.empty()) {
+    CompiledRule portless = cr;  // only notPorts: they hold for packets without ports
+    portless.src.has_ports = false;
+    portless.src.not_ports = IntervalSet{};
+    portless.src.named_not_ports.clear();
+    portless.base = base.subtract(port_protocols());
+    if (services) undetermined(portless);
+    out.push_back(std::move(portless));
+  }
+  cr.base = base.intersect(port_protocols());
+  undetermined(cr);
+  out.push_back(std::move(cr));
+  return out;
 }
 
 // The rule's destination-port criteria applied to its base set, with named
@@ -185,11 +208,14 @@ std::uint32_t Reachability::Impl::rule_conn(std::uint32_t rule_id, std::uint32_t
         }
       return out;
     };
-    conn = conn.restrict_ports(IntervalSet::range(1, 65535));
-    if (!r.dst.ports.empty() || !r.dst.named_ports.empty())
-      conn = conn.restrict_ports(r.dst.ports).unite(conn.intersect(resolve(r.dst.named_ports)));
+    // Packets without ports: excluded by `ports`, kept by `notPorts` alone.
+    const bool positive = !r.dst.ports.empty() || !r.dst.named_ports.empty();
+    const ConnectionSet portless = positive ? ConnectionSet::none() : conn.subtract(port_protocols());
+    conn = conn.intersect(port_protocols());
+    if (positive) conn = conn.restrict_ports(r.dst.ports).unite(conn.intersect(resolve(r.dst.named_ports)));
     if (!r.dst.not_ports.empty()) conn = conn.subtract(ConnectionSet::all().restrict_ports(r.dst.not_ports));
     if (!r.dst.named_not_ports.empty()) conn = conn.subtract(resolve(r.dst.named_not_ports));
+    conn = conn.unite(portless);
   }
   const auto id = pool.intern(conn);
   rule_conn_cache.emplace(key, id);
@@ -223,15 +249,17 @@ void Reachability::Impl::compile_policies() {
     for (const Policy* p : ordered[t].policies) {
       PolicyRules pr{p, p->effective_selector ? intern_selector(p->effective_selector) : -2, {}, {}};
       if (p->types_ingress)
-        for (const auto& r : p->ingress) {
-          pr.ingress.push_back(static_cast<std::uint32_t>(rules.size()));
-          rules.push_back(compile_rule(r));
-        }
+        for (const auto& r : p->ingress)
+          for (auto& part : compile_rule(r)) {
+            pr.ingress.push_back(static_cast<std::uint32_t>(rules.size()));
+            rules.push_back(std::move(part));
+          }
       if (p->types_egress)
-        for (const auto& r : p->egress) {
-          pr.egress.push_back(static_cast<std::uint32_t>(rules.size()));
-          rules.push_back(compile_rule(r));
-        }
+        for (const auto& r : p->egress)
+          for (auto& part : compile_rule(r)) {
+            pr.egress.push_back(static_cast<std::uint32_t>(rules.size()));
+            rules.push_back(std::move(part));
+          }
       tiers[t].push_back(std::move(pr));
     }
   }

@@ -1,6 +1,8 @@
 // Differential test: on thousands of generated clusters (Calico tiers, Pass,
 // Log, Deny, orders with name ties, NP/GNP scoping, network sets, nets and
-// notNets, named ports, ICMP, notProtocol, ipVersion, host endpoints), the
+// notNets, named ports and notPorts with no protocol (met by ICMP and
+// protocol 47 probes), source ports, ICMP, notProtocol, ipVersion, host
+// endpoints), the
 // class-based Reachability engine, the flow Evaluator and the simple
 // reference evaluator must give the same verdict for every pair of peers and
 // every probe; and the targeted questions (one row, one column, single
@@ -64,7 +66,7 @@ EntityRule entity(Gen& g, const std::string& ns, bool peer_side, bool ports_allo
         else e.ports.push_back(g.of(std::vector<PortSpec>{port(80), port(53, 54), port(1000, 9999), port(22)}));
       }
     }
-    if (g.chance(10)) e.not_ports.push_back(named_only ? named("http") : port(8080));
+    if (g.chance(named_only ? 15 : 10)) e.not_ports.push_back(named_only ? named("http") : port(8080));
   }
   return e;
 }
@@ -86,9 +88,13 @@ Rule random_rule(Gen& g, const std::string& ns, Direction d) {
     else if (g.chance(30)) r.not_icmp = IcmpMatch{3, std::nullopt};
   }
   const bool ported = r.protocol && r.protocol->supports_ports();
-  const bool named_only = !r.protocol && !r.not_protocol;
+  // Named ports need no protocol (R5); with none (or only notProtocol) they
+  // also meet ICMP and other packets without ports: notPorts holds for them.
+  const bool named_only = !r.protocol;
   // The peer is the source for ingress rules and the destination for egress.
-  r.source = entity(g, ns, d == Direction::kIngress, false, false);
+  // Source ports are undetermined for TCP/UDP/SCTP (probes give none).
+  const bool src_ports = g.chance(15);
+  r.source = entity(g, ns, d == Direction::kIngress, ported && src_ports, named_only && src_ports);
   r.destination = entity(g, ns, d == Direction::kEgress, ported, named_only && g.chance(50));
   return r;
 }

@@ -5,8 +5,8 @@
 // engine::Reachability beyond the model types, so that agreement between them
 // on many generated clusters means something.
 //
-// Scope: flows with a known source port are not needed (generated rules have
-// no source ports and no services).
+// Scope: no services in generated rules; a source port the flow does not
+// give is undetermined for TCP/UDP/SCTP (Unknown), absent for other protocols.
 //
 // An endpoint without an address: nets, notNets and a selector it could meet
 // only through a network set are undetermined (Unknown); an Allow must hold
@@ -109,8 +109,13 @@ inline T side_matches(const Model& m, const EntityRule& e, const FlowEnd& end, s
     result = and3(result, hit == T::kYes ? T::kNo : hit == T::kNo ? T::kYes : T::kUnknown);
   }
   if (result == T::kNo) return result;
-  if (!e.ports.empty() || !e.not_ports.empty()) {
-    if (!port) return T::kNo;
+  const bool ported = f.protocol == 6 || f.protocol == 17 || f.protocol == 132;
+  if (!ported) {
+    // No port: in no port list and no named-port set (§4.4: ports fail,
+    // notPorts, "the negation of each", hold).
+    if (!e.ports.empty()) return T::kNo;
+  } else if (!e.ports.empty() || !e.not_ports.empty()) {
+    if (!port) return and3(result, T::kUnknown);  // a source port the flow does not give
     if (!e.ports.empty() && !port_in(e.ports, *port, f.protocol, rule, end.endpoint)) return T::kNo;
     if (!e.not_ports.empty() && port_in(e.not_ports, *port, f.protocol, rule, end.endpoint)) return T::kNo;
   }
