@@ -113,16 +113,17 @@ class PolicyLowerer {
   }
 
   Result<void> lower_rule(const Policy& p, Direction d, const engine::Rule& r, size_t index, Chain& chain);
-  // false: the rule cannot match in this family (per-family filtering, §4.4)
+  // false: the rule cannot match in this family (per-family filtering, §4.4).
+  // `port_criteria` false: for packets without ports, which satisfy notPorts.
   bool side_matches(const EntityRule& e, const Side& side, int fam, const std::optional<engine::Protocol>& proto,
-                    Alternatives& alts);
+                    bool port_criteria, Alternatives& alts);
 
   const NodeConfig& cfg_;
   detail::PolicyChain out_;
 };
 
 bool PolicyLowerer::side_matches(const EntityRule& e, const Side& side, int fam, const std::optional<engine::Protocol>& proto,
-                           Alternatives& alts) {
+                                 bool port_criteria, Alternatives& alts) {
   std::vector<Match> common;
   const auto family_nets = [&](const std::vector<Cidr>& nets) {
     std::vector<Cidr> out;
@@ -175,7 +176,8 @@ bool PolicyLowerer::side_matches(const EntityRule& e, const Side& side, int fam,
       ports.push_back({in_set({side.addr(fam), Key::kL4proto, side.port}, named_port_set(e.effective_selector, proto, p.name, fam))});
   }
   std::vector<PortSpec> not_numeric;
-  for (const auto& p : e.not_ports) {
+  const std::vector<PortSpec> none;
+  for (const auto& p : port_criteria ? e.not_ports : none) {
     if (p.is_named())
       common.push_back(in_set({side.addr(fam), Key::kL4proto, side.port}, named_port_set(e.effective_selector, proto, p.name, fam), true));
     else
@@ -239,10 +241,27 @@ Result<void> PolicyLowerer::lower_rule(const Policy& p, Direction d, const engin
       for (std::uint64_t pr : {engine::proto::kTcp, engine::proto::kUdp, engine::proto::kSctp})
         if (!r.not_protocol || r.not_protocol->number != pr) alts.push_back({eq(Key::kL4proto, Value{pr})});
     }
-    if (r.not_protocol) for (auto& a : alts) a.push_back(ne(Key::kL4proto, Value{std::uint64_t{r.not_protocol->number}}));
+    // Without a protocol and with notPorts only, every protocol but
+    // TCP/UDP/SCTP matches too: a packet without ports is in no port list
+    // and no named-port set, so notPorts holds for it (calico-semantics §4.4).
+    Alternatives portless;
+    if (!r.protocol && ported && r.source.ports.empty() && r.destination.ports.empty())
+      portless.push_back({ne(Key::kL4proto, Value{std::uint64_t{engine::proto::kTcp}}),
+                          ne(Key::kL4proto, Value{std::uint64_t{engine::proto::kUdp}}),
+                          ne(Key::kL4proto, Value{std::uint64_t{engine::proto::kSctp}})});
+    if (r.not_protocol) {
+      for (auto& a : alts) a.push_back(ne(Key::kL4proto, Value{std::uint64_t{r.not_protocol->number}}));
+      if (!r.not_protocol->supports_ports())
+        for (auto& a : portless) a.push_back(ne(Key::kL4proto, Value{std::uint64_t{r.not_protocol->number}}));
+    }
     const int f = fam == 0 ? 4 : fam;  // fam 0 has no address criteria
-    if (!side_matches(r.source, kSrc, f, r.protocol, alts)) continue;
-    if (!side_matches(r.destination, kDst, f, r.protocol, alts)) continue;
+    if (!side_matches(r.source, kSrc, f, r.protocol, true, alts)) continue;
+    if (!side_matches(r.destination, kDst, f, r.protocol, true, alts)) continue;
+    if (!portless.empty()) {
+      side_matches(r.source, kSrc, f, r.protocol, false, portless);
+      side_matches(r.destination, kDst, f, r.protocol, false, portless);
+      alts.insert(alts.end(), portless.begin(), portless.end());
+    }
     const Key type_key = fam == 6 ? Key::kIcmpv6Type : Key::kIcmpType;
     const Key code_key = fam == 6 ? Key::kIcmpv6Code : Key::kIcmpCode;
     if (r.icmp && r.icmp->type) {

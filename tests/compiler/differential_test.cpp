@@ -1,5 +1,6 @@
 // The evaluator (engine) and the tracer over the compiled IR agree on every
-// flow between generated pods, both modes, IPv4 and IPv6 (no kernel).
+// flow between generated pods, both modes, IPv4 and IPv6, TCP, UDP, ICMP and
+// protocol 47 (no kernel).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -34,11 +35,15 @@ TEST_CASE("evaluator and IR tracer agree on generated clusters", "[compiler][dif
           if (s == d) continue;
           if (m.endpoints[s].node_name != "node-1" && m.endpoints[d].node_name != "node-1") continue;
           for (int family : {4, 6})
-            for (std::uint8_t proto : {std::uint8_t{6}, std::uint8_t{17}})
+            for (std::uint8_t p : {std::uint8_t{6}, std::uint8_t{17}, std::uint8_t{1}, std::uint8_t{47}})
               for (std::uint16_t port : {std::uint16_t{80}, std::uint16_t{443}, std::uint16_t{8080}}) {
+                // ICMP (ICMPv6 in IPv6) and protocol 47 have no ports: one probe each
+                if ((p == 1 || p == 47) && port != 80) continue;
+                const std::uint8_t proto = p == 1 && family == 6 ? 58 : p;
                 engine::Flow f{.src = engine::FlowEnd::of(m.endpoints[s], family),
                                .dst = engine::FlowEnd::of(m.endpoints[d], family),
                                .ip_version = family, .protocol = proto, .dst_port = port, .src_port = 40000};
+                if (proto == 1 || proto == 58) f.icmp_type = family == 4 ? 8 : 128;
                 const auto decision = ev.evaluate(f);
                 // this node enforces only its own pods' sides
                 const bool dropped = contested(s) || (mode == Mode::kVcnNative && contested(d));

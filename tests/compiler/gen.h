@@ -1,7 +1,7 @@
 // Random small clusters and policies for differential tests (deterministic
 // per seed): pods labelled app=a|b|c over two nodes, policies in two tiers
 // with Allow / Deny / Pass / Log rules over selectors, nets, protocols,
-// numeric and named ports.
+// notProtocol, numeric and named ports, and named notPorts without a protocol.
 #pragma once
 
 #include <cstddef>
@@ -47,8 +47,13 @@ inline engine::Model generate(unsigned seed, int local_pods = 4, int remote_pods
           default: break;
         }
         if (pick(6) == 0) dst.not_ports = {port(443)};
+      } else if (pick(4) == 0) {
+        // Named notPorts need no protocol (R5); ICMP and other packets
+        // without ports satisfy them (calico-semantics §4.4).
+        (pick(3) == 0 ? src : dst).not_ports = {named_port("web")};
       }
       rules.push_back(rule(action, proto, src, dst));
+      if (!proto && pick(8) == 0) rules.back().not_protocol = protocol(pick(2) ? 6 : 1);
     }
     const bool ingress = pick(3) != 0, egress = !ingress || pick(2);
     std::vector<engine::Rule> in = ingress ? rules : std::vector<engine::Rule>{};
