@@ -25,6 +25,7 @@ KeyType key_type(Key key) {
     case Key::kCtState: return KeyType::kCtState;
     case Key::kMark: return KeyType::kMark;
     case Key::kIp6Hoplimit: return KeyType::kHopLimit;
+    case Key::kEtherType: return KeyType::kEtherType;
   }
   return KeyType::kMark;
 }

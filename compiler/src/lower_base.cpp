@@ -197,6 +197,13 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
     Chain c{.name = "hook-prerouting", .base = BaseChain{.hook = Hook::kPrerouting, .priority = -200 + cfg.priority}};
     c.rules.push_back(Rule{.matches = {in_set({Key::kIifname}, kContestedPort)}, .verdict = plain(Verdict::Kind::kDrop), .comment = if_why});
     for (const auto& g : cfg.pod_interface_globs) {
+      // Only untagged IPv4, IPv6 and ARP frames from a pod: br_netfilter hands
+      // the inet hooks untagged IP only, so an 802.1Q-tagged frame (VLAN id 0
+      // is a priority tag the receiving pod reads as untagged) would cross the
+      // bridge with no policy at all. Pods on a flannel bridge send nothing else.
+      c.rules.push_back(Rule{.matches = {eq(Key::kIifname, g), ne(Key::kEtherType, std::uint64_t{0x0800}),
+                                         ne(Key::kEtherType, std::uint64_t{0x86dd}), ne(Key::kEtherType, std::uint64_t{0x0806})},
+                             .verdict = plain(Verdict::Kind::kDrop), .comment = "not IP or ARP"});
       c.rules.push_back(Rule{.matches = {eq(Key::kIifname, g), in_set({Key::kIifname, Key::kIpSaddr}, "port-addr-4", true)},
                              .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
       c.rules.push_back(Rule{.matches = {eq(Key::kIifname, g), in_set({Key::kIifname, Key::kIp6Saddr}, "port-addr-6", true)},

@@ -37,7 +37,8 @@ Value value_of(KeyType type, const std::uint8_t* p, std::size_t len) {
       std::memcpy(ip.bytes.data(), p, std::min<std::size_t>(len, ip.family == 4 ? 4 : 16));
       return ip;
     }
-    case KeyType::kInetService: {
+    case KeyType::kInetService:
+    case KeyType::kEtherType: {
       std::uint16_t be = 0;
       std::memcpy(&be, p, std::min<std::size_t>(len, 2));
       return std::uint64_t{ntohs(be)};
@@ -209,6 +210,8 @@ class RuleDecoder {
       if (l.offset == 8 && l.len == 16) return Key::kIp6Saddr;
       if (l.offset == 24 && l.len == 16) return Key::kIp6Daddr;
       if (l.offset == 7 && l.len == 1 && (net_ == NFPROTO_IPV6 || family_ == Family::kIp6)) return Key::kIp6Hoplimit;
+    } else if (l.key == NFT_PAYLOAD_LL_HEADER) {
+      if (l.offset == 12 && l.len == 2) return Key::kEtherType;
     } else if (l.key == NFT_PAYLOAD_TRANSPORT_HEADER) {
       if (l.offset == 0 && l.len == 2) return Key::kThSport;
       if (l.offset == 2 && l.len == 2) return Key::kThDport;

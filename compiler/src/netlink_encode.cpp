@@ -43,6 +43,7 @@ constexpr std::pair<KeyType, KeyTypeInfo> kKeyTypes[] = {
     {KeyType::kIcmpCode, {.length = 1, .id = 32}},
     {KeyType::kCtState, {.length = 4, .id = 26, .byteorder = 1}},
     {KeyType::kHopLimit, {.length = 1, .id = 4}},  // nft's integer
+    {KeyType::kEtherType, {.length = 2, .id = 10}},
 };
 
 }  // namespace
@@ -84,7 +85,8 @@ Bytes value_bytes(KeyType t, const Value& v) {
       if (ip) std::memcpy(out.data(), ip->bytes.data(), out.size());
       break;
     }
-    case KeyType::kInetService: {
+    case KeyType::kInetService:
+    case KeyType::kEtherType: {
       const std::uint16_t be = htons(static_cast<std::uint16_t>(num(v)));
       std::memcpy(out.data(), &be, 2);
       break;
@@ -134,6 +136,7 @@ Load load_of(Key k) {
     case Key::kCtState: return Load{.kind = Load::Kind::kCt, .key = NFT_CT_STATE, .len = 4};
     case Key::kMark: return meta(NFT_META_MARK, 4);
     case Key::kIp6Hoplimit: return payload(NFT_PAYLOAD_NETWORK_HEADER, 7, 1);
+    case Key::kEtherType: return payload(NFT_PAYLOAD_LL_HEADER, 12, 2);
   }
   return meta(NFT_META_MARK, 4);
 }

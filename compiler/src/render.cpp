@@ -91,6 +91,22 @@ const char* icmp_code_name(std::uint64_t c, bool v6) {
   }
 }
 
+// nft's names for the ether types we write; others as hex, which nft also reads.
+std::string ether_type_name(std::uint64_t t) {
+  switch (t) {
+    case 0x0800: return "ip";
+    case 0x0806: return "arp";
+    case 0x86dd: return "ip6";
+    case 0x8100: return "8021q";
+    case 0x88a8: return "8021ad";
+    default: {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%04x", static_cast<unsigned>(t & 0xffff));
+      return hex;
+    }
+  }
+}
+
 std::string ct_states(std::uint64_t bits) {
   static constexpr std::array<std::pair<std::uint32_t, const char*>, 5> kNames{{
       {ct_state::kInvalid, "invalid"},
@@ -136,6 +152,7 @@ std::string value_text(KeyType type, const Value& v, Key key = Key::kMark) {
     }
     case KeyType::kInetService:
     case KeyType::kHopLimit: return std::to_string(num(v));
+    case KeyType::kEtherType: return ether_type_name(num(v));
   }
   return "?";
 }
@@ -159,6 +176,7 @@ const char* key_text(Key key) {
     case Key::kCtState: return "ct state";
     case Key::kMark: return "meta mark";
     case Key::kIp6Hoplimit: return "ip6 hoplimit";
+    case Key::kEtherType: return "ether type";
   }
   return "?";
 }
@@ -176,6 +194,7 @@ const char* key_type_text(KeyType t) {
     case KeyType::kIcmpCode: return "icmp_code";
     case KeyType::kCtState: return "ct_state";
     case KeyType::kHopLimit: return "integer";  // never a set key
+    case KeyType::kEtherType: return "ether_type";
   }
   return "?";
 }

@@ -38,6 +38,7 @@ struct View {
       case Key::kCtState: return Value{std::uint64_t{p.ct_state}};
       case Key::kMark: return std::nullopt;  // read from the walker's mark
       case Key::kIp6Hoplimit: return family() == 6 ? std::optional<Value>(Value{std::uint64_t{p.hop_limit}}) : std::nullopt;
+      case Key::kEtherType: return Value{std::uint64_t{family() == 6 ? 0x86ddU : 0x0800U}};  // untagged IP frames only
     }
     return std::nullopt;
   }

@@ -23,7 +23,7 @@ enum class Hook { kPrerouting, kInput, kForward, kOutput, kPostrouting };
 
 // What a packet field or a set key holds.
 enum class KeyType { kIfname, kIpv4, kIpv6, kInetProto, kInetService, kMark, kNfproto, kIcmpType, kIcmpCode, kCtState,
-                     kHopLimit };
+                     kHopLimit, kEtherType };
 
 // Packet fields rules can read.
 enum class Key {
@@ -44,6 +44,7 @@ enum class Key {
   kCtState,    // bit mask, see ct_state below
   kMark,       // meta mark
   kIp6Hoplimit, // ip6 hoplimit (network header byte 7); implies meta nfproto ipv6
+  kEtherType,   // ether type (link-layer header bytes 12-13; a VLAN tag's TPID when tagged); bridge tables
 };
 
 [[nodiscard]] KeyType key_type(Key key);
