@@ -116,6 +116,15 @@ Agent::Agent(AgentConfig config, Dataplane& dataplane, Metrics& metrics)
   metrics_.set("rampart_agent_undiscovered_pods", 0);
   metrics_.describe("rampart_agent_state_write_errors_total", "counter",
                     "Failed writes of the CNI registrations under --state-dir (an ADD meanwhile is refused)");
+  metrics_.describe("rampart_agent_refused_objects", "gauge",
+                    "Stored objects (dir: files, etcd: keys) whose current version is refused: enforced at their last "
+                    "good state (state=last_good, kept across restarts under --state-dir), or not enforced: never valid "
+                    "here (state=not_enforced)");
+  metrics_.set("rampart_agent_refused_objects", 0, R"(state="last_good")");
+  metrics_.set("rampart_agent_refused_objects", 0, R"(state="not_enforced")");
+  metrics_.describe("rampart_agent_conntrack_flush_errors_total", "counter",
+                    "Conntrack entries of a removed or new pod's address that could not be deleted (or failed dumps)");
+  metrics_.add("rampart_agent_conntrack_flush_errors_total", 0);
   metrics_.describe("rampart_agent_cni_requests_total", "counter", "CNI plugin requests, by operation and result");
   metrics_.describe("rampart_agent_model_build_seconds_total", "counter",
                     "Time spent keeping the model current (updates applied, re-normalised)");
@@ -218,6 +227,17 @@ void Agent::on_error(const Error& error) {
   post([this, error] {
     log(LogLevel::kWarning, "datastore", {{"error", error.str()}});
     metrics_.add("rampart_agent_datastore_errors_total");
+  });
+}
+
+// The datastore's errors name each refused object; this says how many are
+// not enforced at all (review #3), as a gauge and once per change.
+void Agent::on_refused(std::size_t kept, std::size_t unenforced) {
+  post([this, kept, unenforced] {
+    metrics_.set("rampart_agent_refused_objects", static_cast<double>(kept), R"(state="last_good")");
+    metrics_.set("rampart_agent_refused_objects", static_cast<double>(unenforced), R"(state="not_enforced")");
+    log(unenforced > 0 ? LogLevel::kError : LogLevel::kInfo, "refused stored objects",
+        {{"kept_at_last_good", std::to_string(kept)}, {"not_enforced", std::to_string(unenforced)}});
   });
 }
 

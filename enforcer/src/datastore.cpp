@@ -15,11 +15,13 @@ const char* to_string(SyncState state) {
   return "?";
 }
 
-Result<std::unique_ptr<Datastore>> open_datastore(std::string_view spec) {
+Result<std::unique_ptr<Datastore>> open_datastore(std::string_view spec, const std::filesystem::path& last_good_file) {
   if (spec.starts_with("dir:")) {
     const std::string_view path = spec.substr(4);
     if (path.empty()) return fail(ErrorCode::kInvalidArgument, "dir: needs a path, e.g. dir:/etc/rampart/policy");
-    return std::unique_ptr<Datastore>(std::make_unique<DirDatastore>(std::filesystem::path(path)));
+    DirDatastoreOptions options;
+    options.last_good_file = last_good_file;
+    return std::unique_ptr<Datastore>(std::make_unique<DirDatastore>(std::filesystem::path(path), options));
   }
   if (spec.starts_with("etcd:")) {
     std::vector<std::string> endpoints;
@@ -40,7 +42,9 @@ Result<std::unique_ptr<Datastore>> open_datastore(std::string_view spec) {
     if (endpoints.empty()) {
       return fail(ErrorCode::kInvalidArgument, "etcd: needs client URLs, e.g. etcd:http://127.0.0.1:2379");
     }
-    return std::unique_ptr<Datastore>(std::make_unique<EtcdDatastore>(std::move(endpoints)));
+    EtcdDatastoreOptions options;
+    options.last_good_file = last_good_file;
+    return std::unique_ptr<Datastore>(std::make_unique<EtcdDatastore>(std::move(endpoints), options));
   }
   return fail(ErrorCode::kInvalidArgument,
               "unknown datastore '" + std::string(spec) + "': use dir:PATH or etcd:URL[,URL…]");

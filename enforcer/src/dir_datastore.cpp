@@ -8,6 +8,7 @@
 #include <array>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "rampart/enforcer/manifest.h"
 
@@ -94,7 +95,8 @@ DirDatastore::~DirDatastore() { stop(); }
 
 std::string DirDatastore::describe() const { return "dir:" + root_.string(); }
 
-bool DirDatastore::scan(Files& files, std::vector<Error>& problems, std::string& fatal) const {
+bool DirDatastore::scan(Files& files, std::vector<Error>& problems, std::string& fatal,
+                        const LastGoodStore* last_good) const {
   std::error_code ec;
   if (!fs::is_directory(root_, ec)) {
     fatal = root_.string() + " is not a readable directory";
@@ -139,17 +141,31 @@ bool DirDatastore::scan(Files& files, std::vector<Error>& problems, std::string&
       next.emplace(path, std::move(state));
       continue;
     }
-    state.content = std::move(*content);
+    std::string previous = std::exchange(state.content, std::move(*content));
     Manifest manifest = decode_manifest(state.content, path.string());
     if (manifest.ok()) {
       state.resources = std::move(manifest.resources);
       state.bad = false;
+      state.good_content.clear();
     } else {
-      state.bad = true;  // resources: the last good parse, or none
+      // resources: the last good parse, or none
+      if (!state.bad && !previous.empty()) state.good_content = std::move(previous);
+      state.bad = true;
+      std::string kept = "its objects keep their last good state";
+      if (state.good_content.empty()) {
+        // Never good in this run: an earlier run's last good content, else nothing is enforced.
+        kept = "no last good state is known: its objects are not enforced";
+        const auto earlier = last_good ? last_good->find(path.string()) : std::nullopt;
+        Manifest restored = earlier ? decode_manifest(*earlier, path.string()) : Manifest{};
+        if (earlier && restored.ok()) {
+          state.resources = std::move(restored.resources);
+          state.good_content = *earlier;
+          kept = "its objects keep the last good state an earlier run kept in " + last_good->file().string();
+        }
+      }
       std::string summary = manifest.error_summary();
       if (!summary.empty() && summary.back() == '\n') summary.pop_back();
-      problems.push_back(Error{ErrorCode::kValidation,
-                               path.string() + " refused, its objects keep their last good state:\n" + summary,
+      problems.push_back(Error{ErrorCode::kValidation, path.string() + " refused, " + kept + ":\n" + summary,
                                SourceLocation{path.string(), 0, 0}});
     }
     next.emplace(path, std::move(state));
@@ -279,8 +295,35 @@ void DirDatastore::watch_tree(int fd, std::map<int, fs::path>& watches) const {
   }
 }
 
+// The refused files' last good content goes to the last-good file (only
+// those: a file that loads again, or is gone, leaves it), and the listener
+// hears how many refused files are kept and how many are not enforced.
+void DirDatastore::keep_last_good(const Files& files, LastGoodStore& last_good, DatastoreListener& listener,
+                                  std::pair<std::size_t, std::size_t>& reported) const {
+  std::map<std::string, std::string> kept;
+  std::pair<std::size_t, std::size_t> refused{0, 0};
+  for (const auto& [path, state] : files) {
+    if (!state.bad) continue;
+    if (state.good_content.empty()) {
+      ++refused.second;
+    } else {
+      ++refused.first;
+      kept.emplace(path.string(), state.good_content);
+    }
+  }
+  if (auto saved = last_good.replace(std::move(kept)); !saved) {
+    listener.on_error(Error{saved.error().code, "cannot keep the last good state of refused files: " + saved.error().message,
+                            saved.error().where});
+  }
+  if (refused != reported) listener.on_refused(refused.first, refused.second);
+  reported = refused;
+}
+
 void DirDatastore::run(DatastoreListener& listener) {
   listener.on_state(SyncState::kConnecting, describe());
+  LastGoodStore last_good(options_.last_good_file);
+  if (auto loaded = last_good.load(); !loaded) listener.on_error(loaded.error());
+  std::pair<std::size_t, std::size_t> refused_reported{0, 0};
   const int inotify_fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (inotify_fd < 0) listener.on_error(Error{ErrorCode::kIo, "inotify unavailable; rescanning periodically", {}});
   std::map<int, fs::path> watches;
@@ -298,9 +341,10 @@ void DirDatastore::run(DatastoreListener& listener) {
   while (true) {
     std::vector<Error> problems;
     std::string fatal;
-    if (scan(files, problems, fatal)) {
+    if (scan(files, problems, fatal, &last_good)) {
       if (inotify_fd >= 0) watch_tree(inotify_fd, watches);
       for (const auto& problem : problems) listener.on_error(problem);
+      keep_last_good(files, last_good, listener, refused_reported);
       std::vector<Error> conflicts;
       const auto merged = merge(files, conflicts);
       auto updates = changes(delivered, merged, revision_ + 1);

@@ -83,7 +83,10 @@ Result<void> save_endpoints(const std::filesystem::path& file, const std::vector
                         {"bridge", ep.bridge},
                         {"addresses", ep.addresses}});
   }
-  const std::string data = json{{"version", kVersion}, {"endpoints", list}}.dump(1) + "\n";
+  return write_file_atomically(file, json{{"version", kVersion}, {"endpoints", list}}.dump(1) + "\n");
+}
+
+Result<void> write_file_atomically(const std::filesystem::path& file, const std::string& data) {
   std::error_code ec;
   std::filesystem::create_directories(file.parent_path(), ec);
   const std::filesystem::path tmp = file.string() + ".tmp";

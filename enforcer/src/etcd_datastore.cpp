@@ -1,6 +1,7 @@
 #include "rampart/enforcer/etcd_datastore.h"
 
 #include <algorithm>
+#include <set>
 
 #include "rampart/enforcer/manifest.h"
 
@@ -10,7 +11,8 @@ EtcdDatastore::EtcdDatastore(std::vector<std::string> endpoints, EtcdDatastoreOp
     : endpoints_(std::move(endpoints)),
       options_(std::move(options)),
       client_(std::make_unique<EtcdClient>(endpoints_, options_.client)),
-      watcher_(std::make_unique<EtcdClient>(endpoints_, options_.client)) {
+      watcher_(std::make_unique<EtcdClient>(endpoints_, options_.client)),
+      last_good_(options_.last_good_file) {
   if (options_.prefix.empty() || options_.prefix.back() != '/') options_.prefix += '/';
 }
 
@@ -98,6 +100,8 @@ bool EtcdDatastore::relist(DatastoreListener& listener, bool announce, std::stri
   if (announce) listener.on_state(SyncState::kResyncing, "relisting at revision " + std::to_string(range->revision));
   const std::uint64_t pass = ++relists_;
   std::vector<ResourceUpdate> updates;
+  std::set<std::string> refused_keys;
+  unenforced_.clear();
   for (auto& kv : range->kvs) {
     auto key = parse_storage_key(options_.prefix, kv.key);
     if (!key) {
@@ -106,13 +110,14 @@ bool EtcdDatastore::relist(DatastoreListener& listener, bool announce, std::stri
     }
     auto resource = decode(kv, &listener, nullptr);
     std::string().swap(kv.value);
-    if (resource && !*resource) continue;  // a finished pod: no resource (deleted below if it was delivered)
-    auto [it, added] = delivered_.try_emplace(std::move(*key));
-    it->second.listed = pass;
-    if (!resource) {
-      if (added) delivered_.erase(it);  // reported; never delivered, so nothing to keep
+    if (!resource) {  // reported; its last good state stays (or comes back from an earlier run)
+      refused(listener, kv, *key, range->revision, updates);
+      refused_keys.insert(kv.key);
       continue;
     }
+    if (!*resource) continue;  // a finished pod: no resource (deleted below if it was delivered)
+    auto [it, added] = delivered_.try_emplace(std::move(*key));
+    it->second.listed = pass;
     if (!added && it->second.json == (*resource)->json) continue;
     it->second.json = (*resource)->json;
     updates.push_back(ResourceUpdate{added ? UpdateType::kAdd : UpdateType::kModify, it->first, std::move(**resource),
@@ -131,8 +136,55 @@ bool EtcdDatastore::relist(DatastoreListener& listener, bool announce, std::stri
             [](const ResourceUpdate& a, const ResourceUpdate& b) { return a.key < b.key; });
   revision_ = range->revision;
   range = EtcdRange{};
+  // Only keys refused now keep a last good document (valid again, or gone: forgotten).
+  std::map<std::string, std::string> kept;
+  for (const auto& [name, text] : last_good_.documents())
+    if (refused_keys.contains(name)) kept.emplace(name, text);
+  if (auto saved = last_good_.replace(std::move(kept)); !saved) listener.on_error(saved.error());
   if (!updates.empty()) listener.take_updates(std::move(updates));
+  report_refused(listener);
   return true;
+}
+
+void EtcdDatastore::refused(DatastoreListener& listener, const EtcdKv& kv, const ResourceKey& key,
+                            std::int64_t revision, std::vector<ResourceUpdate>& updates) {
+  if (auto it = delivered_.find(key); it != delivered_.end()) {  // this run's last good state stays
+    it->second.listed = relists_;
+    if (auto saved = last_good_.keep(kv.key, it->second.json); !saved) listener.on_error(saved.error());
+    return;
+  }
+  // Never valid in this run: an earlier run's last good document, if it kept one.
+  const std::string where = "etcd:" + kv.key;
+  if (auto earlier = last_good_.find(kv.key)) {
+    auto resource = decode_stored(*earlier, key, where + " (last good, " + last_good_.file().string() + ")");
+    if (resource && *resource) {
+      (*resource)->revision = kv.mod_revision;
+      (*resource)->where = SourceLocation{where, 0, 0};
+      delivered_[key] = Delivered{(*resource)->json, relists_};
+      updates.push_back(ResourceUpdate{UpdateType::kAdd, key, std::move(**resource), revision});
+      listener.on_error(Error{ErrorCode::kValidation,
+                              where + " refused; the last good state an earlier run kept in " +
+                                  last_good_.file().string() + " is enforced",
+                              SourceLocation{where, 0, 0}});
+      return;
+    }
+  }
+  if (auto saved = last_good_.forget(kv.key); !saved) listener.on_error(saved.error());
+  unenforced_.insert(key);
+  listener.on_error(Error{ErrorCode::kValidation, where + " refused and no last good state is known: not enforced",
+                          SourceLocation{where, 0, 0}});
+}
+
+void EtcdDatastore::accepted(DatastoreListener& listener, const std::string& etcd_key, const ResourceKey& key) {
+  unenforced_.erase(key);
+  if (auto saved = last_good_.forget(etcd_key); !saved) listener.on_error(saved.error());
+}
+
+void EtcdDatastore::report_refused(DatastoreListener& listener) {
+  const std::pair<std::size_t, std::size_t> now{last_good_.size(), unenforced_.size()};
+  if (now == refused_reported_) return;
+  refused_reported_ = now;
+  listener.on_refused(now.first, now.second);
 }
 
 void EtcdDatastore::on_events(DatastoreListener& listener, std::int64_t revision,
@@ -148,12 +200,17 @@ void EtcdDatastore::on_events(DatastoreListener& listener, std::int64_t revision
     update.key = *key;
     update.revision = event.kv.mod_revision;
     if (event.deleted) {
+      accepted(listener, event.kv.key, *key);
       if (delivered_.erase(*key) == 0) continue;  // never delivered: nothing to take back
       update.type = UpdateType::kDelete;
     } else {
       auto resource = decode(event.kv, &listener, nullptr);
-      if (!resource) continue;  // reported; the last good state stays
-      if (!*resource) {         // a finished pod: gone, as if deleted
+      if (!resource) {  // reported; the last good state stays
+        refused(listener, event.kv, *key, event.kv.mod_revision, updates);
+        continue;
+      }
+      accepted(listener, event.kv.key, *key);
+      if (!*resource) {  // a finished pod: gone, as if deleted
         if (delivered_.erase(*key) == 0) continue;
         update.type = UpdateType::kDelete;
       } else {
@@ -173,10 +230,12 @@ void EtcdDatastore::on_events(DatastoreListener& listener, std::int64_t revision
   if (events.empty()) revision_ = std::max(revision_, revision);
   for (const auto& event : events) revision_ = std::max(revision_, event.kv.mod_revision);
   if (!updates.empty()) listener.take_updates(std::move(updates));
+  report_refused(listener);
 }
 
 void EtcdDatastore::run(DatastoreListener& listener) {
   listener.on_state(SyncState::kConnecting, describe());
+  if (auto loaded = last_good_.load(); !loaded) listener.on_error(loaded.error());
   bool need_list = true;
   bool synced_once = false;
   bool lost = false;

@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
   app.add_option("--socket", socket_path, "unix socket for rampart-cni")->capture_default_str();
   app.add_option("--listen", listen, "HOST:PORT for /metrics /healthz /readyz")->capture_default_str();
   app.add_option("--state-dir", state_dir,
-                 "where CNI registrations survive an agent restart (default: the socket's directory)");
+                 "where CNI registrations and refused objects' last good state survive an agent restart (default: the "
+                 "socket's directory)");
   app.add_option("--endpoint-to-host", endpoint_to_host,
                  "a pod's new connection to this node once its egress policy allowed it (Felix's "
                  "DefaultEndpointToHostAction: Felix defaults to drop, Canal sets accept)")
@@ -77,7 +78,11 @@ int main(int argc, char** argv) {
 
   auto parsed_mode = compiler::parse_mode(mode);
   auto to_host = compiler::parse_endpoint_to_host(endpoint_to_host);
-  auto datastore = open_datastore(datastore_spec);
+  // Beside the socket by default: one agent per socket, so two agents (tests
+  // run one per node namespace) never share a registration file.
+  if (state_dir.empty()) state_dir = std::filesystem::path(socket_path).parent_path().string();
+  // Refused objects' last good state survives a restart there (last_good.h).
+  auto datastore = open_datastore(datastore_spec, std::filesystem::path(state_dir) / "last-good.json");
   if (!parsed_mode || !to_host || !datastore) {
     std::cerr << "rampart-agent: "
               << (!parsed_mode ? parsed_mode.error().str() : !to_host ? to_host.error().str() : datastore.error().str())
@@ -90,9 +95,6 @@ int main(int argc, char** argv) {
   node_config.vxlan_port = vxlan_port;
   NftDataplane dataplane(node, node_config);
   Metrics metrics;
-  // Beside the socket by default: one agent per socket, so two agents (tests
-  // run one per node namespace) never share a registration file.
-  if (state_dir.empty()) state_dir = std::filesystem::path(socket_path).parent_path().string();
   AgentConfig agent_config{.node = node};
   agent_config.state_dir = state_dir;
   agent_config.require_host_interface = node_config.mode == compiler::Mode::kVcnNative;

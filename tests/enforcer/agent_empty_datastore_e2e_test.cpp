@@ -3,6 +3,8 @@
 // new cluster, a node before any policy), so the agent writes its base table
 // — the fail-closed drop for unknown pod interfaces or addresses — and turns
 // ready. A datastore that cannot be read is not empty: no table, not ready.
+// And a datastore whose only file is refused when the agent restarts
+// (review #3): the last good state the previous agent kept is enforced.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -16,6 +18,7 @@
 
 #include "agent_process.h"
 #include "etcd_cluster.h"
+#include "manifests.h"
 #include "netns.h"
 #include "temp_files.h"
 
@@ -136,4 +139,34 @@ TEST_CASE("agent: a datastore that cannot be read is not empty — not ready, no
     std::this_thread::sleep_for(3s);  // several connection attempts
     stays_unready_without_table(run, *agent);
   }
+}
+
+TEST_CASE("agent: (review #3) restarted while its policy file is refused, the agent keeps enforcing its last good state",
+          "[e2e]") {
+  if (::geteuid() != 0) {
+    WARN("SKIPPED: needs root (a network namespace for the agent)");
+    return;
+  }
+  Run run;
+  const auto store = run.dir.path / "store";
+  const std::string pod = pod_doc("prod", "web-1", "10.244.1.5");
+  const std::string chain = "chain pi.np.prod.web ";  // the policy's ingress chain, for the local pod it selects
+  write_file(store / "app.yaml", pod + "---\n" + calico_policy("prod", "web", 80));
+  {
+    const auto agent = start(run, "vcn-native", "dir:" + store.string());
+    INFO("agent log:\n" << agent->log());
+    REQUIRE(becomes_ready(run, *agent));
+    REQUIRE(table(run).find(chain) != std::string::npos);
+    // The file is overwritten with an invalid version: refused whole, its last good state kept.
+    write_file(store / "app.yaml", pod + "---\n" + invalid_policy("prod", "web"));
+    REQUIRE(log_has(*agent, "app.yaml refused, its objects keep their last good state"));
+    REQUIRE(log_has(*agent, R"("kept_at_last_good":"1")"));
+  }  // SIGTERM: the rules stay
+  const auto agent = start(run, "vcn-native", "dir:" + store.string());
+  INFO("agent log:\n" << agent->log());
+  REQUIRE(becomes_ready(run, *agent));
+  CHECK(log_has(*agent, "the last good state an earlier run kept in"));
+  const std::string listing = table(run);
+  INFO(listing);
+  CHECK(listing.find(chain) != std::string::npos);  // without the kept state: pod and policy gone, isolation lifted
 }

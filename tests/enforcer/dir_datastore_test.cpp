@@ -1,10 +1,12 @@
 // The dir: datastore on a temporary directory, watched with inotify.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 
 #include "manifests.h"
 #include "rampart/enforcer/dir_datastore.h"
+#include "rampart/enforcer/last_good.h"
 #include "rampart/enforcer/manifest.h"
 #include "recording_listener.h"
 #include "temp_files.h"
@@ -88,6 +90,55 @@ TEST_CASE("dir: a malformed manifest is reported and its objects keep their last
   REQUIRE(listener.wait([&] { return listener.state_locked().size() == 1; }));
   CHECK(listener.state().count(kWeb) == 1);
   CHECK(listener.state().count(kDb) == 0);
+  CHECK(listener.violations().empty());
+}
+
+TEST_CASE("dir: (review #3) a refused file's last good state survives a restart in the last-good file", "[unit]") {
+  TempDir dir;
+  const fs::path root = dir.path / "store";
+  DirDatastoreOptions options;
+  options.last_good_file = dir.path / "state/last-good.json";
+  const auto mentions = [](const std::vector<std::string>& errors, const std::string& text) {
+    return std::any_of(errors.begin(), errors.end(), [&](const std::string& e) { return e.find(text) != std::string::npos; });
+  };
+  const std::pair<std::size_t, std::size_t> one_kept{1, 0};
+  write_file(root / "app.yaml", calico_policy("prod", "web", 80) + "---\n" + kubernetes_policy("prod", "db"));
+  std::map<ResourceKey, std::string> good;
+  {
+    DirDatastore store(root, options);
+    RecordingListener listener;
+    REQUIRE(store.start(listener));
+    REQUIRE(listener.wait_state(SyncState::kInSync));
+    good = listener.state();
+    REQUIRE(good.size() == 2);
+    write_file(root / "app.yaml", calico_policy("prod", "web", 443) + "---\n" + invalid_policy("prod", "db2"));
+    REQUIRE(listener.wait([&] { return listener.refused_locked() == one_kept; }));
+    CHECK(listener.state() == good);
+    store.stop();
+  }
+  LastGoodStore kept(options.last_good_file);
+  REQUIRE(kept.load());
+  CHECK(kept.documents().count((root / "app.yaml").string()) == 1);
+
+  // The agent restarts; the file is still invalid: the last run's last good
+  // state is enforced, not nothing (which would lift web's and db's isolation).
+  DirDatastore store(root, options);
+  RecordingListener listener;
+  REQUIRE(store.start(listener));
+  REQUIRE(listener.wait_state(SyncState::kInSync));
+  CHECK(listener.state() == good);
+  CHECK(mentions(listener.errors(), "earlier run kept in " + options.last_good_file.string()));
+  CHECK(listener.refused() == one_kept);
+
+  // Fixed: applied, and no longer kept.
+  write_file(root / "app.yaml", calico_policy("prod", "web", 443));
+  REQUIRE(listener.wait([&] { return listener.state_locked().size() == 1 && listener.refused_locked() == std::pair<std::size_t, std::size_t>{0, 0}; }));
+  REQUIRE(kept.load());
+  CHECK(kept.size() == 0);
+  // A file never valid has no last good state: said so, and counted.
+  write_file(root / "new.yaml", invalid_policy("prod", "db3"));
+  REQUIRE(listener.wait([&] { return listener.refused_locked() == std::pair<std::size_t, std::size_t>{0, 1}; }));
+  CHECK(mentions(listener.errors(), "no last good state is known: its objects are not enforced"));
   CHECK(listener.violations().empty());
 }
 

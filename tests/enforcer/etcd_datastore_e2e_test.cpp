@@ -9,6 +9,7 @@
 #include "etcd_cluster.h"
 #include "manifests.h"
 #include "rampart/enforcer/etcd_datastore.h"
+#include "rampart/enforcer/last_good.h"
 #include "rampart/enforcer/manifest.h"
 #include "recording_listener.h"
 #include "temp_files.h"
@@ -383,5 +384,57 @@ TEST_CASE("etcd: (review #6) restored from a snapshot, its revision back, the da
   REQUIRE(writer.remove(p1.key));
   REQUIRE(listener.wait([&] { return listener.state_locked().count(p3.key) == 1 && !listener.state_locked().count(p1.key); }));
   CHECK(listener.state() == stored(writer));
+  store.stop();
+}
+
+TEST_CASE("etcd: (review #3) a refused value's last good state survives a restart in the last-good file", "[e2e]") {
+  REQUIRE(EtcdCluster::available());
+  EtcdCluster etcd(1);
+  rampart::testing::TempDir state("last-good");
+  auto options = fast_options("/t10/");
+  options.last_good_file = state.path / "last-good.json";
+  const Resource p = one(calico_policy("prod", "p", 80));
+  const std::string invalid = R"({"apiVersion":"projectcalico.org/v3","kind":"NetworkPolicy",)"
+                              R"("metadata":{"name":"p","namespace":"prod"},"spec":{"ingress":[{"action":"Allowed"}]}})";
+  const std::pair<std::size_t, std::size_t> one_kept{1, 0};
+  EtcdDatastore writer(etcd.client_urls(), fast_options("/t10/"));
+  REQUIRE(writer.put(p));
+  {
+    EtcdDatastore store(etcd.client_urls(), options);
+    RecordingListener listener;
+    REQUIRE(store.start(listener));
+    REQUIRE(listener.wait_state(SyncState::kInSync));
+    REQUIRE(writer.client().put(storage_key("/t10/", p.key), invalid));
+    REQUIRE(listener.wait([&] { return listener.refused_locked() == one_kept; }));
+    CHECK(listener.state().at(p.key) == p.json);
+    store.stop();
+  }
+  // Restarted, the value still invalid: the last run's last good state, not nothing.
+  EtcdDatastore store(etcd.client_urls(), options);
+  RecordingListener listener;
+  REQUIRE(store.start(listener));
+  REQUIRE(listener.wait_state(SyncState::kInSync));
+  CHECK(listener.state().count(p.key) == 1);
+  if (listener.state().count(p.key)) CHECK(listener.state().at(p.key) == p.json);
+  CHECK(listener.refused() == one_kept);
+  bool restored = false;
+  for (const auto& e : listener.errors()) restored |= e.find("earlier run kept in") != std::string::npos;
+  CHECK(restored);
+
+  // Fixed: applied and forgotten. A key never valid: not enforced, and counted.
+  const Resource fixed = one(calico_policy("prod", "p", 443));
+  REQUIRE(writer.put(fixed));
+  REQUIRE(listener.wait([&] {
+    return listener.state_locked().at(p.key) == fixed.json &&
+           listener.refused_locked() == std::pair<std::size_t, std::size_t>{0, 0};
+  }));
+  LastGoodStore kept(options.last_good_file);
+  REQUIRE(kept.load());
+  CHECK(kept.size() == 0);
+  REQUIRE(writer.client().put(storage_key("/t10/", ResourceKey{ResourceKind::kNetworkPolicy, "prod", "q"}),
+                              R"({"apiVersion":"projectcalico.org/v3","kind":"NetworkPolicy",)"
+                              R"("metadata":{"name":"q","namespace":"prod"},"spec":{"ingress":[{"action":"Allowed"}]}})"));
+  REQUIRE(listener.wait([&] { return listener.refused_locked() == std::pair<std::size_t, std::size_t>{0, 1}; }));
+  CHECK(listener.violations().empty());
   store.stop();
 }

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rampart/enforcer/datastore.h"
@@ -46,6 +47,11 @@ class RecordingListener final : public enforcer::DatastoreListener {
     errors_.push_back(error.str());
     changed_.notify_all();
   }
+  void on_refused(std::size_t kept, std::size_t unenforced) override {
+    std::lock_guard lock(mutex_);
+    refused_ = {kept, unenforced};
+    changed_.notify_all();
+  }
 
   // Waits until `done()` holds (under the lock); false on timeout.
   bool wait(const std::function<bool()>& done, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
@@ -77,6 +83,11 @@ class RecordingListener final : public enforcer::DatastoreListener {
     std::lock_guard lock(mutex_);
     return violations_;
   }
+  // The last on_refused: refused units kept at a last good state, and not enforced.
+  std::pair<std::size_t, std::size_t> refused() const {
+    std::lock_guard lock(mutex_);
+    return refused_;
+  }
   std::size_t count_state(enforcer::SyncState state) const {
     std::lock_guard lock(mutex_);
     return count_state_locked(state);
@@ -85,6 +96,7 @@ class RecordingListener final : public enforcer::DatastoreListener {
   const std::map<enforcer::ResourceKey, std::string>& state_locked() const { return state_; }
   const std::vector<enforcer::ResourceUpdate>& updates_locked() const { return updates_; }
   const std::vector<std::string>& errors_locked() const { return errors_; }
+  std::pair<std::size_t, std::size_t> refused_locked() const { return refused_; }
   std::size_t count_state_locked(enforcer::SyncState state) const {
     std::size_t n = 0;
     for (auto s : states_) n += s == state;
@@ -99,6 +111,7 @@ class RecordingListener final : public enforcer::DatastoreListener {
   std::vector<enforcer::SyncState> states_;
   std::vector<std::string> errors_;
   std::vector<std::string> violations_;
+  std::pair<std::size_t, std::size_t> refused_{0, 0};
 };
 
 }  // namespace rampart::test

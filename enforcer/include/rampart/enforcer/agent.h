@@ -101,6 +101,7 @@ class Agent final : public DatastoreListener {
   void take_updates(std::vector<ResourceUpdate>&& updates) override;
   void on_state(SyncState state, std::string_view detail) override;
   void on_error(const Error& error) override;
+  void on_refused(std::size_t kept, std::size_t unenforced) override;
 
   // A CNI request (any thread); blocks until the reply.
   agent_protocol::Reply handle(const agent_protocol::Request& request);

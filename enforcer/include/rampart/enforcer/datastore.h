@@ -8,10 +8,12 @@
 //                                └── kResyncing / kLost ◄───────┘
 //
 // Bad objects (a malformed file, an invalid value) are reported through
-// on_error and their last good state is kept.
+// on_error and their last good state is kept — across restarts too when a
+// last-good file is given (last_good.h).
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -45,6 +47,14 @@ class DatastoreListener {
   virtual void on_state(SyncState state, std::string_view detail) = 0;
   // A problem that does not change the state: an object refused, a member down.
   virtual void on_error(const Error& error) = 0;
+  // The stored units (dir: files, etcd: keys) whose current version is
+  // refused, when that changes: `kept` are enforced at a last good state
+  // (this run's, or one an earlier run kept, last_good.h); `unenforced` have
+  // none — never valid here — and are not enforced.
+  virtual void on_refused(std::size_t kept, std::size_t unenforced) {
+    static_cast<void>(kept);
+    static_cast<void>(unenforced);
+  }
 };
 
 struct Snapshot {
@@ -74,7 +84,10 @@ class Datastore {
   virtual void stop() = 0;
 };
 
-// Parses "dir:PATH" or "etcd:URL[,URL…]".
-[[nodiscard]] Result<std::unique_ptr<Datastore>> open_datastore(std::string_view spec);
+// Parses "dir:PATH" or "etcd:URL[,URL…]". `last_good_file`: where the last
+// good version of refused objects is kept across restarts (the agent's state
+// dir; last_good.h); empty: not kept (the CLI).
+[[nodiscard]] Result<std::unique_ptr<Datastore>> open_datastore(std::string_view spec,
+                                                                const std::filesystem::path& last_good_file = {});
 
 }  // namespace rampart::enforcer

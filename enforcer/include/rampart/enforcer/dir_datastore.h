@@ -14,9 +14,11 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "rampart/enforcer/datastore.h"
+#include "rampart/enforcer/last_good.h"
 #include "rampart/enforcer/resource_store.h"
 
 namespace rampart::enforcer {
@@ -26,6 +28,9 @@ struct DirDatastoreOptions {
   std::chrono::milliseconds settle{50};
   // A rescan also happens this often without events (missed events, NFS).
   std::chrono::milliseconds rescan_interval{30'000};
+  // Where the last good content of refused files is kept across restarts
+  // (last_good.h); empty: only while this datastore runs.
+  std::filesystem::path last_good_file;
 };
 
 class DirDatastore final : public Datastore {
@@ -47,6 +52,7 @@ class DirDatastore final : public Datastore {
     std::string content;
     std::vector<Resource> resources;  // the last good parse
     bool bad = false;
+    std::string good_content;  // bad: the text `resources` came from ("" when it never loaded)
     std::filesystem::file_time_type mtime{};
     std::uintmax_t size = 0;
   };
@@ -61,8 +67,12 @@ class DirDatastore final : public Datastore {
   using Merged = std::map<const ResourceKey*, Source, ByKey>;  // all pointers into Files: nothing copied
 
   // Reads the tree into `files` (reparsing changed files). Errors for bad
-  // files go to `problems`; false when the root cannot be read.
-  bool scan(Files& files, std::vector<Error>& problems, std::string& fatal) const;
+  // files go to `problems`; false when the root cannot be read. A bad file
+  // never good in this run takes its last good content from `last_good`.
+  bool scan(Files& files, std::vector<Error>& problems, std::string& fatal,
+            const LastGoodStore* last_good = nullptr) const;
+  void keep_last_good(const Files& files, LastGoodStore& last_good, DatastoreListener& listener,
+                      std::pair<std::size_t, std::size_t>& reported) const;
   Merged merge(const Files& files, std::vector<Error>& problems) const;
   void run(DatastoreListener& listener);
   void watch_tree(int fd, std::map<int, std::filesystem::path>& watches) const;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "rampart/common/error.h"
@@ -24,5 +25,9 @@ namespace rampart::enforcer {
 // A missing file is an empty list; a corrupt one an error naming the file.
 [[nodiscard]] Result<std::vector<LocalEndpoint>> load_endpoints(const std::filesystem::path& file);
 [[nodiscard]] Result<void> save_endpoints(const std::filesystem::path& file, const std::vector<LocalEndpoint>& endpoints);
+// Temporary file beside it, fsync, rename, fsync of the directory: a reader
+// (or the next agent after a crash) sees the old content or the new, never a
+// torn file. Also used for last_good.h's file.
+[[nodiscard]] Result<void> write_file_atomically(const std::filesystem::path& file, const std::string& data);
 
 }  // namespace rampart::enforcer

@@ -7,16 +7,19 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "rampart/enforcer/datastore.h"
 #include "rampart/enforcer/etcd_client.h"
+#include "rampart/enforcer/last_good.h"
 
 namespace rampart::enforcer {
 
@@ -30,6 +33,9 @@ struct EtcdDatastoreOptions {
   // Fault injection for tests: called before each watch with the revision it
   // starts from (on the datastore's thread).
   std::function<void(std::int64_t)> before_watch;
+  // Where the last good value of refused keys is kept across restarts
+  // (last_good.h); empty: only while this datastore runs.
+  std::filesystem::path last_good_file;
 };
 
 class EtcdDatastore final : public Datastore {
@@ -53,6 +59,13 @@ class EtcdDatastore final : public Datastore {
   // nullopt inside: a finished pod, which reads as deleted. An error is reported first.
   Result<std::optional<Resource>> decode(const EtcdKv& kv, DatastoreListener* listener, std::vector<Error>* problems);
   bool sleep_for(std::chrono::milliseconds duration);  // false when stopping
+  // A value that does not decode: its last good document is kept (delivered
+  // in this run, else an earlier run's from last_good_, delivered now into
+  // `updates`), or the key is counted as not enforced.
+  void refused(DatastoreListener& listener, const EtcdKv& kv, const ResourceKey& key, std::int64_t revision,
+               std::vector<ResourceUpdate>& updates);
+  void accepted(DatastoreListener& listener, const std::string& etcd_key, const ResourceKey& key);
+  void report_refused(DatastoreListener& listener);
 
   std::vector<std::string> endpoints_;
   EtcdDatastoreOptions options_;
@@ -67,6 +80,9 @@ class EtcdDatastore final : public Datastore {
   };
   std::map<ResourceKey, Delivered> delivered_;
   std::uint64_t relists_ = 0;
+  LastGoodStore last_good_;         // refused keys' last good documents, by etcd key
+  std::set<ResourceKey> unenforced_;  // refused keys with no last good document
+  std::pair<std::size_t, std::size_t> refused_reported_{0, 0};
   std::int64_t revision_ = 0;            // the last revision delivered
   std::mutex mutex_;
   std::condition_variable wake_;
