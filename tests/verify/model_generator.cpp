@@ -90,7 +90,9 @@ engine::Rule rule(std::mt19937& rng, const engine::Policy& policy, Direction d) 
     case 1: if (port_proto) dst_side.ports = {{8000, 8100, ""}, {53, 53, ""}}; break;
     case 2: dst_side.ports = {{0, 0, "http"}}; break;
     case 3: if (port_proto) dst_side.not_ports = {{80, 80, ""}}; break;
-    default: break;
+    // Named notPorts with no protocol (or only notProtocol): ICMP and
+    // protocol 47 packets satisfy them (calico-semantics §4.4).
+    default: if (!r.protocol && roll(rng, 2)) dst_side.not_ports = {{0, 0, "http"}}; break;
   }
   if (d == Direction::kIngress) {
     r.source = other;
@@ -220,6 +222,7 @@ std::vector<PacketWitness> probe_packets() {
   out.push_back({4, 132, 40000, 80, std::nullopt, std::nullopt});
   out.push_back({4, 1, 0, 0, 8, 0});
   out.push_back({4, 1, 0, 0, 0, 0});
+  out.push_back({4, 47, 0, 0, std::nullopt, std::nullopt});
   return out;
 }
 
