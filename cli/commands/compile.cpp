@@ -3,6 +3,7 @@
 //                 [--no-allow-runs]
 // Prints the nftables a node would get: an `nft -f` script (rebuild of our
 // tables, touching no other table) or the IR as JSON.
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -25,6 +26,44 @@ struct CompileOptions {
   std::string endpoint_to_host = "accept";
   bool no_allow_runs = false;
 };
+
+// How each of the node's pods is matched: the host-side interface name is
+// known only once the CNI plugin reports it, so offline it comes from
+// --interface, the manifest (a HostEndpoint's interfaceName) or is derived.
+struct EndpointLine {
+  std::string pod, interface, source;
+  std::vector<std::string> addresses;
+};
+
+std::vector<EndpointLine> endpoint_lines(const engine::Model& model, const std::vector<compiler::NodeEndpoint>& endpoints,
+                                         const std::map<std::string, std::string>& interfaces) {
+  std::vector<EndpointLine> out;
+  for (const auto& ep : endpoints) {
+    const auto& e = model.endpoints[ep.index];
+    EndpointLine line{.pod = e.ns + "/" + e.name, .interface = ep.interface};
+    line.source = interfaces.contains(line.pod) ? "--interface"
+                  : !e.interface.empty()        ? "manifest"
+                                                : "derived";
+    for (const auto& ip : e.ips) line.addresses.push_back(ip.str());
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
+void print_endpoint_comment(const std::vector<EndpointLine>& lines, compiler::Mode mode) {
+  std::cout << "# Pods of this node and the host-side interface each is matched on ("
+            << (mode == compiler::Mode::kVcnNative
+                    ? "vcn-native: dispatch, fail-closed and anti-spoofing sets by interface name"
+                    : "overlay: policy by address on cni0; the name only in the bridge's anti-spoofing set")
+            << ").\n# 'derived': no --interface NS/POD=IFNAME given, so a made-up name veth<hash of NS/POD>;"
+               " the agent uses the name the CNI plugin reports.\n";
+  for (const auto& l : lines) {
+    std::string addresses;
+    for (const auto& a : l.addresses) addresses += (addresses.empty() ? "" : ",") + a;
+    std::cout << "#   " << l.pod << "  " << (addresses.empty() ? "(no address)" : addresses) << "  " << l.interface << "  ("
+              << l.source << ")\n";
+  }
+}
 
 nlohmann::json to_json(const compiler::Ruleset& rs) {
   nlohmann::json tables = nlohmann::json::array();
@@ -71,6 +110,13 @@ int run(const CompileOptions& options) {
   if (!loaded) return 2;
   const auto endpoints = compiler::node_endpoints(loaded->model, options.node, interfaces);
   if (endpoints.empty()) std::cerr << "rampart compile: warning: no pod has spec.nodeName " << options.node << "\n";
+  const auto lines = endpoint_lines(loaded->model, endpoints, interfaces);
+  for (const auto& [pod, ifname] : interfaces)  // a misspelt pod would leave the real one on a made-up name
+    if (std::none_of(lines.begin(), lines.end(), [&](const EndpointLine& l) { return l.pod == pod; })) {
+      std::cerr << "rampart compile: --interface " << pod << "=" << ifname << ": no pod " << pod << " on node "
+                << options.node << "\n";
+      return 2;
+    }
   const auto to_host = compiler::parse_endpoint_to_host(options.endpoint_to_host);
   if (!to_host) {
     std::cerr << "rampart compile: " << to_host.error().message << "\n";
@@ -83,7 +129,11 @@ int run(const CompileOptions& options) {
     return 2;
   }
   if (options.output == "json") {
-    std::cout << to_json(*rs).dump(2) << "\n";
+    auto out = to_json(*rs);
+    out["endpoints"] = nlohmann::json::array();
+    for (const auto& l : lines)
+      out["endpoints"].push_back({{"pod", l.pod}, {"interface", l.interface}, {"interface_source", l.source}, {"addresses", l.addresses}});
+    std::cout << out.dump(2) << "\n";
     return 0;
   }
   const compiler::Transaction tx = compiler::rebuild(*rs);
@@ -92,8 +142,9 @@ int run(const CompileOptions& options) {
     return 2;
   }
   std::cout << "#!/usr/sbin/nft -f\n# rampart compile: node " << options.node << ", mode " << options.mode
-            << ". Replaces only Rampart's own tables.\n"
-            << compiler::render(tx);
+            << ". Replaces only Rampart's own tables.\n";
+  print_endpoint_comment(lines, *mode);
+  std::cout << compiler::render(tx);
   return 0;
 }
 

@@ -1,0 +1,129 @@
+// `rampart compile` end to end (root: the script is loaded into a network
+// namespace the test creates): a node's pods are listed with the interface
+// each is matched on and where that name came from, the script loads with
+// `nft -f` with or without --interface, -o json carries the same, and an
+// --interface naming no pod of the node is refused (a typo would leave the
+// real pod on a made-up name).
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "netns.h"
+#include "temp_files.h"
+
+using namespace rampart::testing;
+
+namespace {
+
+struct Run {
+  int status = -1;
+  std::string out;
+};
+
+Run compile(const std::string& args, bool with_stderr = false) {
+  const std::string command = std::string(RAMPART_CLI) + " compile " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  Run r;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  char buffer[4096];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) r.out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+constexpr const char* kCluster = R"(apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop, labels: {app: web}}
+spec: {nodeName: node-1, containers: [{name: c, image: x}]}
+status: {podIP: 10.244.0.10, podIPs: [{ip: 10.244.0.10}, {ip: "fd00::10"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: shop, labels: {app: db}}
+spec: {nodeName: node-1, containers: [{name: c, image: x}]}
+status: {podIP: 10.244.0.11}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: elsewhere, namespace: shop, labels: {app: db}}
+spec: {nodeName: node-2, containers: [{name: c, image: x}]}
+status: {podIP: 10.244.1.11}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: db-in, namespace: shop}
+spec:
+  selector: app == 'db'
+  ingress: [{action: Allow, protocol: TCP, source: {selector: app == 'web'}, destination: {ports: [5432]}}]
+)";
+
+}  // namespace
+
+TEST_CASE("rampart compile says how each pod is matched and its script loads", "[cli][compile]") {
+  TempDir dir("compile");
+  write_file(dir.path / "all.yaml", kCluster);
+  const std::string input = (dir.path / "all.yaml").string() + " --node node-1";
+  for (const char* mode : {"vcn-native", "overlay"}) {
+    INFO(mode);
+    const auto r = compile(input + " --mode " + mode + " --interface shop/web=vethweb");
+    INFO(r.out);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("#   shop/web  10.244.0.10,fd00::10  vethweb  (--interface)\n") != std::string::npos);
+    const std::string db_line = "#   shop/db  10.244.0.11  ";
+    const auto db = r.out.find(db_line + "veth");
+    REQUIRE(db != std::string::npos);
+    const std::string derived = r.out.substr(db + db_line.size(), 15);  // veth + 11 hex digits
+    CHECK(r.out.find("  (derived)\n", db) == db + db_line.size() + 15);
+    CHECK(r.out.find("shop/elsewhere") == std::string::npos);  // another node's pod
+    // The named interfaces are the ones in the ruleset (vcn-native: the
+    // dispatch set; overlay: the bridge's anti-spoofing set).
+    CHECK(r.out.find("\"vethweb\"") != std::string::npos);
+    CHECK(r.out.find("\"" + derived + "\"") != std::string::npos);
+
+    Netns ns("compile");
+    write_file(dir.path / "rules.nft", r.out);
+    CHECK(ns.run("nft -f " + (dir.path / "rules.nft").string()) == 0);
+    CHECK(ns.run("nft list table inet rampart > /dev/null") == 0);
+    CHECK(ns.run("nft -f " + (dir.path / "rules.nft").string()) == 0);  // again: it replaces its own tables
+
+    const auto json = compile(input + " --mode " + mode + " -o json --interface shop/web=vethweb");
+    REQUIRE(json.status == 0);
+    const auto parsed = nlohmann::json::parse(json.out);
+    REQUIRE(parsed["endpoints"].size() == 2);
+    CHECK(parsed["endpoints"][0]["pod"] == "shop/web");
+    CHECK(parsed["endpoints"][0]["interface_source"] == "--interface");
+    CHECK(parsed["endpoints"][1]["interface"] == derived);
+    CHECK(parsed["endpoints"][1]["interface_source"] == "derived");
+    CHECK(parsed["endpoints"][0]["addresses"] == nlohmann::json({"10.244.0.10", "fd00::10"}));
+    CHECK(!parsed["tables"].empty());
+  }
+}
+
+TEST_CASE("rampart compile refuses an --interface that names no pod of the node", "[cli][compile]") {
+  TempDir dir("compile");
+  write_file(dir.path / "all.yaml", kCluster);
+  const std::string input = (dir.path / "all.yaml").string() + " --node node-1";
+  const struct {
+    const char* option;
+    const char* says;
+  } cases[] = {
+      {"--interface shop/wbe=vethweb", "--interface shop/wbe=vethweb: no pod shop/wbe on node node-1"},
+      {"--interface shop/elsewhere=vethx", "no pod shop/elsewhere on node node-1"},
+      {"--interface shop/web", "--interface wants NS/POD=IFNAME"},
+      {"--interface shop/web=waytoolonginterfacename", "at most 15 characters"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.option);
+    const auto r = compile(input + " " + c.option, true);
+    INFO(r.out);
+    CHECK(r.status == 2);
+    CHECK(r.out.find(c.says) != std::string::npos);
+  }
+  CHECK(compile(input + " --interface shop/web=vethweb").status == 0);
+}
