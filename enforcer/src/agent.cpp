@@ -42,6 +42,25 @@ void merge_change(compiler::ModelChange& into, compiler::ModelChange&& more) {
 
 }  // namespace
 
+// Drops the conntrack entries of addresses that changed hands (a removed
+// pod's, a new pod's): established flows are accepted before any policy, so
+// an old entry would deliver its flow to the address's next pod. A failure is
+// logged and counted, never fatal (the rules are already right).
+void forget_flows(Dataplane& dataplane, Metrics& metrics, const std::vector<std::string>& addresses,
+                  const std::string& endpoint) {
+  if (addresses.empty()) return;
+  auto flushed = dataplane.forget_flows(addresses);
+  if (!flushed || flushed->failed > 0) {
+    metrics.add("rampart_agent_conntrack_flush_errors_total", flushed ? static_cast<double>(flushed->failed) : 1.0);
+    log(LogLevel::kError, "cannot delete conntrack entries: established flows may reach the address's next pod",
+        {{"endpoint", endpoint}, {"error", flushed ? flushed->first_error : flushed.error().str()}});
+  }
+  if (flushed && flushed->deleted > 0) {
+    log(LogLevel::kInfo, "conntrack entries deleted",
+        {{"endpoint", endpoint}, {"entries", std::to_string(flushed->deleted)}});
+  }
+}
+
 engine::Model build_model(const ResourceStore& store, const std::string& node,
                           const std::map<std::string, LocalEndpoint>& local) {
   engine::Model model;
@@ -479,6 +498,8 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
         p.reply(failure("endpoint " + ep.id() + " was deleted before its pod was seen", false));
         return true;
       });
+      const auto registered = local_.find(ep.id());
+      const std::vector<std::string> gone = registered != local_.end() ? registered->second.addresses : ep.addresses;
       if (local_.erase(ep.id()) > 0) {
         discovery_wanted_ = true;  // the pod may still run without it (a DEL of one attachment)
         persist_pending_ = !persist(local_);
@@ -488,6 +509,7 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
         flush(true);  // one write: the endpoint's rules and the model's overlay go together
         log(LogLevel::kInfo, "endpoint removed", {{"endpoint", ep.id()}, {"pod", ep.pod()}});
       }
+      forget_flows(dataplane_, metrics_, gone, ep.id());
       update_gauges();
       reply(ok());
       return;
@@ -514,10 +536,12 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
     }
     case Operation::kGc: {
       std::set<std::pair<std::string, std::string>> valid;
+      std::vector<std::string> gone;
       for (const auto& a : request.valid_attachments) valid.emplace(a.container_id, a.ifname);
       for (auto it = local_.begin(); it != local_.end();) {
         if (it->second.network == request.network && !valid.count({it->second.container_id, it->second.ifname})) {
           dataplane_.unstage_endpoint(it->first);
+          gone.insert(gone.end(), it->second.addresses.begin(), it->second.addresses.end());
           log(LogLevel::kInfo, "endpoint collected", {{"endpoint", it->first}});
           it = local_.erase(it);
           dirty_ = true;
@@ -529,6 +553,7 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
       persist_pending_ = !persist(local_);
       local_changed();
       flush(true);
+      forget_flows(dataplane_, metrics_, gone, "gc");
       update_gauges();
       return reply(ok());
     }
@@ -547,6 +572,7 @@ std::optional<Reply> Agent::try_add(const Request& request) {
   // (review H3 #8).
   std::map<std::string, LocalEndpoint> next = local_;
   std::vector<std::string> replaced;
+  std::vector<std::string> taken_over = ep.addresses;  // its flows, and the replaced ones', end here
   for (auto it = next.begin(); it != next.end();) {
     bool shares = it->second.pod() == ep.pod() && it->second.network == ep.network &&
                   it->second.container_id != ep.container_id;
@@ -555,6 +581,7 @@ std::optional<Reply> Agent::try_add(const Request& request) {
     }
     if (shares && it->first != ep.id()) {
       replaced.push_back(it->first);
+      taken_over.insert(taken_over.end(), it->second.addresses.begin(), it->second.addresses.end());
       it = next.erase(it);
     } else {
       ++it;
@@ -578,6 +605,9 @@ std::optional<Reply> Agent::try_add(const Request& request) {
   dataplane_.stage_endpoint(ep);
   dirty_ = true;
   flush(true);  // one lowering, one batch: the endpoint and the model change together
+  // Before the answer: the pod receives nothing until then, and no entry of
+  // the address's previous owner may outlive it.
+  forget_flows(dataplane_, metrics_, taken_over, ep.id());
   update_gauges();
   if (dirty_) return failure("the dataplane refused the endpoint's rules; see the agent's log", true);
   log(LogLevel::kInfo, "endpoint added", {{"endpoint", ep.id()}, {"pod", ep.pod()}});

@@ -18,7 +18,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 NftDataplane::NftDataplane(std::string node, compiler::NodeConfig config, std::string netns)
-    : node_(std::move(node)), config_(config), kernel_(std::move(netns)), lowering_(node_, std::move(config)) {}
+    : node_(std::move(node)), netns_(netns), config_(config), kernel_(std::move(netns)), lowering_(node_, std::move(config)) {}
 
 std::map<std::string, std::string> NftDataplane::interfaces() const {
   std::map<std::string, std::string> out;  // "ns/pod" → host-side interface

@@ -706,3 +706,32 @@ TEST_CASE("agent: (review H3 #4) a pod without a registration is policed on the 
   CHECK(rig.metrics.value("rampart_agent_undiscovered_pods") == 0);
   CHECK(rig.dataplane.violations().empty());
 }
+
+TEST_CASE("agent: (session 9, review H3) conntrack entries of an address are dropped when it changes hands",
+          "[unit]") {
+  Rig rig;
+  write_file(rig.dir.path / "store/pods.yaml", pod_doc("prod", "a", "10.244.1.10") + "---\n" +
+                                                   pod_doc("prod", "b", "10.244.1.11") + "---\n" +
+                                                   pod_doc("prod", "c", "10.244.1.12"));
+  rig.start();
+  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  using List = std::vector<std::string>;
+  // An ADD: the address may have been someone else's.
+  REQUIRE(ask(rig.socket(), add_request("prod", "a", "container0a", "10.244.1.10/24")).ok);
+  CHECK(rig.dataplane.forgotten() == List{"10.244.1.10/24"});
+  // A DEL that carries no addresses: the registration's go.
+  ap::Request del = add_request("prod", "a", "container0a", "10.244.1.10/24");
+  del.op = ap::Operation::kDelete;
+  del.endpoint.addresses.clear();
+  REQUIRE(ask(rig.socket(), del).ok);
+  CHECK(rig.dataplane.forgotten() == List{"10.244.1.10/24", "10.244.1.10/24"});
+  // A GC collects b: its address goes.
+  REQUIRE(ask(rig.socket(), add_request("prod", "b", "container0b", "10.244.1.11/24")).ok);
+  REQUIRE(ask(rig.socket(), add_request("prod", "c", "container0c", "10.244.1.12/24")).ok);
+  ap::Request gc{ap::Operation::kGc, "oci", {}, {{"container0c", "eth0"}}};
+  REQUIRE(ask(rig.socket(), gc).ok);
+  const List forgotten = rig.dataplane.forgotten();
+  REQUIRE(forgotten.size() == 5);
+  CHECK(forgotten.back() == "10.244.1.11/24");
+  CHECK(rig.metrics.value("rampart_agent_conntrack_flush_errors_total") == 0);
+}

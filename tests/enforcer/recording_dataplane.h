@@ -70,6 +70,16 @@ class RecordingDataplane final : public enforcer::Dataplane {
     if (!has_model_ || !lowering.reset_state(model_)) return {};
     return lowering.fail_closed();
   }
+  // Kept apart from calls(): the addresses whose flows the agent dropped.
+  Result<enforcer::ConntrackFlush> forget_flows(const std::vector<std::string>& addresses) override {
+    std::lock_guard lock(mutex_);
+    for (const auto& a : addresses) forgotten_.push_back(a);
+    return enforcer::ConntrackFlush{};
+  }
+  std::vector<std::string> forgotten() const {
+    std::lock_guard lock(mutex_);
+    return forgotten_;
+  }
   Result<std::string> read_back() override {
     std::lock_guard lock(mutex_);
     calls_.push_back("read_back");
@@ -116,6 +126,7 @@ class RecordingDataplane final : public enforcer::Dataplane {
 
   mutable std::mutex mutex_;
   std::vector<std::string> calls_;
+  std::vector<std::string> forgotten_;
   std::vector<std::string> violations_;
   engine::Model model_;
   bool has_model_ = false;

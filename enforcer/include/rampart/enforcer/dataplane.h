@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "rampart/common/error.h"
+#include "rampart/enforcer/conntrack_flush.h"
 #include "rampart/compiler/node_lowering.h"
 #include "rampart/engine/model.h"
 
@@ -61,6 +62,10 @@ class Dataplane {
   // Endpoints registered before a restart (persisted by the agent): known
   // from now on, programmed with the next set_model. No kernel write.
   virtual void restore_endpoints(const std::vector<LocalEndpoint>& endpoints) = 0;
+  // Deletes the conntrack entries of these addresses (a removed pod's, or a
+  // new pod's that may have been someone else's): the base chains accept
+  // established flows before any policy (conntrack_flush.h).
+  virtual Result<ConntrackFlush> forget_flows(const std::vector<std::string>& addresses) = 0;
   // Reads the kernel back: "" when it holds exactly the desired state, else
   // the first difference (drift).
   virtual Result<std::string> read_back() = 0;

@@ -51,6 +51,9 @@ class NftDataplane final : public Dataplane {
   void stage_endpoint(const LocalEndpoint& endpoint) override { endpoints_[endpoint.id()] = endpoint; }
   void unstage_endpoint(const std::string& id) override { endpoints_.erase(id); }
   void restore_endpoints(const std::vector<LocalEndpoint>& endpoints) override;
+  Result<ConntrackFlush> forget_flows(const std::vector<std::string>& addresses) override {
+    return flush_conntrack(addresses, netns_);
+  }
   Result<std::string> read_back() override;
   Result<void> repair() override;
   [[nodiscard]] std::size_t last_write_ops() const override { return report_.ops; }
@@ -74,6 +77,7 @@ class NftDataplane final : public Dataplane {
   Result<compiler::Transaction> from_kernel(const compiler::Ruleset& wanted);
 
   std::string node_;
+  std::string netns_;  // "" = ours (conntrack flushes go there too)
   compiler::NodeConfig config_;
   compiler::Kernel kernel_;
   const engine::Model* model_ = nullptr;  // the caller's (Dataplane::set_model)
