@@ -734,4 +734,10 @@ TEST_CASE("agent: (session 9, review H3) conntrack entries of an address are dro
   REQUIRE(forgotten.size() == 5);
   CHECK(forgotten.back() == "10.244.1.11/24");
   CHECK(rig.metrics.value("rampart_agent_conntrack_flush_errors_total") == 0);
+  // A flush that fails is counted and logged; the ADD still succeeds (its
+  // rules are in place) and the agent goes on.
+  rig.dataplane.set_forget_fails(true);
+  CHECK(ask(rig.socket(), add_request("prod", "a", "container1a", "10.244.1.10/24")).ok);
+  CHECK(rig.metrics.value("rampart_agent_conntrack_flush_errors_total") == 1);
+  CHECK(rig.agent->ready());
 }

@@ -74,7 +74,12 @@ class RecordingDataplane final : public enforcer::Dataplane {
   Result<enforcer::ConntrackFlush> forget_flows(const std::vector<std::string>& addresses) override {
     std::lock_guard lock(mutex_);
     for (const auto& a : addresses) forgotten_.push_back(a);
+    if (forget_fails_) return fail(ErrorCode::kKernel, "injected conntrack failure");
     return enforcer::ConntrackFlush{};
+  }
+  void set_forget_fails(bool fails) {
+    std::lock_guard lock(mutex_);
+    forget_fails_ = fails;
   }
   std::vector<std::string> forgotten() const {
     std::lock_guard lock(mutex_);
@@ -127,6 +132,7 @@ class RecordingDataplane final : public enforcer::Dataplane {
   mutable std::mutex mutex_;
   std::vector<std::string> calls_;
   std::vector<std::string> forgotten_;
+  bool forget_fails_ = false;
   std::vector<std::string> violations_;
   engine::Model model_;
   bool has_model_ = false;
