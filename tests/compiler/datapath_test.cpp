@@ -1,7 +1,8 @@
 // Real packets (root, label e2e): pods are network namespaces wired to a node
 // namespace — routed veths (vcn-native) or a cni0 bridge (overlay, through
-// br_netfilter) — and TCP connections / UDP datagrams between them must get
-// exactly the verdict of the engine's evaluator and of the IR tracer.
+// br_netfilter) — and TCP connections / UDP datagrams / ICMP echoes between
+// them must get exactly the verdict of the engine's evaluator and of the IR
+// tracer.
 #include <catch2/catch.hpp>
 
 #include <memory>
@@ -15,6 +16,7 @@
 #include "rampart/compiler/render.h"
 #include "rampart/compiler/tracer.h"
 #include "rampart/engine/evaluator.h"
+#include "rampart/engine/loader.h"
 
 using namespace rampart;
 using namespace rampart::compiler;
@@ -24,30 +26,49 @@ using engine::Action;
 namespace {
 
 struct Cluster {
-  Netns node{"node"};
+  Netns node;
   std::vector<std::unique_ptr<Netns>> pods;  // by NodeEndpoint order
 
-  Cluster(const engine::Model& m, const std::vector<NodeEndpoint>& eps, Mode mode) {
+  // `ipv6`: each pod's IPv6 address wired too (routed via fe80::1 in
+  // vcn-native, on fd00::/64 with the bridge's fd00::1 in overlay).
+  // `tag`: prefixed to the namespaces' names.
+  Cluster(const engine::Model& m, const std::vector<NodeEndpoint>& eps, Mode mode, bool ipv6 = false,
+          const std::string& tag = "")
+      : node(tag + "node") {
     const auto ok = [](int rc) {
       if (rc != 0) throw std::runtime_error("wiring failed");
     };
     ok(node.run("sysctl -qw net.ipv4.ip_forward=1"));
+    if (ipv6) ok(node.run("sysctl -qw net.ipv6.conf.all.forwarding=1"));
     if (mode == Mode::kOverlay) {
       ok(node.run("sh -c 'ip link add cni0 type bridge && ip addr add 10.244.0.1/24 dev cni0 && ip link set cni0 up'"));
       ok(node.run("sysctl -qw net.bridge.bridge-nf-call-iptables=1"));
+      if (ipv6) {
+        ok(node.run("ip -6 addr add fd00::1/64 dev cni0 nodad"));
+        ok(node.run("sysctl -qw net.bridge.bridge-nf-call-ip6tables=1"));
+      }
     }
     for (const auto& ep : eps) {
-      pods.push_back(std::make_unique<Netns>("pod"));
+      pods.push_back(std::make_unique<Netns>(tag + "pod"));
       const Netns& pod = *pods.back();
       const std::string addr = m.endpoints[ep.index].ips.front().str();
+      std::string addr6;
+      for (const auto& a : m.endpoints[ep.index].ips)
+        if (ipv6 && a.family == 6) addr6 = a.str();
       ok(node.run("ip link add " + ep.interface + " type veth peer name eth0 netns " + pod.name()));
       if (mode == Mode::kVcnNative) {
         ok(pod.run("sh -c 'ip addr add " + addr + "/32 dev eth0 && ip link set eth0 up && ip route add default dev eth0'"));
         ok(node.run("sh -c 'ip link set " + ep.interface + " up && ip route add " + addr + "/32 dev " + ep.interface +
                     " && sysctl -qw net.ipv4.conf." + ep.interface + ".proxy_arp=1 && sysctl -qw net.ipv4.neigh." + ep.interface +
                     ".proxy_delay=0'"));  // proxy ARP answers at once
+        if (!addr6.empty()) {
+          ok(pod.run("sh -c 'ip -6 addr add " + addr6 + "/128 dev eth0 nodad && ip -6 route add default via fe80::1 dev eth0'"));
+          ok(node.run("sh -c 'ip -6 addr add fe80::1/64 dev " + ep.interface + " nodad && ip -6 route add " + addr6 +
+                      "/128 dev " + ep.interface + "'"));
+        }
       } else {
         ok(pod.run("sh -c 'ip addr add " + addr + "/24 dev eth0 && ip link set eth0 up && ip route add default via 10.244.0.1'"));
+        if (!addr6.empty()) ok(pod.run("ip -6 addr add " + addr6 + "/64 dev eth0 nodad"));
         ok(node.run("ip link set " + ep.interface + " master cni0 up"));
       }
     }
@@ -92,6 +113,19 @@ TEST_CASE("real TCP and UDP packets, the evaluator and the IR tracer agree", "[c
               ++probes;
               passed += real;
             }
+          // ICMP echo: no ports (a protocol-less named notPorts holds for it).
+          engine::Flow f{.src = engine::FlowEnd::of(src), .dst = engine::FlowEnd::of(dst), .protocol = 1, .icmp_type = 8};
+          const auto decision = ev.evaluate(f);
+          auto t = trace(*rs, flow_packet(m, eps, mode, eps[s].index, eps[d].index, 1, 0));
+          REQUIRE(t);
+          const bool real = raw_delivers(c.pods[s]->name(), c.pods[d]->name(), dst.ips.front().str(), 1);
+          INFO((mode == Mode::kOverlay ? "overlay" : "vcn-native")
+               << " seed " << seed << " " << src.name << " -> " << dst.name << " ICMP echo\n"
+               << engine::describe(decision.egress) << "\n" << engine::describe(decision.ingress) << "\n" << t->str());
+          CHECK(t->accepted == decision.allowed);
+          CHECK(real == decision.allowed);
+          ++probes;
+          passed += real;
         }
     }
   }
@@ -197,4 +231,91 @@ TEST_CASE("an interface two local pods claim passes no real packet", "[compiler]
     CHECK(tcp_connects(web, other, "10.244.0.12", 80));       // the rest of the node is untouched
     CHECK(udp_delivers(other, web, "10.244.0.10", 53));
   }
+}
+
+// A named notPorts in a rule without a protocol (calico-semantics §4.4):
+// packets without ports satisfy it. Session 8's review saw the kernel let
+// ICMP past `Deny destination.notPorts: [web]` (p7), and drop it under
+// `Allow destination.notPorts: [web]` (p6). Real ICMP and ICMPv6 echoes,
+// protocol 253 datagrams and TCP connections, against the spec's answer, the
+// evaluator and the tracer; the kernel's rules read back as the IR.
+TEST_CASE("a named notPorts without a protocol: real ICMP, ICMPv6, protocol 253 and TCP", "[compiler][datapath][notports]") {
+  const std::string pods = R"(apiVersion: v1
+kind: Namespace
+metadata: {name: a}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: cli, namespace: a, labels: {app: cli}}
+spec: {nodeName: node-1, containers: [{name: c, image: x}]}
+status: {podIPs: [{ip: 10.244.0.2}, {ip: 'fd00::2'}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: srv, namespace: a, labels: {app: srv}}
+spec: {nodeName: node-1, containers: [{name: c, image: x, ports: [{name: web, containerPort: 8080}]}]}
+status: {podIPs: [{ip: 10.244.0.3}, {ip: 'fd00::3'}]}
+---
+)";
+  const auto policy = [](const std::string& rules) {
+    return "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec:\n"
+           "  selector: app == 'srv'\n  types: [Ingress]\n  ingress:\n" + rules;
+  };
+  struct Want {
+    int family;
+    std::uint8_t protocol;
+    std::uint16_t port;
+    bool allowed;
+  };
+  // Conntrack's generic tracker keys protocol 253 by addresses only: one
+  // probe per address pair.
+  const std::vector<std::pair<std::string, std::vector<Want>>> cases = {
+      {policy("  - action: Deny\n    destination: {notPorts: [web]}\n  - action: Allow\n"),  // p7
+       {{4, 1, 0, false}, {6, 58, 0, false}, {4, 253, 0, false}, {4, 6, 8080, true}, {6, 6, 8080, true}, {4, 6, 9999, false}}},
+      {policy("  - action: Allow\n    destination: {notPorts: [web]}\n"),  // p6
+       {{4, 1, 0, true}, {6, 58, 0, true}, {4, 253, 0, true}, {6, 253, 0, true}, {4, 6, 8080, false}, {6, 6, 9999, true}}},
+  };
+  for (Mode mode : {Mode::kVcnNative, Mode::kOverlay})
+    for (const auto& [yaml, wants] : cases) {
+      const auto loaded = engine::load_text(pods + yaml, "h1.yaml");
+      REQUIRE_FALSE(loaded.has_errors());
+      const auto& m = loaded.model;
+      const engine::Evaluator ev(m);
+      const auto eps = node_endpoints(m, "node-1");
+      REQUIRE(eps.size() == 2);
+      const std::size_t cli = m.endpoints[eps[0].index].name == "cli" ? 0 : 1, srv = 1 - cli;
+      Cluster c(m, eps, mode, true, "h1-");  // fresh namespaces: no conntrack entry from the case before
+      auto rs = lower(m, eps, NodeConfig{.mode = mode});
+      REQUIRE(rs);
+      Kernel k(c.node.name());
+      REQUIRE(k.apply(rebuild(*rs)));
+      const auto drift = k.drift(*rs);
+      REQUIRE(drift);
+      CHECK(*drift == "");
+      const auto address = [&](std::size_t pod, int family) {
+        for (const auto& a : m.endpoints[eps[pod].index].ips)
+          if (a.family == family) return a.str();
+        return std::string();
+      };
+      for (const auto& w : wants) {
+        engine::Flow f{.src = engine::FlowEnd::of(m.endpoints[eps[cli].index], w.family),
+                       .dst = engine::FlowEnd::of(m.endpoints[eps[srv].index], w.family),
+                       .ip_version = w.family, .protocol = w.protocol, .dst_port = w.port, .src_port = 40000};
+        if (w.protocol == 1 || w.protocol == 58) f.icmp_type = w.family == 4 ? 8 : 128;
+        auto t = trace(*rs, flow_packet(m, eps, mode, eps[cli].index, eps[srv].index, w.protocol, w.port, w.family));
+        REQUIRE(t);
+        const std::string addr = address(srv, w.family);
+        const bool real = w.protocol == 6 ? tcp_connects(c.pods[cli]->name(), c.pods[srv]->name(), addr, w.port, 1500)
+                                          : raw_delivers(c.pods[cli]->name(), c.pods[srv]->name(), addr, w.protocol, 1500);
+        INFO((mode == Mode::kOverlay ? "overlay" : "vcn-native") << " v" << w.family << " proto " << int(w.protocol)
+                                                                 << " port " << w.port << "\n" << yaml << "\n" << t->str()
+                                                                 << render(*rs));
+        CHECK(real == w.allowed);
+        CHECK(ev.evaluate(f).allowed == w.allowed);
+        CHECK(t->accepted == w.allowed);
+      }
+      // the wiring works both ways: srv (no egress policy) reaches cli
+      CHECK(raw_delivers(c.pods[srv]->name(), c.pods[cli]->name(), address(cli, 4), 1, 1500));
+      CHECK(raw_delivers(c.pods[srv]->name(), c.pods[cli]->name(), address(cli, 6), 58, 1500));
+    }
 }

@@ -14,6 +14,8 @@
 #include <map>
 #include <memory>
 #include <tuple>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
@@ -36,13 +38,13 @@ Netns::~Netns() { sh("ip netns del " + name_ + " 2>/dev/null"); }
 
 int Netns::run(const std::string& command) const { return sh("ip netns exec " + name_ + " " + command); }
 
-int socket_in(const std::string& netns, int domain, int type) {
+int socket_in(const std::string& netns, int domain, int type, int protocol) {
   int result = -1;
   std::thread t([&] {
     // setns is per thread: this thread enters the namespace and ends.
     const int fd = open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
-    if (setns(fd, CLONE_NEWNET) == 0) result = socket(domain, type | SOCK_CLOEXEC, 0);
+    if (setns(fd, CLONE_NEWNET) == 0) result = socket(domain, type | SOCK_CLOEXEC, protocol);
     close(fd);
   });
   t.join();
@@ -119,6 +121,58 @@ bool udp_delivers(const std::string& client_ns, const std::string& server_ns, co
   if (poll(&p, 1, timeout_ms) <= 0) return false;
   char buf[64];
   return recv(server.fd, buf, sizeof buf, 0) > 0;
+}
+
+namespace {
+
+std::uint16_t inet_checksum(const unsigned char* data, std::size_t len) {
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i + 1 < len; i += 2) sum += static_cast<std::uint32_t>(data[i] << 8 | data[i + 1]);
+  if (len % 2) sum += static_cast<std::uint32_t>(data[len - 1] << 8);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<std::uint16_t>(~sum);
+}
+
+}  // namespace
+
+bool raw_delivers(const std::string& client_ns, const std::string& server_ns, const std::string& addr, int protocol,
+                  int timeout_ms) {
+  static std::atomic<std::uint16_t> probes{0};
+  const std::uint16_t id = static_cast<std::uint16_t>(getpid() ^ (probes++ << 8));
+  const Addr a = make(addr, 0);
+  Fd server{socket_in(server_ns, a.family, SOCK_RAW, protocol)};
+  Fd client{socket_in(client_ns, a.family, SOCK_RAW, protocol)};
+  if (server.fd < 0 || client.fd < 0) throw std::runtime_error("raw socket in netns failed");
+  // ICMP/ICMPv6: an echo request (type, code, checksum, id, sequence) with
+  // the tag as payload; others: the tag alone. The kernel fills ICMPv6's
+  // checksum (it needs the pseudo-header).
+  const bool icmp = protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6;
+  char tag_text[16];
+  std::snprintf(tag_text, sizeof tag_text, "rampart-%05u", static_cast<unsigned>(id));
+  const std::string tag = tag_text;
+  std::vector<unsigned char> msg;
+  if (icmp) msg = {static_cast<unsigned char>(protocol == IPPROTO_ICMP ? 8 : 128), 0, 0, 0,
+                   static_cast<unsigned char>(id >> 8), static_cast<unsigned char>(id & 0xff), 0, 1};
+  msg.insert(msg.end(), tag.begin(), tag.end());
+  if (protocol == IPPROTO_ICMP) {
+    const std::uint16_t sum = inet_checksum(msg.data(), msg.size());
+    msg[2] = static_cast<unsigned char>(sum >> 8);
+    msg[3] = static_cast<unsigned char>(sum & 0xff);
+  }
+  if (sendto(client.fd, msg.data(), msg.size(), 0, reinterpret_cast<const sockaddr*>(&a.ss), a.len) < 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{server.fd, POLLIN, 0};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    unsigned char buf[2048];
+    const ssize_t n = recv(server.fd, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    // IPv4 raw sockets receive the IP header too; others (neighbour
+    // discovery, a stray echo) are skipped by their tag.
+    const std::string got(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(n));
+    if (got.find(tag) != std::string::npos) return true;
+  }
 }
 
 }  // namespace rampart::testing

@@ -26,13 +26,21 @@ class Netns {
 };
 
 // A socket created inside the namespace (it stays bound to it).
-int socket_in(const std::string& netns, int domain, int type);
+int socket_in(const std::string& netns, int domain, int type, int protocol = 0);
 
 // TCP: true when a connection from `client_ns` to addr:port completes within
 // the timeout. UDP: true when one datagram arrives.
 bool tcp_connects(const std::string& client_ns, const std::string& server_ns, const std::string& addr, int port,
                   int timeout_ms = 400);
 bool udp_delivers(const std::string& client_ns, const std::string& server_ns, const std::string& addr, int port,
+                  int timeout_ms = 400);
+// A packet of IP protocol `protocol` with no ports, sent from a raw socket in
+// `client_ns` to `addr`: true when a raw socket in `server_ns` receives it.
+// ICMP (1) and ICMPv6 (58) send an echo request; any other protocol a tagged
+// payload. Conntrack's generic tracker keys other protocols by addresses
+// only: a second probe between the same two addresses (either way) is no
+// longer a new flow.
+bool raw_delivers(const std::string& client_ns, const std::string& server_ns, const std::string& addr, int protocol,
                   int timeout_ms = 400);
 
 // Many probes at once, for traffic matrices: one server socket per
