@@ -61,6 +61,21 @@ void forget_flows(Dataplane& dataplane, Metrics& metrics, const std::vector<std:
   }
 }
 
+// The addresses no remaining registration holds: a late DEL of a sandbox
+// whose address a newer pod already has must not cut that pod's flows.
+std::vector<std::string> unclaimed(const std::vector<std::string>& addresses,
+                                   const std::map<std::string, LocalEndpoint>& registered) {
+  const auto bare = [](const std::string& a) { return a.substr(0, a.find('/')); };
+  std::vector<std::string> out;
+  for (const auto& address : addresses) {
+    bool held = false;
+    for (const auto& [id, ep] : registered)
+      for (const auto& other : ep.addresses) held |= bare(other) == bare(address);
+    if (!held) out.push_back(address);
+  }
+  return out;
+}
+
 engine::Model build_model(const ResourceStore& store, const std::string& node,
                           const std::map<std::string, LocalEndpoint>& local) {
   engine::Model model;
@@ -509,7 +524,7 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
         flush(true);  // one write: the endpoint's rules and the model's overlay go together
         log(LogLevel::kInfo, "endpoint removed", {{"endpoint", ep.id()}, {"pod", ep.pod()}});
       }
-      forget_flows(dataplane_, metrics_, gone, ep.id());
+      forget_flows(dataplane_, metrics_, unclaimed(gone, local_), ep.id());
       update_gauges();
       reply(ok());
       return;
@@ -553,7 +568,7 @@ void Agent::serve(const Request& request, std::function<void(Reply)> reply) {
       persist_pending_ = !persist(local_);
       local_changed();
       flush(true);
-      forget_flows(dataplane_, metrics_, gone, "gc");
+      forget_flows(dataplane_, metrics_, unclaimed(gone, local_), "gc");
       update_gauges();
       return reply(ok());
     }
