@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "rampart/engine/normalize.h"
+#include "agent_flows.h"
 #include "rampart/enforcer/endpoint_file.h"
 #include "rampart/enforcer/log.h"
 
@@ -41,40 +42,6 @@ void merge_change(compiler::ModelChange& into, compiler::ModelChange&& more) {
 }
 
 }  // namespace
-
-// Drops the conntrack entries of addresses that changed hands (a removed
-// pod's, a new pod's): established flows are accepted before any policy, so
-// an old entry would deliver its flow to the address's next pod. A failure is
-// logged and counted, never fatal (the rules are already right).
-void forget_flows(Dataplane& dataplane, Metrics& metrics, const std::vector<std::string>& addresses,
-                  const std::string& endpoint) {
-  if (addresses.empty()) return;
-  auto flushed = dataplane.forget_flows(addresses);
-  if (!flushed || flushed->failed > 0) {
-    metrics.add("rampart_agent_conntrack_flush_errors_total", flushed ? static_cast<double>(flushed->failed) : 1.0);
-    log(LogLevel::kError, "cannot delete conntrack entries: established flows may reach the address's next pod",
-        {{"endpoint", endpoint}, {"error", flushed ? flushed->first_error : flushed.error().str()}});
-  }
-  if (flushed && flushed->deleted > 0) {
-    log(LogLevel::kInfo, "conntrack entries deleted",
-        {{"endpoint", endpoint}, {"entries", std::to_string(flushed->deleted)}});
-  }
-}
-
-// The addresses no remaining registration holds: a late DEL of a sandbox
-// whose address a newer pod already has must not cut that pod's flows.
-std::vector<std::string> unclaimed(const std::vector<std::string>& addresses,
-                                   const std::map<std::string, LocalEndpoint>& registered) {
-  const auto bare = [](const std::string& a) { return a.substr(0, a.find('/')); };
-  std::vector<std::string> out;
-  for (const auto& address : addresses) {
-    bool held = false;
-    for (const auto& [id, ep] : registered)
-      for (const auto& other : ep.addresses) held |= bare(other) == bare(address);
-    if (!held) out.push_back(address);
-  }
-  return out;
-}
 
 engine::Model build_model(const ResourceStore& store, const std::string& node,
                           const std::map<std::string, LocalEndpoint>& local) {
