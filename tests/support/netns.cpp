@@ -36,7 +36,14 @@ Netns::Netns(const std::string& tag) {
 
 Netns::~Netns() { sh("ip netns del " + name_ + " 2>/dev/null"); }
 
-int Netns::run(const std::string& command) const { return sh("ip netns exec " + name_ + " " + command); }
+// The whole command line runs inside, through one shell: `a && b`, pipes and
+// $(…) included — with a bare `ip netns exec` only the first command would,
+// and the rest would touch the root namespace.
+int Netns::run(const std::string& command) const {
+  std::string quoted = "'";
+  for (char c : command) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return sh("ip netns exec " + name_ + " sh -c " + quoted + "'");
+}
 
 int socket_in(const std::string& netns, int domain, int type, int protocol) {
   int result = -1;

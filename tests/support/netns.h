@@ -18,7 +18,8 @@ class Netns {
   Netns(const Netns&) = delete;
   Netns& operator=(const Netns&) = delete;
   [[nodiscard]] const std::string& name() const { return name_; }
-  // Runs `command` inside the namespace (through `ip netns exec`).
+  // Runs the shell command line `command` inside the namespace, all of it
+  // (`ip netns exec NAME sh -c …`).
   int run(const std::string& command) const;
 
  private:
