@@ -1,13 +1,10 @@
 #include "rampart/enforcer/conntrack_flush.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
-#include <sched.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -20,41 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "netlink_socket.h"
+
 namespace rampart::enforcer {
 namespace {
-
-struct SocketCloser {
-  void operator()(mnl_socket* s) const { mnl_socket_close(s); }
-};
-using Socket = std::unique_ptr<mnl_socket, SocketCloser>;
-
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-// A netfilter socket in `netns` ("" = ours); only this thread switches, and
-// only while the socket is made (it keeps the namespace it was made in).
-Result<Socket> open_netfilter_socket(const std::string& netns) {
-  Fd self, target;
-  if (!netns.empty()) {
-    self.fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    target.fd = ::open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
-    if (self.fd < 0 || target.fd < 0)
-      return fail(ErrorCode::kNotFound, "network namespace " + netns + ": " + std::strerror(errno));
-    if (::setns(target.fd, CLONE_NEWNET) != 0) return fail(ErrorCode::kIo, "setns " + netns + ": " + std::strerror(errno));
-  }
-  Socket s(mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC));
-  const int saved = errno;
-  if (self.fd >= 0 && ::setns(self.fd, CLONE_NEWNET) != 0)
-    return fail(ErrorCode::kInternal, std::string("cannot return to the agent's network namespace: ") + std::strerror(errno));
-  if (!s) return fail(ErrorCode::kIo, std::string("netfilter netlink socket: ") + std::strerror(saved));
-  if (mnl_socket_bind(s.get(), 0, MNL_SOCKET_AUTOPID) < 0)
-    return fail(ErrorCode::kIo, std::string("netfilter netlink bind: ") + std::strerror(errno));
-  return s;
-}
 
 nlmsghdr* put_request(char* buffer, std::uint8_t message, std::uint16_t flags, std::uint8_t family) {
   static std::atomic<std::uint32_t> sequence{0};
@@ -67,29 +33,6 @@ nlmsghdr* put_request(char* buffer, std::uint8_t message, std::uint16_t flags, s
   header->version = NFNETLINK_V0;
   header->res_id = 0;
   return request;
-}
-
-// Sends `request` and hands every answer to `each` until the dump ends or the
-// ack arrives. The error's errno is kept for the caller (ENOENT on delete).
-struct Failure {
-  int error;
-  std::string message;
-};
-std::optional<Failure> exchange(mnl_socket* nl, nlmsghdr* request, const std::function<void(const nlmsghdr*)>& each) {
-  if (mnl_socket_sendto(nl, request, request->nlmsg_len) < 0) return Failure{errno, std::string("send: ") + std::strerror(errno)};
-  std::vector<char> buffer(32768);
-  const auto callback = [](const nlmsghdr* m, void* data) {
-    (*static_cast<const std::function<void(const nlmsghdr*)>*>(data))(m);
-    return MNL_CB_OK;
-  };
-  while (true) {
-    const ssize_t n = mnl_socket_recvfrom(nl, buffer.data(), buffer.size());
-    if (n < 0) return Failure{errno, std::string("receive: ") + std::strerror(errno)};
-    const int rc = mnl_cb_run(buffer.data(), static_cast<std::size_t>(n), request->nlmsg_seq, mnl_socket_get_portid(nl),
-                              callback, const_cast<std::function<void(const nlmsghdr*)>*>(&each));
-    if (rc == MNL_CB_STOP) return std::nullopt;
-    if (rc < 0) return Failure{errno, std::strerror(errno)};
-  }
 }
 
 // Every attribute between `start` and `end` (libmnl's iteration macros do
@@ -175,7 +118,7 @@ Result<ConntrackFlush> flush_conntrack(const std::vector<std::string>& addresses
   }
   ConntrackFlush result;
   if (targets.empty()) return result;
-  auto nl = open_netfilter_socket(netns);
+  auto nl = netlink::open_in(NETLINK_NETFILTER, netns, "netfilter netlink");
   if (!nl) return std::unexpected(nl.error());
 
   // The whole dump first: deleting while the kernel walks the table could
@@ -183,14 +126,14 @@ Result<ConntrackFlush> flush_conntrack(const std::vector<std::string>& addresses
   std::vector<std::vector<char>> deletes;
   std::array<char, 64> buffer{};
   nlmsghdr* dump = put_request(buffer.data(), IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, AF_UNSPEC);
-  if (auto failure = exchange(nl->get(), dump, [&](const nlmsghdr* m) {
+  if (auto failure = netlink::exchange(nl->get(), dump, [&](const nlmsghdr* m) {
         if (auto request = delete_request_if_matching(m, targets); !request.empty()) deletes.push_back(std::move(request));
       })) {
     return fail(ErrorCode::kKernel, "conntrack dump: " + failure->message);
   }
   for (auto& request : deletes) {
     auto* header = reinterpret_cast<nlmsghdr*>(request.data());
-    const auto failure = exchange(nl->get(), header, [](const nlmsghdr*) {});
+    const auto failure = netlink::exchange(nl->get(), header, [](const nlmsghdr*) {});
     if (!failure || failure->error == ENOENT) {  // ENOENT: it ended meanwhile
       ++result.deleted;
     } else {

@@ -1,13 +1,10 @@
 #include "rampart/enforcer/interface_discovery.h"
 
-#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
-#include <sched.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -19,41 +16,10 @@
 #include <set>
 #include <vector>
 
+#include "netlink_socket.h"
+
 namespace rampart::enforcer {
 namespace {
-
-struct SocketCloser {
-  void operator()(mnl_socket* s) const { mnl_socket_close(s); }
-};
-using Socket = std::unique_ptr<mnl_socket, SocketCloser>;
-
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-// A route socket in `netns` ("" = ours). A socket keeps the namespace it was
-// made in, so only this thread switches, for the duration of the call.
-Result<Socket> open_route_socket(const std::string& netns) {
-  Fd self, target;
-  if (!netns.empty()) {
-    self.fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    target.fd = ::open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
-    if (self.fd < 0 || target.fd < 0)
-      return fail(ErrorCode::kNotFound, "network namespace " + netns + ": " + std::strerror(errno));
-    if (::setns(target.fd, CLONE_NEWNET) != 0) return fail(ErrorCode::kIo, "setns " + netns + ": " + std::strerror(errno));
-  }
-  Socket s(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC));
-  const int saved = errno;
-  if (self.fd >= 0 && ::setns(self.fd, CLONE_NEWNET) != 0)
-    return fail(ErrorCode::kInternal, std::string("cannot return to the agent's network namespace: ") + std::strerror(errno));
-  if (!s) return fail(ErrorCode::kIo, std::string("rtnetlink socket: ") + std::strerror(saved));
-  if (mnl_socket_bind(s.get(), 0, MNL_SOCKET_AUTOPID) < 0)
-    return fail(ErrorCode::kIo, std::string("rtnetlink bind: ") + std::strerror(errno));
-  return s;
-}
 
 // Sends one request and hands every answer to `each` until the dump ends
 // (or the ack of a plain request arrives).
@@ -61,21 +27,8 @@ Result<void> exchange(mnl_socket* nl, nlmsghdr* request, const char* what,
                       const std::function<void(const nlmsghdr*)>& each) {
   static std::atomic<std::uint32_t> sequence{0};
   request->nlmsg_seq = ++sequence;
-  if (mnl_socket_sendto(nl, request, request->nlmsg_len) < 0)
-    return fail(ErrorCode::kIo, std::string(what) + ": send: " + std::strerror(errno));
-  std::vector<char> buffer(32768);  // libmnl's MNL_SOCKET_DUMP_SIZE (newer libmnl only)
-  const auto callback = [](const nlmsghdr* m, void* data) {
-    (*static_cast<const std::function<void(const nlmsghdr*)>*>(data))(m);
-    return MNL_CB_OK;
-  };
-  while (true) {
-    const ssize_t n = mnl_socket_recvfrom(nl, buffer.data(), buffer.size());
-    if (n < 0) return fail(ErrorCode::kIo, std::string(what) + ": receive: " + std::strerror(errno));
-    const int rc = mnl_cb_run(buffer.data(), static_cast<std::size_t>(n), request->nlmsg_seq,
-                              mnl_socket_get_portid(nl), callback, const_cast<std::function<void(const nlmsghdr*)>*>(&each));
-    if (rc == MNL_CB_STOP) return {};
-    if (rc < 0) return fail(ErrorCode::kIo, std::string(what) + ": " + std::strerror(errno));
-  }
+  if (auto failure = netlink::exchange(nl, request, each)) return fail(ErrorCode::kIo, std::string(what) + ": " + failure->message);
+  return {};
 }
 
 template <typename Header>
@@ -266,7 +219,7 @@ InterfaceDiscovery::InterfaceDiscovery(compiler::Mode mode, std::string bridge, 
 Result<std::map<std::string, Discovery>> InterfaceDiscovery::find(const std::vector<PodAddresses>& pods) const {
   std::map<std::string, Discovery> out;
   if (pods.empty()) return out;
-  auto nl = open_route_socket(netns_);
+  auto nl = netlink::open_in(NETLINK_ROUTE, netns_, "rtnetlink");
   if (!nl) return std::unexpected(nl.error());
   auto all_links = links(nl->get());
   if (!all_links) return std::unexpected(all_links.error());
