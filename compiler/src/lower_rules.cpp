@@ -296,9 +296,13 @@ Result<void> PolicyLowerer::lower_rule(const Policy& p, Direction d, const engin
           break;
         case Action::kDeny: out.verdict = plain(Verdict::Kind::kDrop); break;
         case Action::kLog: {
-          std::string prefix = cfg_.log_prefix + " " + p.tier + "/" + p.qualified_name() + " " + dir + " rule " +
-                               std::to_string(index) + ": ";
-          if (prefix.size() > 127) prefix = prefix.substr(0, 125) + ": ";
+          // The kernel refuses a prefix over 127 bytes (and with it the whole
+          // batch): a long name is cut, marked "~", and the direction and rule
+          // index, which a reader needs to find the rule, are kept.
+          std::string who = cfg_.log_prefix + " " + p.tier + "/" + p.qualified_name();
+          const std::string where = " " + std::string(dir) + " rule " + std::to_string(index) + ": ";
+          if (who.size() + where.size() > 127) who = who.substr(0, 127 - where.size() - 1) + "~";
+          const std::string prefix = who + where;
           out.statements.push_back(Statement{.kind = Statement::Kind::kLog, .text = prefix});
           break;
         }

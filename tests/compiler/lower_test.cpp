@@ -131,6 +131,24 @@ TEST_CASE("tiers, Pass, Deny, Log and the tier default action", "[compiler][lowe
   CHECK(allowed(m, *rs, eps, Mode::kVcnNative, 0, 1, 6, 5432));
 }
 
+// The kernel refuses a log prefix over 127 bytes, and with it the whole batch.
+TEST_CASE("a long policy name keeps its log prefix within 127 bytes, direction and rule index included", "[compiler][lower]") {
+  auto m = shop();
+  m.tiers.push_back(engine::Tier{.name = "security", .order = 10});
+  const std::string name(200, 'n');  // Kubernetes allows 253
+  add_policy(m, "", name, "app == 'db'", {rule(Action::kDeny, 17), rule(Action::kLog), rule(Action::kPass)}, {}, true, false, 1,
+             "security");
+  auto eps = node_endpoints(m, "node-1");
+  auto rs = lower(m, eps, NodeConfig{});
+  REQUIRE(rs);
+  auto t = trace(*rs, flow_packet(m, eps, Mode::kVcnNative, 0, 1, 6, 5432));
+  REQUIRE(t->logs.size() == 1);
+  const std::string& prefix = t->logs[0];
+  CHECK(prefix.size() == 127);
+  CHECK(prefix.starts_with("rampart security/nnnn"));
+  CHECK(prefix.ends_with("n~ ingress rule 1: "));
+}
+
 TEST_CASE("nets, notNets, named ports and per-family filtering", "[compiler][lower]") {
   auto m = shop();
   m.endpoints[1].ports.push_back(engine::NamedPort{.name = "pg", .protocol = 6, .port = 5432});
