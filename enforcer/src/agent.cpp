@@ -559,7 +559,7 @@ std::optional<Reply> Agent::try_add(const Request& request) {
     bool shares = it->second.pod() == ep.pod() && it->second.network == ep.network &&
                   it->second.container_id != ep.container_id;
     for (const auto& a : it->second.addresses) {
-      for (const auto& b : ep.addresses) shares |= a.substr(0, a.find('/')) == b.substr(0, b.find('/'));
+      for (const auto& b : ep.addresses) shares |= bare_address(a) == bare_address(b);
     }
     if (shares && it->first != ep.id()) {
       replaced.push_back(it->first);

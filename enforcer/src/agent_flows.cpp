@@ -21,12 +21,11 @@ void forget_flows(Dataplane& dataplane, Metrics& metrics, const std::vector<std:
 
 std::vector<std::string> unclaimed(const std::vector<std::string>& addresses,
                                    const std::map<std::string, LocalEndpoint>& registered) {
-  const auto bare = [](const std::string& a) { return a.substr(0, a.find('/')); };
   std::vector<std::string> out;
   for (const auto& address : addresses) {
     bool held = false;
     for (const auto& [id, ep] : registered)
-      for (const auto& other : ep.addresses) held |= bare(other) == bare(address);
+      for (const auto& other : ep.addresses) held |= bare_address(other) == bare_address(address);
     if (!held) out.push_back(address);
   }
   return out;

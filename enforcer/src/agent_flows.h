@@ -11,6 +11,9 @@
 
 namespace rampart::enforcer {
 
+// A registration's address without its prefix length ("10.0.0.5/32" → "10.0.0.5").
+inline std::string bare_address(const std::string& cidr) { return cidr.substr(0, cidr.find('/')); }
+
 // The addresses no remaining registration holds: a late DEL of a sandbox
 // whose address a newer pod already has must not cut that pod's flows.
 std::vector<std::string> unclaimed(const std::vector<std::string>& addresses,

@@ -274,7 +274,7 @@ void EtcdDatastore::run(DatastoreListener& listener) {
       case WatchOutcome::Kind::kCompacted:
         listener.on_error(Error{ErrorCode::kNotFound,
                                 "revision " + std::to_string(revision_ + 1) + " compacted (oldest kept " +
-                                    std::to_string(outcome.compact_revision) + "); relisting",
+                                    std::to_string(outcome.revision) + "); relisting",
                                 {}});
         need_list = true;
         break;
@@ -283,7 +283,7 @@ void EtcdDatastore::run(DatastoreListener& listener) {
         // delivered may be gone or changed at revisions the watch would never
         // send. A relist reaches the listener as the difference (review #6).
         listener.on_error(Error{ErrorCode::kUnavailable,
-                                "etcd is at revision " + std::to_string(outcome.compact_revision) +
+                                "etcd is at revision " + std::to_string(outcome.revision) +
                                     ", behind revision " + std::to_string(revision_) +
                                     " already delivered (restored from a snapshot?); relisting",
                                 {}});

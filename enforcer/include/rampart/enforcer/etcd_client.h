@@ -47,7 +47,7 @@ struct WatchOutcome {
   // starts after (etcd restored from a snapshot, or a member far behind): the
   // watch would wait for revisions that are not the ones already seen.
   enum class Kind { kCancelled, kCompacted, kBehind, kDisconnected } kind = Kind::kDisconnected;
-  std::int64_t compact_revision = 0;  // kCompacted: the oldest revision still kept; kBehind: the store's revision
+  std::int64_t revision = 0;  // kCompacted: the oldest revision still kept; kBehind: the store's revision
   std::string detail;
   bool established = false;  // kDisconnected: a stream was up (else no endpoint could be reached)
 };
