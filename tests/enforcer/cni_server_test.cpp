@@ -15,31 +15,15 @@
 #include <fstream>
 #include <string>
 
+#include "agent_rig.h"
 #include "rampart/enforcer/servers.h"
 #include "temp_files.h"
 
 using namespace rampart;
 using namespace rampart::enforcer;
-namespace ap = rampart::agent_protocol;
+using rampart::test::ask;
 
 namespace {
-
-ap::Reply ask(const std::string& socket_path, const ap::Request& request) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, socket_path.c_str(), sizeof addr.sun_path - 1);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  const std::string line = ap::encode(request);
-  REQUIRE(::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()));
-  std::string reply;
-  char c;
-  while (::read(fd, &c, 1) == 1 && c != '\n') reply += c;
-  ::close(fd);
-  auto decoded = ap::decode_reply(reply);
-  REQUIRE(decoded);
-  return *decoded;
-}
 
 // This process's address space (VmSize), in bytes.
 std::size_t address_space() {
