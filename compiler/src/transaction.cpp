@@ -5,8 +5,8 @@
 
 namespace rampart::compiler {
 
-void Transaction::check(bool ok, const std::string& message) {
-  if (!ok && !error_) error_ = Error{ErrorCode::kInvalidArgument, "transaction op " + std::to_string(ops_.size() + 1) + ": " + message, {}};
+void Transaction::record_failure(const std::string& message) {
+  error_ = Error{ErrorCode::kInvalidArgument, "transaction op " + std::to_string(ops_.size() + 1) + ": " + message, {}};
 }
 
 void Transaction::check_name(const std::string& name, const char* what) {
@@ -16,8 +16,8 @@ void Transaction::check_name(const std::string& name, const char* what) {
   bool ok = !name.empty() && name.size() <= 256 && std::isalpha(static_cast<unsigned char>(name[0]));
   for (char c : name)
     ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
-  check(ok, std::string("bad ") + what + " name '" + name + "'");
-  check(!kKeywords.contains(name), std::string(what) + " name '" + name + "' is an nft keyword");
+  check(ok, [&] { return std::string("bad ") + what + " name '" + name + "'"; });
+  check(!kKeywords.contains(name), [&] { return std::string(what) + " name '" + name + "' is an nft keyword"; });
 }
 
 void Transaction::check_rule(const Rule& rule) {
@@ -27,7 +27,8 @@ void Transaction::check_rule(const Rule& rule) {
     check(set_op == !m.set.empty(), "set lookups need a set name, and only they");
     check(set_op || m.keys.size() == 1, "concatenations are only allowed in set lookups");
     const size_t want = set_op ? 0 : (m.op == Match::Op::kRange || m.op == Match::Op::kNotRange) ? 2 : 1;
-    check(m.values.size() == want, "match has " + std::to_string(m.values.size()) + " values, wants " + std::to_string(want));
+    check(m.values.size() == want,
+          [&] { return "match has " + std::to_string(m.values.size()) + " values, wants " + std::to_string(want); });
   }
   check(rule.vmap.empty() || rule.verdict.kind == Verdict::Kind::kNone, "a vmap rule has no other verdict");
   check(rule.vmap.empty() == rule.vmap_keys.empty(), "a vmap needs keys");
@@ -37,9 +38,11 @@ void Transaction::check_rule(const Rule& rule) {
 
 void Transaction::check_elements(const Set& set, const std::vector<Element>& elements) {
   for (const auto& e : elements) {
-    check(e.key.size() == set.key.size(), "element of set '" + set.name + "' has " + std::to_string(e.key.size()) +
-                                              " fields, the set " + std::to_string(set.key.size()));
-    check(!e.key_end || set.interval, "range element in non-interval set '" + set.name + "'");
+    check(e.key.size() == set.key.size(), [&] {
+      return "element of set '" + set.name + "' has " + std::to_string(e.key.size()) + " fields, the set " +
+             std::to_string(set.key.size());
+    });
+    check(!e.key_end || set.interval, [&] { return "range element in non-interval set '" + set.name + "'"; });
     check(set.verdict_map == (e.verdict.kind != Verdict::Kind::kNone), "map elements need a verdict, set elements none");
   }
 }
@@ -65,14 +68,14 @@ void Transaction::add_rule(Family f, const std::string& t, const std::string& c,
   check_rule(r);
   ops_.push_back(Op{.verb = Op::Verb::kAdd, .object = Op::Object::kRule, .family = f, .table = t, .name = c, .rule = r});
 }
+// The set without its elements (not copied: a node's address sets hold
+// thousands).
 static Set declaration(const Set& s) {
-  Set d = s;
-  d.elements.clear();
-  return d;
+  return Set{.name = s.name, .key = s.key, .interval = s.interval, .verdict_map = s.verdict_map};
 }
 void Transaction::add_set(Family f, const std::string& t, const Set& s) {
   check_name(s.name, "set");
-  check(!s.key.empty(), "set '" + s.name + "' has no key type");
+  check(!s.key.empty(), [&] { return "set '" + s.name + "' has no key type"; });
   check(!(s.interval && s.key.size() > 1), "concatenated interval sets are not supported");
   ops_.push_back(Op{.verb = Op::Verb::kAdd, .object = Op::Object::kSet, .family = f, .table = t, .name = s.name, .set = declaration(s)});
 }
@@ -98,6 +101,9 @@ void Transaction::delete_elements(Family f, const std::string& t, const Set& s, 
 }
 
 void Transaction::create(const Table& table) {
+  size_t ops = 1 + table.chains.size() + 2 * table.sets.size();
+  for (const auto& c : table.chains) ops += c.rules.size();
+  ops_.reserve(ops_.size() + ops);
   add_table(table.family, table.name);
   // Chains before sets: nft 1.0.6 refuses (ENOENT) `add element` of an
   // interval map whose goto names a chain added after the map in the same

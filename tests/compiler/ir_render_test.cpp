@@ -93,6 +93,25 @@ TEST_CASE("the first validation error sticks and is reported at commit", "[compi
   CHECK(k.ruleset().tables.empty());
 }
 
+TEST_CASE("element and set checks name the set and what is wrong", "[compiler][transaction]") {
+  const Set s{.name = "s4", .key = {KeyType::kIpv4}};
+  const Element two_fields{.key = {IpAddress::v4(0x0a000001), std::uint64_t{80}}};
+  const Element range{.key = {IpAddress::v4(0x0a000001)}, .key_end = IpAddress::v4(0x0a000002)};
+  const auto first_error = [&](const std::vector<Element>& elements) {
+    Transaction tx;
+    tx.add_table(Family::kInet, "t");
+    tx.add_set(Family::kInet, "t", s);
+    tx.add_elements(Family::kInet, "t", s, elements);
+    return tx.error() ? std::string() : tx.error().error().message;
+  };
+  CHECK(first_error({two_fields}) == "transaction op 3: element of set 's4' has 2 fields, the set 1");
+  CHECK(first_error({range}) == "transaction op 3: range element in non-interval set 's4'");
+  Transaction keyless;
+  keyless.add_set(Family::kInet, "t", Set{.name = "k"});
+  REQUIRE_FALSE(keyless.error());
+  CHECK(keyless.error().error().message == "transaction op 1: set 'k' has no key type");
+}
+
 TEST_CASE("the fake kernel is all or nothing", "[compiler][transaction]") {
   FakeKernel k;
   Transaction ok;

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "rampart/common/error.h"
@@ -50,7 +51,18 @@ class Transaction {
   [[nodiscard]] Result<void> error() const;
 
  private:
-  void check(bool ok, const std::string& message);
+  // Records the first failing check. `message` is a string literal or a
+  // callable building the text, run only when the check fails: rebuilding a
+  // node's table runs these checks for every rule and element.
+  template <class Message>
+  void check(bool ok, const Message& message) {
+    if (ok || error_) return;
+    if constexpr (std::is_invocable_v<Message>)
+      record_failure(message());
+    else
+      record_failure(message);
+  }
+  void record_failure(const std::string& message);
   void check_name(const std::string& name, const char* what);
   void check_rule(const Rule& rule);
   void check_elements(const Set& set, const std::vector<Element>& elements);
