@@ -346,10 +346,17 @@ void BM_KernelOnePodIncremental(benchmark::State& state) {
   const KernelBackend backend = backend_arg(state);
   rampart::bench::BenchNetns ns("rpb-");
   if (!ns.ok) return state.SkipWithError("needs root (ip netns add)");
-  auto m = big();
-  const auto before = *lower(m, node_endpoints(m, "node-1"), NodeConfig{});
-  m.endpoints[200].node_name = "node-1";
-  const auto after = *lower(m, node_endpoints(m, "node-1"), NodeConfig{});
+  // Second arg as node_ruleset(): one more pod of the cluster moves onto the node.
+  const bool generated = state.range(1) == 1;
+  auto m = generated ? gen_cluster(110) : big();
+  const std::string node = generated ? "node-00" : "node-1";
+  const auto before = *lower(m, node_endpoints(m, node), NodeConfig{});
+  for (auto& e : m.endpoints)
+    if (e.node_name != node && !e.ips.empty()) {
+      e.node_name = node;
+      break;
+    }
+  const auto after = *lower(m, node_endpoints(m, node), NodeConfig{});
   const Transaction tx = diff(before, after);  // lower + diff are measured above
   Kernel k(ns.name, backend);
   CpuMeter cpu;
@@ -366,7 +373,7 @@ void BM_KernelOnePodIncremental(benchmark::State& state) {
   cpu.report(state);
   state.counters["ops"] = static_cast<double>(tx.ops().size());
 }
-BENCHMARK(BM_KernelOnePodIncremental)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(10)->UseRealTime();
+BENCHMARK(BM_KernelOnePodIncremental)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond)->Iterations(10)->UseRealTime();
 
 }  // namespace
 
