@@ -7,6 +7,7 @@
 #include "rampart/compiler/lower.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -196,6 +197,16 @@ Result<EndpointToHost> parse_endpoint_to_host(std::string_view text) {
   if (text == "accept") return EndpointToHost::kAccept;
   if (text == "return") return EndpointToHost::kReturn;
   return fail(ErrorCode::kInvalidArgument, "unknown endpoint-to-host action '" + std::string(text) + "' (drop, accept or return)");
+}
+
+Result<std::string> parse_interface_name(std::string_view text, bool glob) {
+  const std::string_view name = glob && text.ends_with('*') ? text.substr(0, text.size() - 1) : text;
+  bool ok = !name.empty() && text.size() <= 15;
+  for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+  if (ok) return std::string(text);
+  return fail(ErrorCode::kInvalidArgument,
+              "bad interface " + std::string(glob ? "pattern" : "name") + " '" + std::string(text) + "' (1-15 of A-Z a-z 0-9 - _ ." +
+                  (glob ? ", optionally ending in '*')" : ")"));
 }
 
 Result<Mode> parse_mode(std::string_view text) {

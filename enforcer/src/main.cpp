@@ -1,6 +1,7 @@
 // rampart-agent --node NAME --mode vcn-native|overlay --datastore dir:PATH|etcd:URL[,URL…]
 //               [--socket PATH] [--listen ADDR] [--state-dir DIR] [--log-level debug|info|warning|error]
 //               [--endpoint-to-host drop|accept|return] [--vxlan-port PORT]
+//               [--pod-interfaces PATTERN[,PATTERN…]] [--bridge NAME]
 //
 // Wiring only: datastore → Agent → NftDataplane; the CNI socket and the HTTP
 // endpoints in front. SIGTERM/SIGINT stop it cleanly; the kernel rules stay
@@ -10,6 +11,9 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "rampart/compiler/lower.h"
 #include "rampart/enforcer/agent.h"
@@ -69,6 +73,15 @@ int main(int argc, char** argv) {
                  "A pod's datagrams to it are dropped before policy: the receiving node would decapsulate them")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
+  std::vector<std::string> pod_interfaces = compiler::NodeConfig{}.pod_interface_globs;
+  app.add_option("--pod-interfaces", pod_interfaces,
+                 "host-side interface names of pods, as nft iifname patterns ('veth*': the reference plugins' "
+                 "random veth names), comma-separated. vcn-native: a packet from one of these that belongs to no "
+                 "known pod is dropped; overlay: the bridge ports that get anti-spoofing")
+      ->delimiter(',')
+      ->capture_default_str();
+  std::string bridge = compiler::NodeConfig{}.bridge;
+  app.add_option("--bridge", bridge, "overlay: the pods' bridge (flannel's bridge plugin: cni0)")->capture_default_str();
   app.add_option("--log-level", level, "")->check(CLI::IsMember({"debug", "info", "warning", "error"}));
   CLI11_PARSE(app, argc, argv);
   set_log_level(level == "debug"     ? LogLevel::kDebug
@@ -78,6 +91,16 @@ int main(int argc, char** argv) {
 
   auto parsed_mode = compiler::parse_mode(mode);
   auto to_host = compiler::parse_endpoint_to_host(endpoint_to_host);
+  std::optional<Error> bad_interface;
+  for (const auto& pattern : pod_interfaces)
+    if (auto ok = compiler::parse_interface_name(pattern, true); !ok && !bad_interface) bad_interface = ok.error();
+  if (auto ok = compiler::parse_interface_name(bridge, false); !ok && !bad_interface) bad_interface = ok.error();
+  if (pod_interfaces.empty() && !bad_interface)
+    bad_interface = Error{ErrorCode::kInvalidArgument, "--pod-interfaces needs at least one pattern", {}};
+  if (bad_interface) {
+    std::cerr << "rampart-agent: " << bad_interface->str() << "\n";
+    return 2;
+  }
   // Beside the socket by default: one agent per socket, so two agents (tests
   // run one per node namespace) never share a registration file.
   if (state_dir.empty()) state_dir = std::filesystem::path(socket_path).parent_path().string();
@@ -93,6 +116,8 @@ int main(int argc, char** argv) {
   node_config.mode = *parsed_mode;
   node_config.endpoint_to_host = *to_host;
   node_config.vxlan_port = vxlan_port;
+  node_config.pod_interface_globs = pod_interfaces;
+  node_config.bridge = bridge;
   NftDataplane dataplane(node, node_config);
   Metrics metrics;
   AgentConfig agent_config{.node = node};
@@ -109,8 +134,11 @@ int main(int argc, char** argv) {
   HttpServer http(metrics, HealthSource{[&] { return agent.alive(std::chrono::seconds(10)); },
                                         [&] { return agent.ready(); }});
 
+  std::string pod_interface_list;
+  for (const auto& pattern : pod_interfaces) pod_interface_list += (pod_interface_list.empty() ? "" : ",") + pattern;
   log(LogLevel::kInfo, "starting", {{"node", node}, {"mode", mode}, {"endpoint_to_host", endpoint_to_host},
                                     {"vxlan_port", std::to_string(vxlan_port)},
+                                    {"pod_interfaces", pod_interface_list}, {"bridge", bridge},
                                     {"datastore", (*datastore)->describe()},
                                     {"socket", socket_path}, {"listen", listen},
                                     {"state_dir", state_dir}});

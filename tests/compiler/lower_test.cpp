@@ -232,6 +232,20 @@ TEST_CASE("endpoint to host: drop, accept and return", "[compiler][lower][host]"
   CHECK_FALSE(parse_endpoint_to_host("DROP"));
 }
 
+TEST_CASE("interface names and pod interface patterns are checked before they reach nft", "[compiler][lower]") {
+  CHECK(parse_interface_name("cni0", false).value() == "cni0");
+  CHECK(parse_interface_name("veth*", true).value() == "veth*");
+  CHECK(parse_interface_name("oci-ptp.1_a*", true).value() == "oci-ptp.1_a*");
+  CHECK(parse_interface_name("abcdefghijklmno", false).value() == "abcdefghijklmno");  // 15: IFNAMSIZ - 1
+  CHECK_FALSE(parse_interface_name("abcdefghijklmnop", false));
+  CHECK_FALSE(parse_interface_name("veth*", false));  // a bridge is one interface
+  for (const char* bad : {"", "*", "ve*th", "veth**", "a b", "a\"b", "a/b", "a:b"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_interface_name(bad, true));
+  }
+  CHECK(parse_interface_name("a\"b", true).error().message.find("bad interface pattern 'a\"b'") == 0);
+}
+
 // The shape of one allow run (its meaning is checked against the evaluator in
 // differential_test.cpp): overlapping TCP ranges split into segments, equal
 // segments share a chain, the last port is covered, a UDP rule gets its own

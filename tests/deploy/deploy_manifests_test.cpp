@@ -88,6 +88,11 @@ TEST_CASE("the DaemonSet's agent command line starts rampart-agent and its probe
       const bool overlay = config["data"]["agent_mode"].as<std::string>() == "overlay";
       CHECK(config["data"]["agent_vxlan_port"].as<std::string>() == "8472");
       config["data"]["agent_vxlan_port"] = "4789";
+      // The same for the pod interface patterns and the bridge.
+      CHECK(config["data"]["agent_pod_interfaces"].as<std::string>() == "veth*");
+      CHECK(config["data"]["agent_bridge"].as<std::string>() == "cni0");
+      config["data"]["agent_pod_interfaces"] = "veth*,pod*";
+      config["data"]["agent_bridge"] = "br-pods";
       auto argv = command_line(agent, config, "node-1");
       REQUIRE(argv.front() == "/usr/local/bin/rampart-agent");
       argv.front() = RAMPART_AGENT;
@@ -119,6 +124,20 @@ TEST_CASE("the DaemonSet's agent command line starts rampart-agent and its probe
                                get["path"].as<std::string>());
         INFO(get["path"].as<std::string>() << ", agent log:\n" << p.log());
         CHECK(status == "200");
+      }
+      {  // every pod interface pattern is policed; overlay: on the configured bridge
+        const auto listing = dir.path / "tables.txt";
+        REQUIRE(ns.run("nft list ruleset > " + listing.string()) == 0);
+        const std::string ruleset = slurp_text(listing);
+        INFO("ruleset:\n" << ruleset);
+        for (const std::string pattern : {"veth*", "pod*"}) {
+          const std::string match = "iifname \"" + pattern + "\"";
+          CHECK(ruleset.find(match + (overlay ? " ether type" : " drop")) != std::string::npos);
+        }
+        if (overlay) {
+          CHECK(ruleset.find("iifname \"br-pods\" jump from-wl") != std::string::npos);
+          CHECK(ruleset.find("cni0") == std::string::npos);
+        }
       }
       if (overlay) {
         const auto listing = dir.path / "table.txt";

@@ -42,6 +42,12 @@ enum class EndpointToHost { kDrop, kAccept, kReturn };
 
 [[nodiscard]] Result<EndpointToHost> parse_endpoint_to_host(std::string_view text);  // "drop" | "accept" | "return"
 
+// A host interface name for NodeConfig (the bridge, or with `glob` a pod
+// interface pattern: a name or a prefix ending in '*', nft's iifname
+// wildcard): 1–15 characters (IFNAMSIZ) of letters, digits, '-', '_', '.';
+// anything else could not be matched or would not print as nft text.
+[[nodiscard]] Result<std::string> parse_interface_name(std::string_view text, bool glob);
+
 struct NodeConfig {
   Mode mode = Mode::kVcnNative;
   std::string table = "rampart";
