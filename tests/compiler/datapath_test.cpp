@@ -17,6 +17,7 @@
 #include "rampart/compiler/tracer.h"
 #include "rampart/engine/evaluator.h"
 #include "rampart/engine/loader.h"
+#include "test_fixtures.h"
 
 using namespace rampart;
 using namespace rampart::compiler;
@@ -240,27 +241,6 @@ TEST_CASE("an interface two local pods claim passes no real packet", "[compiler]
 // protocol 253 datagrams and TCP connections, against the spec's answer, the
 // evaluator and the tracer; the kernel's rules read back as the IR.
 TEST_CASE("a named notPorts without a protocol: real ICMP, ICMPv6, protocol 253 and TCP", "[compiler][datapath][notports]") {
-  const std::string pods = R"(apiVersion: v1
-kind: Namespace
-metadata: {name: a}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cli, namespace: a, labels: {app: cli}}
-spec: {nodeName: node-1, containers: [{name: c, image: x}]}
-status: {podIPs: [{ip: 10.244.0.2}, {ip: 'fd00::2'}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: srv, namespace: a, labels: {app: srv}}
-spec: {nodeName: node-1, containers: [{name: c, image: x, ports: [{name: web, containerPort: 8080}]}]}
-status: {podIPs: [{ip: 10.244.0.3}, {ip: 'fd00::3'}]}
----
-)";
-  const auto policy = [](const std::string& rules) {
-    return "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec:\n"
-           "  selector: app == 'srv'\n  types: [Ingress]\n  ingress:\n" + rules;
-  };
   struct Want {
     int family;
     std::uint8_t protocol;
@@ -270,14 +250,15 @@ status: {podIPs: [{ip: 10.244.0.3}, {ip: 'fd00::3'}]}
   // Conntrack's generic tracker keys protocol 253 by addresses only: one
   // probe per address pair.
   const std::vector<std::pair<std::string, std::vector<Want>>> cases = {
-      {policy("  - action: Deny\n    destination: {notPorts: [web]}\n  - action: Allow\n"),  // p7
+      {"not_ports/p7.yaml",
        {{4, 1, 0, false}, {6, 58, 0, false}, {4, 253, 0, false}, {4, 6, 8080, true}, {6, 6, 8080, true}, {4, 6, 9999, false}}},
-      {policy("  - action: Allow\n    destination: {notPorts: [web]}\n"),  // p6
+      {"not_ports/p6.yaml",
        {{4, 1, 0, true}, {6, 58, 0, true}, {4, 253, 0, true}, {6, 253, 0, true}, {4, 6, 8080, false}, {6, 6, 9999, true}}},
   };
   for (Mode mode : {Mode::kVcnNative, Mode::kOverlay})
-    for (const auto& [yaml, wants] : cases) {
-      const auto loaded = engine::load_text(pods + yaml, "h1.yaml");
+    for (const auto& [policy, wants] : cases) {
+      const std::string yaml = join_fixtures({"not_ports/pods.yaml", policy});
+      const auto loaded = engine::load_text(yaml, policy);
       REQUIRE_FALSE(loaded.has_errors());
       const auto& m = loaded.model;
       const engine::Evaluator ev(m);

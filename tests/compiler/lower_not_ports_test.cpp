@@ -12,34 +12,12 @@
 #include "rampart/compiler/tracer.h"
 #include "rampart/engine/evaluator.h"
 #include "rampart/engine/loader.h"
+#include "test_fixtures.h"
 
 using namespace rampart;
 using namespace rampart::compiler;
 
 namespace {
-
-constexpr const char* kPods = R"(apiVersion: v1
-kind: Namespace
-metadata: {name: a}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cli, namespace: a, labels: {app: cli}}
-spec: {nodeName: node-1, containers: [{name: c, image: x}]}
-status: {podIPs: [{ip: 10.244.0.2}, {ip: 'fd00::2'}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: srv, namespace: a, labels: {app: srv}}
-spec:
-  nodeName: node-1
-  containers:
-  - name: c
-    image: x
-    ports: [{name: web, containerPort: 8080}, {name: metrics, containerPort: 9100, protocol: UDP}]
-status: {podIPs: [{ip: 10.244.0.3}, {ip: 'fd00::3'}]}
----
-)";
 
 struct Probe {
   int family;
@@ -57,72 +35,22 @@ struct Expect {
 
 struct Case {
   const char* name;
-  const char* policy;
+  const char* policy;  // tests/fixtures/…, after not_ports/pods.yaml
   std::vector<Expect> expect;  // the spec's answer for a few flows
 };
 
 const std::vector<Case> kCases = {
-    {"p7: Deny destination notPorts [web], Allow", R"(apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: p7, namespace: a}
-spec:
-  selector: app == 'srv'
-  types: [Ingress]
-  ingress:
-  - action: Deny
-    destination: {notPorts: [web]}
-  - action: Allow
-)",
+    {"p7: Deny destination notPorts [web], Allow", "not_ports/p7.yaml",
      {{true, {4, 1, 0}, false}, {true, {6, 58, 0}, false}, {true, {4, 47, 0}, false}, {true, {4, 6, 8080}, true},
       {true, {4, 6, 9999}, false}}},
-    {"p6: Allow destination notPorts [web]", R"(apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: p6, namespace: a}
-spec:
-  selector: app == 'srv'
-  types: [Ingress]
-  ingress:
-  - action: Allow
-    destination: {notPorts: [web]}
-)",
+    {"p6: Allow destination notPorts [web]", "not_ports/p6.yaml",
      {{true, {4, 1, 0}, true}, {true, {6, 58, 0}, true}, {true, {6, 47, 0}, true}, {true, {4, 6, 8080}, false},
       {true, {4, 6, 9999}, true}}},
-    {"egress Deny source notPorts [web], Allow", R"(apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: out, namespace: a}
-spec:
-  selector: app == 'srv'
-  types: [Egress]
-  egress:
-  - action: Deny
-    source: {notPorts: [web]}
-  - action: Allow
-)",
+    {"egress Deny source notPorts [web], Allow", "not_ports/source-deny.yaml",
      {{false, {4, 1, 0}, false}, {false, {6, 58, 0}, false}, {false, {4, 6, 80}, false}}},
-    {"GlobalNetworkPolicy egress Deny destination notPorts [web], Allow", R"(apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata: {name: g7}
-spec:
-  selector: app == 'cli'
-  types: [Egress]
-  egress:
-  - action: Deny
-    destination: {selector: app == 'srv', notPorts: [web]}
-  - action: Allow
-)",
+    {"GlobalNetworkPolicy egress Deny destination notPorts [web], Allow", "not_ports/g7.yaml",
      {{true, {4, 1, 0}, false}, {true, {6, 58, 0}, false}, {true, {4, 6, 8080}, true}, {true, {4, 6, 9999}, false}}},
-    {"notProtocol TCP, Deny destination notPorts [metrics], Allow", R"(apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: np, namespace: a}
-spec:
-  selector: app == 'srv'
-  types: [Ingress]
-  ingress:
-  - action: Deny
-    notProtocol: TCP
-    destination: {notPorts: [metrics]}
-  - action: Allow
-)",
+    {"notProtocol TCP, Deny destination notPorts [metrics], Allow", "not_ports/not-protocol.yaml",
      {{true, {4, 1, 0}, false}, {true, {6, 58, 0}, false}, {true, {4, 17, 9100}, true}, {true, {4, 17, 8080}, false},
       {true, {4, 6, 9999}, true}}},
 };
@@ -132,7 +60,7 @@ spec:
 TEST_CASE("named notPorts without a protocol: packets without ports match the rule", "[compiler][lower][notports]") {
   for (const auto& c : kCases) {
     INFO(c.name);
-    const auto loaded = engine::load_text(std::string(kPods) + c.policy, "h1.yaml");
+    const auto loaded = engine::load_text(testing::join_fixtures({"not_ports/pods.yaml", c.policy}), c.policy);
     REQUIRE_FALSE(loaded.has_errors());
     const auto& m = loaded.model;
     const auto eps = node_endpoints(m, "node-1");

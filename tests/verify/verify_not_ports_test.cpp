@@ -9,32 +9,16 @@
 #include "rampart/engine/evaluator.h"
 #include "rampart/engine/loader.h"
 #include "rampart/verify/verifier.h"
+#include "test_fixtures.h"
 
 using namespace rampart;
 using namespace rampart::verify;
 
 namespace {
 
-constexpr const char* kPods = R"(apiVersion: v1
-kind: Namespace
-metadata: {name: a}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cli, namespace: a, labels: {app: cli}}
-spec: {containers: [{name: c, image: x}]}
-status: {podIPs: [{ip: 10.0.0.2}, {ip: 'fd00::2'}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: srv, namespace: a, labels: {app: srv}}
-spec: {containers: [{name: c, image: x, ports: [{name: web, containerPort: 8080}]}]}
-status: {podIPs: [{ip: 10.0.0.3}, {ip: 'fd00::3'}]}
----
-)";
-
+// not_ports/pods.yaml and a policy of tests/fixtures/.
 engine::Model load(const std::string& policy) {
-  auto loaded = engine::load_text(std::string(kPods) + policy, "h1.yaml");
+  auto loaded = engine::load_text(rampart::testing::join_fixtures({"not_ports/pods.yaml", policy}), policy);
   for (const auto& d : loaded.diagnostics)
     if (d.severity == engine::Severity::kError) FAIL_CHECK(d.where.str() << ": " << d.message);
   REQUIRE_FALSE(loaded.has_errors());
@@ -76,28 +60,9 @@ bool evaluator_allows(const engine::Model& m, const FlowWitness& w) {
   return engine::Evaluator(m).evaluate(f).allowed;
 }
 
-constexpr const char* kDenyNotWeb = R"(apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: p7, namespace: a}
-spec:
-  selector: app == 'srv'
-  types: [Ingress]
-  ingress:
-  - action: Deny
-    destination: {notPorts: [web]}
-  - action: Allow
-)";
+constexpr const char* kDenyNotWeb = "not_ports/p7.yaml";
 
-constexpr const char* kAllowNotWeb = R"(apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: p6, namespace: a}
-spec:
-  selector: app == 'srv'
-  types: [Ingress]
-  ingress:
-  - action: Allow
-    destination: {notPorts: [web]}
-)";
+constexpr const char* kAllowNotWeb = "not_ports/p6.yaml";
 
 }  // namespace
 

@@ -11,37 +11,17 @@
 #include "rampart/engine/evaluator.h"
 #include "rampart/engine/loader.h"
 #include "rampart/engine/reachability.h"
+#include "test_fixtures.h"
 
 using namespace rampart;
 using namespace rampart::engine;
 
 namespace {
 
-constexpr const char* kPods = R"(apiVersion: v1
-kind: Namespace
-metadata: {name: a}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cli, namespace: a, labels: {app: cli}}
-spec: {nodeName: node-1, containers: [{name: c, image: x}]}
-status: {podIPs: [{ip: 10.0.0.2}, {ip: 'fd00::2'}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: srv, namespace: a, labels: {app: srv}}
-spec:
-  nodeName: node-1
-  containers:
-  - name: c
-    image: x
-    ports: [{name: web, containerPort: 8080}, {name: metrics, containerPort: 9100, protocol: UDP}]
-status: {podIPs: [{ip: 10.0.0.3}, {ip: 'fd00::3'}]}
----
-)";
-
-LoadResult load_ok(const std::string& policies) {
-  auto loaded = load_text(std::string(kPods) + policies, "h1.yaml");
+// not_ports/pods.yaml and a policy: a file of tests/fixtures/ or inline text.
+LoadResult load_ok(const std::string& policy) {
+  const std::string text = policy.ends_with(".yaml") ? rampart::testing::read_fixture(policy) : policy;
+  auto loaded = load_text(rampart::testing::read_fixture("not_ports/pods.yaml") + "---\n" + text, "not_ports.yaml");
   for (const auto& d : loaded.diagnostics)
     if (d.severity == Severity::kError) FAIL_CHECK(d.where.str() << ": " << d.message);
   REQUIRE_FALSE(loaded.has_errors());
@@ -101,17 +81,7 @@ Packet udp(std::uint16_t port) { return Packet{4, proto::kUdp, port}; }
 }  // namespace
 
 TEST_CASE("a Deny with destination notPorts [web] and no protocol denies ICMP (p7)", "[eval][reach][notports]") {
-  const auto loaded = load_ok(R"(apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: p7, namespace: a}
-spec:
-  selector: app == 'srv'
-  types: [Ingress]
-  ingress:
-  - action: Deny
-    destination: {notPorts: [web]}
-  - action: Allow
-)");
+  const auto loaded = load_ok("not_ports/p7.yaml");
   const auto& m = loaded.model;
   expect(m, "cli", "srv", kIcmp, false);
   expect(m, "cli", "srv", kIcmpV6, false);
@@ -124,16 +94,7 @@ spec:
 }
 
 TEST_CASE("an Allow with destination notPorts [web] and no protocol allows ICMP (p6)", "[eval][reach][notports]") {
-  const auto loaded = load_ok(R"(apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: p6, namespace: a}
-spec:
-  selector: app == 'srv'
-  types: [Ingress]
-  ingress:
-  - action: Allow
-    destination: {notPorts: [web]}
-)");
+  const auto loaded = load_ok("not_ports/p6.yaml");
   const auto& m = loaded.model;
   expect(m, "cli", "srv", kIcmp, true);
   expect(m, "cli", "srv", kIcmpV6, true);
@@ -164,17 +125,7 @@ spec:
 
 TEST_CASE("source notPorts without a protocol: ICMP matches, TCP depends on the source port", "[eval][reach][notports]") {
   SECTION("egress Deny, then Allow") {
-    const auto loaded = load_ok(R"(apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: out, namespace: a}
-spec:
-  selector: app == 'srv'
-  types: [Egress]
-  egress:
-  - action: Deny
-    source: {notPorts: [web]}
-  - action: Allow
-)");
+    const auto loaded = load_ok("not_ports/source-deny.yaml");
     const auto& m = loaded.model;
     expect(m, "srv", "cli", kIcmp, false);
     expect(m, "srv", "cli", kIcmpV6, false);
@@ -205,17 +156,7 @@ spec:
 }
 
 TEST_CASE("a GlobalNetworkPolicy with egress destination notPorts [web] denies ICMP", "[eval][reach][notports]") {
-  const auto loaded = load_ok(R"(apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata: {name: g7}
-spec:
-  selector: app == 'cli'
-  types: [Egress]
-  egress:
-  - action: Deny
-    destination: {selector: app == 'srv', notPorts: [web]}
-  - action: Allow
-)");
+  const auto loaded = load_ok("not_ports/g7.yaml");
   const auto& m = loaded.model;
   expect(m, "cli", "srv", kIcmp, false);
   expect(m, "cli", "srv", kIcmpV6, false);
@@ -226,18 +167,7 @@ spec:
 }
 
 TEST_CASE("notProtocol TCP with named notPorts: UDP by the set, ICMP matched", "[eval][reach][notports]") {
-  const auto loaded = load_ok(R"(apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: np, namespace: a}
-spec:
-  selector: app == 'srv'
-  types: [Ingress]
-  ingress:
-  - action: Deny
-    notProtocol: TCP
-    destination: {notPorts: [metrics]}
-  - action: Allow
-)");
+  const auto loaded = load_ok("not_ports/not-protocol.yaml");
   const auto& m = loaded.model;
   expect(m, "cli", "srv", kIcmp, false);
   expect(m, "cli", "srv", kIcmpV6, false);
