@@ -5,7 +5,10 @@
 //   agent_bench --benchmark_filter=KernelWrite   baseline: one set element in one netlink batch
 //   agent_bench --benchmark_filter=PodAdd        CNI ADD answered = the pod's rules in the kernel (p50/p99);
 //                                                PodAdd: the pod has no address until the ADD (as on a node),
-//                                                PodAddAddressKnown: its address was in the datastore before
+//                                                PodAddAddressKnown: its address was in the datastore before,
+//                                                PodAddConntrack/N: PodAdd with N conntrack entries in the table
+//   agent_bench --benchmark_filter=ConntrackFlush  flush_conntrack alone: /entries/addresses/mode (0 auto, 1 whole
+//                                                table, 2 kernel-filtered)
 //   agent_bench --benchmark_filter=PolicyChange  one policy changed → kernel updated, 110 local pods
 //   agent_bench --benchmark_filter=DirChange     dir: datastore alone: one manifest rewritten → update delivered
 //   agent_bench --benchmark_filter=Memory        rampart-agent's RSS with that cluster, vs an empty datastore
@@ -40,8 +43,10 @@
 #include <sstream>
 #include <thread>
 
+#include "conntrack_entries.h"
 #include "rampart/compiler/kernel.h"
 #include "rampart/enforcer/agent.h"
+#include "rampart/enforcer/conntrack_flush.h"
 #include "rampart/compiler/node_lowering.h"
 #include "rampart/enforcer/dir_datastore.h"
 #include "rampart/enforcer/live_model.h"
@@ -120,6 +125,7 @@ struct Rig {
   std::vector<const engine::Endpoint*> local;
   engine::Model model;
   double kernel_write_p50_ms = 0;  // the baseline, once measured
+  double pod_add_p50_ms = 0;       // BM_PodAdd's, for PodAddConntrack
 
   Rig() {
     char templ[] = "/tmp/rampart-agent-bench-XXXXXX";
@@ -303,8 +309,28 @@ void pod_adds(benchmark::State& state, bool address_known) {
 
 }  // namespace
 
-static void BM_PodAdd(benchmark::State& state) { pod_adds(state, false); }
+static void BM_PodAdd(benchmark::State& state) {
+  pod_adds(state, false);
+  Rig::get().pod_add_p50_ms = state.counters["p50_ms"];
+}
 BENCHMARK(BM_PodAdd)->Iterations(iterations("AGENT_BENCH_POD_ADDS", 300))->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// PodAdd on a busy node: state.range(0) conntrack entries (of addresses no
+// pod has, one in ten IPv6) in the agent's namespace, which every ADD's and
+// DEL's conntrack flush searches. x_empty_table: p50 / PodAdd's p50 (run first).
+static void BM_PodAddConntrack(benchmark::State& state) {
+  auto& rig = Rig::get();
+  if (auto failure = testing::insert_conntrack(rig.netns.name, testing::filler_entries(static_cast<std::size_t>(state.range(0)))))
+    return state.SkipWithError(("conntrack entries: " + *failure).c_str());
+  pod_adds(state, false);
+  if (rig.pod_add_p50_ms > 0) state.counters["x_empty_table"] = state.counters["p50_ms"] / rig.pod_add_p50_ms;
+  if (auto failure = testing::clear_conntrack(rig.netns.name)) state.SkipWithError(failure->c_str());
+}
+BENCHMARK(BM_PodAddConntrack)
+    ->Arg(100000)
+    ->Iterations(iterations("AGENT_BENCH_POD_ADDS", 300))
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 static void BM_PodAddAddressKnown(benchmark::State& state) { pod_adds(state, true); }
 BENCHMARK(BM_PodAddAddressKnown)
     ->Iterations(iterations("AGENT_BENCH_POD_ADDS", 300))
@@ -347,6 +373,85 @@ static void BM_PolicyChange(benchmark::State& state) {
   state.counters["ops"] = static_cast<double>(rig.dataplane->last_write_ops());
 }
 BENCHMARK(BM_PolicyChange)->Iterations(iterations("AGENT_BENCH_POLICY_CHANGES", 10))->Unit(benchmark::kMillisecond)->UseRealTime();
+
+namespace {
+
+// The flush bench's namespace and what its table holds.
+struct FlushTable {
+  Netns netns{"rp-ct-bench-" + std::to_string(::getpid())};
+  long entries = -1;
+  std::map<std::vector<long>, double> p50_ms;  // by (entries, addresses, mode)
+};
+
+}  // namespace
+
+// flush_conntrack alone, as after a CNI DEL: state.range(1) pod addresses
+// with four entries each (re-inserted untimed before every flush), in a
+// table of state.range(0) other entries (one in ten IPv6). state.range(2):
+// 0 ConntrackDump::kAuto (the agent's), 1 kFull (one dump of the family's
+// whole table, as before session 10), 2 kFiltered (the kernel filters,
+// two walks of its table per address). x_empty: p50 / the same flush's p50
+// with an empty table; x_full: p50 / kFull's p50 with the same table and
+// addresses (run just before).
+static void BM_ConntrackFlush(benchmark::State& state) {
+  static FlushTable table;
+  const long entries = state.range(0), count = state.range(1), mode = state.range(2);
+  if (table.entries != entries) {
+    if (auto failure = testing::clear_conntrack(table.netns.name)) return state.SkipWithError(failure->c_str());
+    if (auto failure = testing::insert_conntrack(table.netns.name, testing::filler_entries(static_cast<std::size_t>(entries))))
+      return state.SkipWithError(("conntrack entries: " + *failure).c_str());
+    table.entries = entries;
+  }
+  std::vector<std::string> addresses;
+  std::vector<testing::ConntrackEntry> theirs;
+  for (long i = 0; i < count; ++i) {
+    const std::string pod = "10.250." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
+    const auto port = static_cast<std::uint16_t>(5000 + 4 * i);
+    addresses.push_back(pod + "/32");
+    theirs.push_back({.src = pod, .dst = "10.251.0.1", .sport = port, .dport = 53});  // client
+    theirs.push_back({.src = "10.251.0.1", .dst = pod, .sport = static_cast<std::uint16_t>(port + 1), .dport = 80,
+                      .protocol = 6});  // server
+    theirs.push_back({.src = "10.251.0.1", .dst = "10.96.0.1", .sport = static_cast<std::uint16_t>(port + 2),
+                      .dport = 80, .reply_src = pod});  // server behind a service
+    theirs.push_back({.src = pod, .dst = "10.96.0.1", .sport = static_cast<std::uint16_t>(port + 3), .dport = 80,
+                      .reply_src = "10.251.0.2"});  // client of a service
+  }
+  const ConntrackDump dump = mode == 1 ? ConntrackDump::kFull : mode == 2 ? ConntrackDump::kFiltered : ConntrackDump::kAuto;
+  std::vector<double> ms;
+  double cpu = 0;
+  std::size_t full_dumps = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    if (auto failure = testing::insert_conntrack(table.netns.name, theirs)) return state.SkipWithError(failure->c_str());
+    state.ResumeTiming();
+    const double c0 = cpu_seconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto flushed = flush_conntrack(addresses, table.netns.name, dump);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    cpu += cpu_seconds() - c0;
+    if (!flushed || flushed->deleted != theirs.size()) return state.SkipWithError("the flush missed entries");
+    full_dumps = flushed->full_dumps;
+  }
+  const double p50 = percentile(ms, 0.5);
+  table.p50_ms[{entries, count, mode}] = p50;
+  state.counters["p50_ms"] = p50;
+  state.counters["p99_ms"] = percentile(ms, 0.99);
+  state.counters["cpu_ms"] = 1e3 * cpu / static_cast<double>(std::max<std::size_t>(ms.size(), 1));
+  state.counters["full_dumps"] = static_cast<double>(full_dumps);
+  if (const auto empty = table.p50_ms.find({0, count, mode}); entries > 0 && empty != table.p50_ms.end())
+    state.counters["x_empty"] = p50 / empty->second;
+  if (const auto whole = table.p50_ms.find({entries, count, 1}); mode != 1 && whole != table.p50_ms.end())
+    state.counters["x_full"] = p50 / whole->second;
+}
+BENCHMARK(BM_ConntrackFlush)
+    ->Apply([](benchmark::internal::Benchmark* b) {
+      for (const long entries : {0, 10000, 100000})  // the table is refilled when this changes
+        for (const long addresses : {1, 4, 8})
+          for (const long mode : {1, 2, 0}) b->Args({entries, addresses, mode});
+    })
+    ->Iterations(iterations("AGENT_BENCH_FLUSHES", 50))
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 namespace {
 
