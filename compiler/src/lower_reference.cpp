@@ -1,9 +1,11 @@
 // lower_reference(): the path lower() took before NodeLowering, kept as the
 // oracle tests and benchmarks compare the fast path with.
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -72,8 +74,13 @@ class ReferenceLowerer {
       }
     };
     Hooks hooks(*this, policy_chains);
-    for (const auto& ne : endpoints) {
-      const Endpoint& e = model_.endpoints[ne.index];
+    // Endpoint chains by pod (namespace, name), as lower() lists them.
+    std::vector<const Endpoint*> pods;
+    for (const auto& ne : endpoints) pods.push_back(&model_.endpoints[ne.index]);
+    std::stable_sort(pods.begin(), pods.end(),
+                     [](const Endpoint* a, const Endpoint* b) { return std::tie(a->ns, a->name) < std::tie(b->ns, b->name); });
+    for (const Endpoint* pod : pods) {
+      const Endpoint& e = *pod;
       for (Direction d : {Direction::kEgress, Direction::kIngress}) {
         const auto selects = [&](const Policy& p) { return matches(*p.effective_selector, detail::effective_labels(e)); };
         for (const auto& [tier, policies] : tiers)

@@ -10,9 +10,9 @@
 
 namespace rampart::compiler {
 
-// lower()'s order: sets by name; base chains, endpoint chains in model
-// order, policy chains by name. `take` moves the parts out (lower() throws
-// the state away) instead of copying them.
+// lower()'s order: sets by name; base chains, endpoint chains by pod
+// (namespace, name), policy chains by name. `take` moves the parts out
+// (lower() throws the state away) instead of copying them.
 template <typename S>
 Ruleset assemble_from(S& st, bool take) {
   const auto out = [take](auto& x) -> std::remove_cvref_t<decltype(x)> {
@@ -29,11 +29,16 @@ Ruleset assemble_from(S& st, bool take) {
   inet.sets.reserve(sets.size());
   for (auto& [name, s] : sets) inet.sets.push_back(out(*s));
   for (auto& c : st.base.chains) inet.chains.push_back(out(c));
-  std::map<std::size_t, decltype(&st.locals.begin()->second)> by_index;
-  for (auto& [slot, ls] : st.locals) by_index.emplace(ls.model_index, &ls);
-  for (const auto& ne : st.local)
-    if (auto it = by_index.find(ne.index); it != by_index.end())
-      for (auto& c : it->second->chains) inet.chains.push_back(out(c));
+  // By namespace and name, not model order: the same objects in other files
+  // or another order must give the same script (users diff it).
+  std::multimap<std::pair<std::string_view, std::string_view>, decltype(&st.locals.begin()->second)> by_pod;
+  for (auto& [slot, ls] : st.locals) {
+    std::pair<std::string_view, std::string_view> pod;  // (namespace, "namespace/name")
+    if (slot < st.ep_data.size() && st.ep_data[slot]) pod = {st.ep_data[slot]->ns, st.ep_data[slot]->key};
+    by_pod.emplace(pod, &ls);
+  }
+  for (auto& [pod, ls] : by_pod)
+    for (auto& c : ls->chains) inet.chains.push_back(out(c));
   std::map<std::string_view, decltype(&st.base.chains.front())> pchains;  // const with a const state
   for (auto& [key, ps] : st.policies)
     for (auto& c : ps->chains)

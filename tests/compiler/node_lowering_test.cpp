@@ -5,6 +5,9 @@
 // in-memory FakeKernel) gives it too.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <random>
+
 #include "change_world.h"
 #include "gen.h"
 #include "model_builder.h"
@@ -128,6 +131,35 @@ TEST_CASE("NodeLowering recomputes only what a change touches", "[compiler][lowe
   m.policies.pop_back();
   REQUIRE(nl.update(m, ModelChange{.policies = {bad_key}}));
   REQUIRE(nl.ruleset() == *lower_reference(m, node_endpoints(m, "node-1"), NodeConfig{}));
+}
+
+// Users diff `rampart compile` output in CI: the same objects in another
+// order (other files, another file order) must give the same ruleset. The
+// endpoint chains followed the model's order (session 9 audit).
+TEST_CASE("lower() gives the same ruleset for the model's objects in any order", "[compiler][lower][order]") {
+  for (unsigned seed = 1; seed <= 40; ++seed) {
+    const engine::Model m = seed <= 30 ? generate(seed, 6, 3, 6) : generate_runs(seed);
+    engine::Model shuffled = m;
+    std::mt19937 rng(seed);
+    std::shuffle(shuffled.endpoints.begin(), shuffled.endpoints.end(), rng);
+    std::shuffle(shuffled.policies.begin(), shuffled.policies.end(), rng);
+    std::shuffle(shuffled.network_sets.begin(), shuffled.network_sets.end(), rng);
+    std::shuffle(shuffled.tiers.begin(), shuffled.tiers.end(), rng);
+    for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
+      INFO("seed " << seed << (mode == Mode::kOverlay ? " overlay" : " vcn-native"));
+      const auto want = lower(m, node_endpoints(m, "node-1"), NodeConfig{.mode = mode});
+      const auto got = lower(shuffled, node_endpoints(shuffled, "node-1"), NodeConfig{.mode = mode});
+      const auto ref = lower_reference(shuffled, node_endpoints(shuffled, "node-1"), NodeConfig{.mode = mode});
+      REQUIRE(want);
+      REQUIRE(got);
+      REQUIRE(ref);
+      CHECK(render(*got) == render(*want));
+      CHECK(render(*ref) == render(*want));
+      NodeLowering nl("node-1", NodeConfig{.mode = mode});
+      REQUIRE(nl.reset(shuffled));
+      CHECK(render(nl.ruleset()) == render(*want));
+    }
+  }
 }
 
 TEST_CASE("lower() equals the reference lowering on the demo cluster, every node", "[compiler][lower]") {
