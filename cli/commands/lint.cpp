@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "commands/commands.h"
+#include "commands/reach_common.h"
 #include "rampart/engine/diagnostic_format.h"
 #include "rampart/engine/loader.h"
 #include "rampart/verify/lint.h"
@@ -32,8 +33,7 @@ std::vector<LintPass> lint_passes() {
 }
 
 int run(const LintOptions& options) {
-  std::vector<std::filesystem::path> paths(options.paths.begin(), options.paths.end());
-  engine::LoadResult loaded = engine::load(paths);
+  engine::LoadResult loaded = load_sorted(options.paths);
   std::vector<engine::Diagnostic> findings = std::move(loaded.diagnostics);
   for (LintPass pass : options.schema_only ? std::vector<LintPass>{} : lint_passes()) {
     auto extra = pass(loaded);

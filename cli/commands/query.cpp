@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands/commands.h"
+#include "commands/reach_common.h"
 #include "commands/verify_output.h"
 #include "rampart/engine/loader.h"
 #include "rampart/verify/verifier.h"
@@ -83,8 +84,7 @@ int run(const QueryOptions& o) {
       return 2;
     }
   }
-  std::vector<std::filesystem::path> paths(o.paths.begin(), o.paths.end());
-  engine::LoadResult loaded = engine::load(paths);
+  engine::LoadResult loaded = load_sorted(o.paths);
   if (loaded.has_errors()) {
     for (const auto& d : loaded.diagnostics)
       if (d.severity == engine::Severity::kError) std::cerr << me << d.where.str() << ": " << d.message << "\n";

@@ -9,15 +9,43 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <tuple>
 
 #include "rampart/engine/connlist.h"
 #include "rampart/engine/diagnostic_format.h"
 
 namespace rampart::cli {
 
-std::optional<engine::LoadResult> load_for_analysis(const std::vector<std::string>& paths, const std::string& command) {
+namespace {
+
+// Sorts by the tuple of references `key` gives (std::tie of the fields).
+template <typename T, typename Key>
+void sort_by(std::vector<T>& items, Key key) {
+  std::stable_sort(items.begin(), items.end(), [&](const T& a, const T& b) { return key(a) < key(b); });
+}
+
+}  // namespace
+
+engine::LoadResult load_sorted(const std::vector<std::string>& paths) {
   std::vector<std::filesystem::path> p(paths.begin(), paths.end());
   engine::LoadResult loaded = engine::load(p);
+  // The loader has dropped duplicates (the later definition wins, RP0015):
+  // these keys are unique, the order is a function of the objects alone.
+  engine::Model& m = loaded.model;
+  sort_by(m.tiers, [](const engine::Tier& t) { return std::tie(t.name); });
+  sort_by(m.policies, [](const engine::Policy& x) { return std::tie(x.kind, x.ns, x.name); });
+  sort_by(m.endpoints, [](const engine::Endpoint& e) {
+    return std::tie(e.ns, e.name, e.kind, e.owner.kind, e.owner.name, e.node_name);
+  });
+  sort_by(m.network_sets, [](const engine::NetworkSet& n) { return std::tie(n.ns, n.name); });
+  sort_by(m.namespaces, [](const engine::Namespace& n) { return std::tie(n.name); });
+  sort_by(m.service_accounts, [](const engine::ServiceAccount& x) { return std::tie(x.ns, x.name); });
+  sort_by(m.profiles, [](const engine::Profile& x) { return std::tie(x.name); });
+  return loaded;
+}
+
+std::optional<engine::LoadResult> load_for_analysis(const std::vector<std::string>& paths, const std::string& command) {
+  engine::LoadResult loaded = load_sorted(paths);
   std::vector<engine::Diagnostic> shown;
   for (const auto& d : loaded.diagnostics)
     if (d.severity != engine::Severity::kNote) shown.push_back(d);

@@ -14,7 +14,13 @@
 
 namespace rampart::cli {
 
-// Loads PATHs; prints warnings and errors to stderr prefixed with `command`.
+// engine::load(), then the model's objects sorted by identity (kind,
+// namespace, name): every answer — a Z3 witness, a workload's first pod, the
+// compiled ruleset — depends on the objects, not on the files or the order
+// they came in (users diff the output in CI). Diagnostics keep file:line.
+engine::LoadResult load_sorted(const std::vector<std::string>& paths);
+
+// load_sorted(); prints warnings and errors to stderr prefixed with `command`.
 // nullopt when the input has errors (the command exits 2).
 std::optional<engine::LoadResult> load_for_analysis(const std::vector<std::string>& paths, const std::string& command);
 

@@ -95,12 +95,13 @@ TEST_CASE("rampart compile says how each pod is matched and its script loads", "
     const auto json = compile(input + " --mode " + mode + " -o json --interface shop/web=vethweb");
     REQUIRE(json.status == 0);
     const auto parsed = nlohmann::json::parse(json.out);
-    REQUIRE(parsed["endpoints"].size() == 2);
-    CHECK(parsed["endpoints"][0]["pod"] == "shop/web");
-    CHECK(parsed["endpoints"][0]["interface_source"] == "--interface");
-    CHECK(parsed["endpoints"][1]["interface"] == derived);
-    CHECK(parsed["endpoints"][1]["interface_source"] == "derived");
-    CHECK(parsed["endpoints"][0]["addresses"] == nlohmann::json({"10.244.0.10", "fd00::10"}));
+    REQUIRE(parsed["endpoints"].size() == 2);  // by namespace and name, not file order
+    CHECK(parsed["endpoints"][0]["pod"] == "shop/db");
+    CHECK(parsed["endpoints"][0]["interface"] == derived);
+    CHECK(parsed["endpoints"][0]["interface_source"] == "derived");
+    CHECK(parsed["endpoints"][1]["pod"] == "shop/web");
+    CHECK(parsed["endpoints"][1]["interface_source"] == "--interface");
+    CHECK(parsed["endpoints"][1]["addresses"] == nlohmann::json({"10.244.0.10", "fd00::10"}));
     CHECK(!parsed["tables"].empty());
   }
 }
