@@ -5,7 +5,9 @@
 // tracer.
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <memory>
+#include <sstream>
 
 #include "flow.h"
 #include "gen.h"
@@ -78,60 +80,100 @@ struct Cluster {
 
 }  // namespace
 
+namespace {
+
+std::string address_of(const engine::Endpoint& e, int family) {
+  for (const auto& a : e.ips)
+    if (a.family == family) return a.str();
+  return "";
+}
+
+}  // namespace
+
+// Both families: every pod has an IPv4 and an IPv6 address, the generator's
+// nets are of either family, and each flow is probed over IPv4 and IPv6.
+// TCP and UDP go out together (probe_all: one timeout per matrix), ICMP and
+// ICMPv6 echoes one by one.
 TEST_CASE("real TCP and UDP packets, the evaluator and the IR tracer agree", "[compiler][datapath]") {
-  int probes = 0, passed = 0;
+  std::map<int, int> probes, passed;  // by family
   for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
     for (unsigned seed : {3u, 11u}) {
       const engine::Model m = generate(seed, 4, 1, 4);
       const engine::Evaluator ev(m);
       const auto eps = node_endpoints(m, "node-1");
-      Cluster c(m, eps, mode);
+      Cluster c(m, eps, mode, true, "h2-");
       auto rs = lower(m, eps, NodeConfig{.mode = mode});
       REQUIRE(rs);
       Kernel k(c.node.name());
       REQUIRE(k.apply(rebuild(*rs)));
+      struct Expected {
+        int family;
+        bool allowed;
+        std::string what;
+      };
+      std::vector<Probe> batch;
+      std::vector<Expected> expected;
+      const auto where = [&](size_t s, size_t d, int family) {
+        std::ostringstream o;
+        o << (mode == Mode::kOverlay ? "overlay" : "vcn-native") << " seed " << seed << " v" << family << " "
+          << m.endpoints[eps[s].index].name << " -> " << m.endpoints[eps[d].index].name;
+        return o.str();
+      };
       for (size_t s = 0; s < eps.size(); ++s)
         for (size_t d = 0; d < eps.size(); ++d) {
           if (s == d) continue;
           const auto& src = m.endpoints[eps[s].index];
           const auto& dst = m.endpoints[eps[d].index];
-          for (std::uint8_t proto : {std::uint8_t{6}, std::uint8_t{17}})
-            for (std::uint16_t port : {std::uint16_t{80}, std::uint16_t{443}}) {
-              engine::Flow f{.src = engine::FlowEnd::of(src), .dst = engine::FlowEnd::of(dst), .protocol = proto,
-                             .dst_port = port, .src_port = 40000};
-              const auto decision = ev.evaluate(f);
-              auto t = trace(*rs, flow_packet(m, eps, mode, eps[s].index, eps[d].index, proto, port));
-              REQUIRE(t);
-              const std::string addr = dst.ips.front().str();
-              const bool real = proto == 6 ? tcp_connects(c.pods[s]->name(), c.pods[d]->name(), addr, port)
-                                           : udp_delivers(c.pods[s]->name(), c.pods[d]->name(), addr, port);
-              INFO((mode == Mode::kOverlay ? "overlay" : "vcn-native")
-                   << " seed " << seed << " " << src.name << " -> " << dst.name << " proto " << int(proto) << " port "
-                   << port << "\n" << engine::describe(decision.egress) << "\n" << engine::describe(decision.ingress)
-                   << "\n" << t->str());
-              CHECK(t->accepted == decision.allowed);
-              CHECK(real == decision.allowed);
-              ++probes;
-              passed += real;
-            }
-          // ICMP echo: no ports (a protocol-less named notPorts holds for it).
-          engine::Flow f{.src = engine::FlowEnd::of(src), .dst = engine::FlowEnd::of(dst), .protocol = 1, .icmp_type = 8};
-          const auto decision = ev.evaluate(f);
-          auto t = trace(*rs, flow_packet(m, eps, mode, eps[s].index, eps[d].index, 1, 0));
-          REQUIRE(t);
-          const bool real = raw_delivers(c.pods[s]->name(), c.pods[d]->name(), dst.ips.front().str(), 1);
-          INFO((mode == Mode::kOverlay ? "overlay" : "vcn-native")
-               << " seed " << seed << " " << src.name << " -> " << dst.name << " ICMP echo\n"
-               << engine::describe(decision.egress) << "\n" << engine::describe(decision.ingress) << "\n" << t->str());
-          CHECK(t->accepted == decision.allowed);
-          CHECK(real == decision.allowed);
-          ++probes;
-          passed += real;
+          for (int family : {4, 6}) {
+            const std::string addr = address_of(dst, family);
+            REQUIRE_FALSE(addr.empty());
+            for (std::uint8_t proto : {std::uint8_t{6}, std::uint8_t{17}})
+              for (std::uint16_t port : {std::uint16_t{80}, std::uint16_t{443}}) {
+                engine::Flow f{.src = engine::FlowEnd::of(src, family), .dst = engine::FlowEnd::of(dst, family),
+                               .ip_version = family, .protocol = proto, .dst_port = port, .src_port = 40000};
+                const auto decision = ev.evaluate(f);
+                auto t = trace(*rs, flow_packet(m, eps, mode, eps[s].index, eps[d].index, proto, port, family));
+                REQUIRE(t);
+                std::ostringstream what;
+                what << where(s, d, family) << " proto " << int(proto) << " port " << port << "\n"
+                     << engine::describe(decision.egress) << "\n" << engine::describe(decision.ingress) << "\n" << t->str();
+                INFO(what.str());
+                CHECK(t->accepted == decision.allowed);
+                batch.push_back(Probe{.client_ns = c.pods[s]->name(), .server_ns = c.pods[d]->name(), .address = addr,
+                                      .port = port, .protocol = proto == 6 ? Protocol::kTcp : Protocol::kUdp});
+                expected.push_back(Expected{family, decision.allowed, what.str()});
+              }
+            // ICMP / ICMPv6 echo: no ports (a protocol-less named notPorts holds for it).
+            const std::uint8_t icmp = family == 4 ? 1 : 58;
+            engine::Flow f{.src = engine::FlowEnd::of(src, family), .dst = engine::FlowEnd::of(dst, family),
+                           .ip_version = family, .protocol = icmp, .icmp_type = family == 4 ? 8 : 128};
+            const auto decision = ev.evaluate(f);
+            auto t = trace(*rs, flow_packet(m, eps, mode, eps[s].index, eps[d].index, icmp, 0, family));
+            REQUIRE(t);
+            const bool real = raw_delivers(c.pods[s]->name(), c.pods[d]->name(), addr, icmp);
+            INFO(where(s, d, family) << " ICMP echo\n" << engine::describe(decision.egress) << "\n"
+                                     << engine::describe(decision.ingress) << "\n" << t->str());
+            CHECK(t->accepted == decision.allowed);
+            CHECK(real == decision.allowed);
+            ++probes[family];
+            passed[family] += real;
+          }
         }
+      const auto real = probe_all(batch);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        INFO(expected[i].what);
+        CHECK(real[i] == expected[i].allowed);
+        ++probes[expected[i].family];
+        passed[expected[i].family] += real[i];
+      }
     }
   }
-  CHECK(passed > 0);
-  CHECK(passed < probes);
+  // both outcomes in both families
+  for (int family : {4, 6}) {
+    INFO("IPv" << family << ": " << passed[family] << " of " << probes[family] << " probes passed");
+    CHECK(passed[family] > 0);
+    CHECK(passed[family] < probes[family]);
+  }
 }
 
 // The same with allow runs: real packets at and beside port range boundaries
@@ -186,10 +228,14 @@ TEST_CASE("without our table every probe passes (the wiring itself works)", "[co
   for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
     const engine::Model m = generate(3, 3, 0, 0);
     const auto eps = node_endpoints(m, "node-1");
-    Cluster c(m, eps, mode);
-    const std::string addr = m.endpoints[eps[1].index].ips.front().str();
-    CHECK(tcp_connects(c.pods[0]->name(), c.pods[1]->name(), addr, 80));
-    CHECK(udp_delivers(c.pods[0]->name(), c.pods[1]->name(), addr, 53));
+    Cluster c(m, eps, mode, true, "h2-");
+    for (int family : {4, 6}) {
+      INFO((mode == Mode::kOverlay ? "overlay" : "vcn-native") << " v" << family);
+      const std::string addr = address_of(m.endpoints[eps[1].index], family);
+      CHECK(tcp_connects(c.pods[0]->name(), c.pods[1]->name(), addr, 80));
+      CHECK(udp_delivers(c.pods[0]->name(), c.pods[1]->name(), addr, 53));
+      CHECK(raw_delivers(c.pods[0]->name(), c.pods[1]->name(), addr, family == 4 ? 1 : 58));
+    }
   }
 }
 

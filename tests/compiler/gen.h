@@ -1,6 +1,6 @@
 // Random small clusters and policies for differential tests (deterministic
 // per seed): pods labelled app=a|b|c over two nodes, policies in two tiers
-// with Allow / Deny / Pass / Log rules over selectors, nets, protocols,
+// with Allow / Deny / Pass / Log rules over selectors, IPv4 and IPv6 nets, protocols,
 // notProtocol, numeric and named ports, and named notPorts without a protocol.
 #pragma once
 
@@ -36,7 +36,14 @@ inline engine::Model generate(unsigned seed, int local_pods = 4, int remote_pods
       if (int p = pick(3); p == 1) proto = 6;
       else if (p == 2) proto = 17;
       auto src = peer(pick(2) ? selectors[pick(6)] : "");
-      if (pick(5) == 0) src.nets = {cidr(pick(2) ? "10.244.0.8/29" : "10.244.0.12/30")};
+      // Nets of one family each (a rule may not mix them, R12); the other
+      // family skips the rule (calico-semantics §4.4). Pod p<i> has
+      // 10.244.0.<10+i> and fd00::<10+i> (hex): the IPv6 nets cut the pods
+      // elsewhere than the IPv4 ones.
+      if (pick(5) == 0) {
+        const char* nets[] = {"10.244.0.12/30", "10.244.0.8/29", "fd00::14/126", "fd00::10/127"};
+        src.nets = {cidr(nets[pick(4)])};
+      }
       auto dst = peer(pick(3) == 0 ? selectors[pick(6)] : "");
       if (proto) {
         switch (pick(5)) {
