@@ -359,17 +359,25 @@ TEST_CASE("agent: a refused write keeps the previous state, is retried with back
   rig.start();
   REQUIRE(eventually([&] { return rig.agent->ready(); }));
   const auto before = rig.dataplane.model();
+  const auto errors = [&] { return rig.metrics.value("rampart_agent_dataplane_errors_total", R"(op="set_model")"); };
 
-  rig.dataplane.fail_next_set_model(3);
+  // Refused until released below, so that what the test sees while writes
+  // are refused does not depend on how soon it looks (a fixed number of
+  // refusals ended within 700 ms, and a test thread descheduled that long
+  // under load found the write done: session 10).
+  rig.dataplane.fail_next_set_model(1'000'000);
   const auto t0 = std::chrono::steady_clock::now();
   write_file(rig.dir.path / "store/more.yaml", calico_policy("prod", "api", 81));
-  REQUIRE(eventually([&] { return rig.metrics.value("rampart_agent_dataplane_errors_total", R"(op="set_model")") >= 1; }));
-  CHECK_FALSE(rig.agent->ready());
+  REQUIRE(eventually([&] { return errors() >= 1 && !rig.agent->ready(); }));
   CHECK(rig.dataplane.model().policies.size() == before.policies.size());  // the refused model never took effect
-  REQUIRE(eventually([&] { return rig.agent->ready(); }));
+  REQUIRE(eventually([&] { return errors() >= 3; }));
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  CHECK(rig.metrics.value("rampart_agent_dataplane_errors_total", R"(op="set_model")") == 3);
-  CHECK(elapsed >= 0.1 + 0.2 + 0.4 - 0.05);  // retried after 100, 200, 400 ms: a backoff, not a hot loop
+  CHECK(elapsed >= 0.1 + 0.2 - 0.05);  // the second and third tries came 100 and 200 ms apart: not a hot loop
+  CHECK(eventually([&] { return rig.metrics.value("rampart_agent_dataplane_retry_seconds") >= 0.4; }));  // doubling
+  CHECK(rig.dataplane.model().policies.size() == before.policies.size());
+
+  rig.dataplane.fail_next_set_model(0);
+  REQUIRE(eventually([&] { return rig.agent->ready(); }, 15s));  // the next try (at most retry_max, 10 s, away)
   CHECK(rig.dataplane.model().policies.size() == before.policies.size() + 1);
   CHECK(rig.metrics.value("rampart_agent_dataplane_retry_seconds") == 0);
 }
