@@ -1,6 +1,6 @@
 // rampart compile PATH… --node NAME --mode vcn-native|overlay [-o nft|json]
 //                 [--interface NS/POD=IFNAME]… [--endpoint-to-host drop|accept|return]
-//                 [--no-allow-runs]
+//                 [--pod-interfaces PATTERN[,…]] [--bridge NAME] [--vxlan-port PORT] [--no-allow-runs]
 // Prints the nftables a node would get: an `nft -f` script (rebuild of our
 // tables, touching no other table) or the IR as JSON.
 #include <algorithm>
@@ -24,6 +24,10 @@ struct CompileOptions {
   std::string output = "nft";
   std::vector<std::string> interfaces;
   std::string endpoint_to_host = "accept";
+  // The agent's node options (rampart-agent takes the same, same defaults).
+  std::vector<std::string> pod_interfaces = compiler::NodeConfig{}.pod_interface_globs;
+  std::string bridge = compiler::NodeConfig{}.bridge;
+  std::uint16_t vxlan_port = compiler::NodeConfig{}.vxlan_port;
   bool no_allow_runs = false;
 };
 
@@ -50,11 +54,11 @@ std::vector<EndpointLine> endpoint_lines(const engine::Model& model, const std::
   return out;
 }
 
-void print_endpoint_comment(const std::vector<EndpointLine>& lines, compiler::Mode mode) {
+void print_endpoint_comment(const std::vector<EndpointLine>& lines, compiler::Mode mode, const std::string& bridge) {
   std::cout << "# Pods of this node and the host-side interface each is matched on ("
             << (mode == compiler::Mode::kVcnNative
                     ? "vcn-native: dispatch, fail-closed and anti-spoofing sets by interface name"
-                    : "overlay: policy by address on cni0; the name only in the bridge's anti-spoofing set")
+                    : "overlay: policy by address on " + bridge + "; the name only in the bridge's anti-spoofing set")
             << ").\n# 'derived': no --interface NS/POD=IFNAME given, so a made-up name veth<hash of NS/POD>;"
                " the agent uses the name the CNI plugin reports.\n";
   for (const auto& l : lines) {
@@ -100,11 +104,21 @@ int run(const CompileOptions& options) {
   std::map<std::string, std::string> interfaces;
   for (const auto& spec : options.interfaces) {
     const auto eq = spec.find('=');
-    if (eq == std::string::npos || spec.find('/') > eq || eq + 1 == spec.size() || spec.size() - eq - 1 > 15) {
-      std::cerr << "rampart compile: --interface wants NS/POD=IFNAME (IFNAME at most 15 characters), got '" << spec << "'\n";
+    if (eq == std::string::npos || spec.find('/') > eq || !compiler::parse_interface_name(spec.substr(eq + 1), false)) {
+      std::cerr << "rampart compile: --interface wants NS/POD=IFNAME (IFNAME 1-15 of A-Z a-z 0-9 - _ .), got '" << spec
+                << "'\n";
       return 2;
     }
     interfaces[spec.substr(0, eq)] = spec.substr(eq + 1);
+  }
+  for (const auto& name : options.pod_interfaces)
+    if (auto ok = compiler::parse_interface_name(name, true); !ok) {
+      std::cerr << "rampart compile: --pod-interfaces: " << ok.error().message << "\n";
+      return 2;
+    }
+  if (auto ok = compiler::parse_interface_name(options.bridge, false); !ok) {
+    std::cerr << "rampart compile: --bridge: " << ok.error().message << "\n";
+    return 2;
   }
   auto loaded = load_for_analysis(options.paths, "compile");
   if (!loaded) return 2;
@@ -123,7 +137,12 @@ int run(const CompileOptions& options) {
     return 2;
   }
   auto rs = compiler::lower(loaded->model, endpoints,
-                            compiler::NodeConfig{.mode = *mode, .endpoint_to_host = *to_host, .allow_runs = !options.no_allow_runs});
+                            compiler::NodeConfig{.mode = *mode,
+                                                 .pod_interface_globs = options.pod_interfaces,
+                                                 .bridge = options.bridge,
+                                                 .vxlan_port = options.vxlan_port,
+                                                 .endpoint_to_host = *to_host,
+                                                 .allow_runs = !options.no_allow_runs});
   if (!rs) {
     std::cerr << "rampart compile: " << rs.error().str() << "\n";
     return 2;
@@ -143,7 +162,7 @@ int run(const CompileOptions& options) {
   }
   std::cout << "#!/usr/sbin/nft -f\n# rampart compile: node " << options.node << ", mode " << options.mode
             << ". Replaces only Rampart's own tables.\n";
-  print_endpoint_comment(lines, *mode);
+  print_endpoint_comment(lines, *mode, options.bridge);
   std::cout << compiler::render(tx);
   return 0;
 }
@@ -162,6 +181,14 @@ void register_compile(CLI::App& app, int& exit_code) {
                   "a pod's new connection to the node after its egress policy allowed it (Felix's "
                   "DefaultEndpointToHostAction; accept, as Canal sets it, is the default)")
       ->check(CLI::IsMember({"drop", "accept", "return"}));
+  cmd->add_option("--pod-interfaces", options->pod_interfaces,
+                  "host-side pod interface names as nft patterns, comma-separated (rampart-agent --pod-interfaces)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--bridge", options->bridge, "overlay: the pods' bridge (rampart-agent --bridge)")->capture_default_str();
+  cmd->add_option("--vxlan-port", options->vxlan_port, "overlay: the VXLAN port pods may not send to (rampart-agent --vxlan-port)")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
   cmd->add_flag("--no-allow-runs", options->no_allow_runs,
                 "jump to every policy chain in turn instead of merging runs of allow-only policies into one port "
                 "dispatch (the older layout, for comparison)");

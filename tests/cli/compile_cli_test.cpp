@@ -106,6 +106,27 @@ TEST_CASE("rampart compile says how each pod is matched and its script loads", "
   }
 }
 
+TEST_CASE("rampart compile takes the agent's node options: pod interface patterns, bridge, VXLAN port", "[cli][compile]") {
+  TempDir dir("compile");
+  write_file(dir.path / "all.yaml", kCluster);
+  const std::string input = (dir.path / "all.yaml").string() + " --node node-1";
+  for (const char* mode : {"vcn-native", "overlay"}) {
+    INFO(mode);
+    const auto r = compile(input + " --mode " + mode + " --pod-interfaces 'veth*,pod*' --bridge br-pods --vxlan-port 4789");
+    INFO(r.out);
+    REQUIRE(r.status == 0);
+    for (const std::string pattern : {"veth*", "pod*"}) CHECK(r.out.find("iifname \"" + pattern + "\"") != std::string::npos);
+    const bool overlay = std::string(mode) == "overlay";
+    CHECK((r.out.find("iifname \"br-pods\"") != std::string::npos) == overlay);
+    CHECK((r.out.find("4789") != std::string::npos) == overlay);
+    CHECK(r.out.find("cni0") == std::string::npos);
+    CHECK(r.out.find("8472") == std::string::npos);
+    Netns ns("compile");
+    write_file(dir.path / "rules.nft", r.out);
+    CHECK(ns.run("nft -f " + (dir.path / "rules.nft").string()) == 0);
+  }
+}
+
 TEST_CASE("rampart compile refuses an --interface that names no pod of the node", "[cli][compile]") {
   TempDir dir("compile");
   write_file(dir.path / "all.yaml", kCluster);
@@ -117,7 +138,10 @@ TEST_CASE("rampart compile refuses an --interface that names no pod of the node"
       {"--interface shop/wbe=vethweb", "--interface shop/wbe=vethweb: no pod shop/wbe on node node-1"},
       {"--interface shop/elsewhere=vethx", "no pod shop/elsewhere on node node-1"},
       {"--interface shop/web", "--interface wants NS/POD=IFNAME"},
-      {"--interface shop/web=waytoolonginterfacename", "at most 15 characters"},
+      {"--interface shop/web=waytoolonginterfacename", "IFNAME 1-15 of"},
+      {"--interface 'shop/web=veth\"x'", "IFNAME 1-15 of"},
+      {"--pod-interfaces 'veth*,po\"d*'", "--pod-interfaces: bad interface pattern 'po\"d*'"},
+      {"--bridge 'br*'", "--bridge: bad interface name 'br*'"},
   };
   for (const auto& c : cases) {
     INFO(c.option);
