@@ -15,6 +15,7 @@
 #include <fstream>
 #include <string>
 
+#include "conntrack_entries.h"
 #include "netns.h"
 #include "topology.h"
 
@@ -107,6 +108,11 @@ void run(ClusterMode mode) {
   }
   const Pod& client = *cluster.pod("shop/client");
   const std::string reused_ip = cluster.pod("shop/dns-old")->ip;
+  // Session 10: also with a busy conntrack table in the node's namespace,
+  // where the agent's flushes let the kernel filter (3,000+ entries).
+  const bool busy = GENERATE(false, true);
+  INFO((busy ? "busy conntrack table" : "small conntrack table"));
+  if (busy) REQUIRE_FALSE(insert_conntrack(cluster.nodes()[0].netns->name(), filler_entries(3500)).has_value());
 
   // The flow: client:40001 -> dns-old:5353, answered (established both ways).
   const int client_fd = udp_socket(client.netns->name(), "0.0.0.0", 40001);
