@@ -126,6 +126,12 @@ Agent::Agent(AgentConfig config, Dataplane& dataplane, Metrics& metrics)
   metrics_.describe("rampart_agent_conntrack_flush_errors_total", "counter",
                     "Conntrack entries of a removed or new pod's address that could not be deleted (or failed dumps)");
   metrics_.add("rampart_agent_conntrack_flush_errors_total", 0);
+  metrics_.describe("rampart_agent_conntrack_flush_seconds_total", "counter",
+                    "Time spent deleting the conntrack entries of removed or new pods' addresses (after their rules "
+                    "are written; a pod's ADD is answered once its flush is done)");
+  metrics_.add("rampart_agent_conntrack_flush_seconds_total", 0);
+  metrics_.describe("rampart_agent_conntrack_flushes_total", "counter", "Conntrack flushes (one per ADD, DEL or GC that frees addresses)");
+  metrics_.add("rampart_agent_conntrack_flushes_total", 0);
   metrics_.describe("rampart_agent_cni_requests_total", "counter", "CNI plugin requests, by operation and result");
   metrics_.describe("rampart_agent_model_build_seconds_total", "counter",
                     "Time spent keeping the model current (updates applied, re-normalised)");

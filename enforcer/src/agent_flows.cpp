@@ -1,5 +1,7 @@
 #include "agent_flows.h"
 
+#include <chrono>
+
 #include "rampart/enforcer/log.h"
 
 namespace rampart::enforcer {
@@ -7,7 +9,11 @@ namespace rampart::enforcer {
 void forget_flows(Dataplane& dataplane, Metrics& metrics, const std::vector<std::string>& addresses,
                   const std::string& endpoint) {
   if (addresses.empty()) return;
+  const auto start = std::chrono::steady_clock::now();
   auto flushed = dataplane.forget_flows(addresses);
+  metrics.add("rampart_agent_conntrack_flush_seconds_total",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  metrics.add("rampart_agent_conntrack_flushes_total", 1);
   if (!flushed || flushed->failed > 0) {
     metrics.add("rampart_agent_conntrack_flush_errors_total", flushed ? static_cast<double>(flushed->failed) : 1.0);
     log(LogLevel::kError, "cannot delete conntrack entries: established flows may reach the address's next pod",

@@ -131,6 +131,8 @@ TEST_CASE("agent: (session 9, review H3) conntrack entries of an address are dro
   REQUIRE(forgotten.size() == 5);
   CHECK(forgotten.back() == "10.244.1.11/24");
   CHECK(rig.metrics.value("rampart_agent_conntrack_flush_errors_total") == 0);
+  CHECK(rig.metrics.value("rampart_agent_conntrack_flushes_total") == 5);  // the calls that forgot the 5 above
+  CHECK(rig.metrics.value("rampart_agent_conntrack_flush_seconds_total") > 0);
   // A late DEL of a sandbox whose address a registered pod holds now leaves
   // that pod's flows alone.
   ap::Request late = add_request("prod", "c", "container0z", "10.244.1.12/24");
