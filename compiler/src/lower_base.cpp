@@ -134,9 +134,37 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
       to_wl.rules.push_back(Rule{.matches = {eq(Key::kOifname, g)}, .verdict = plain(Verdict::Kind::kDrop), .comment = "unknown pod interface"});
     }
   }
+  // vcn-native, a pod's link with the node: NUD probes to its gateway
+  // fe80::1, router solicitations and MLD come from the pod's link-local
+  // address, DAD and MLD during DAD from :: — neither is the pod's address,
+  // so anti-spoofing would drop them (the gateway neighbour goes FAILED).
+  // Felix accepts ND, RS and MLD from workloads to the host before policy
+  // (ICMPv6Filter). Here only in the input hook, and only with the hop limit
+  // the RFCs prescribe (ND 255, MLD 1): the kernel forwards no packet with a
+  // link-local or unspecified source, so none reaches another pod, and
+  // nothing else from such a source reaches the node.
+  std::vector<Rule> link_local;
+  if (!overlay) {
+    const Match from_link_local{.keys = {Key::kIp6Saddr}, .op = Match::Op::kRange,
+                                .values = {*IpAddress::parse("fe80::"), *IpAddress::parse("febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff")}};
+    const Match from_unspecified = eq(Key::kIp6Saddr, Value{*IpAddress::parse("::")});
+    struct Type {
+      std::uint64_t type, hop_limit;
+      bool unspecified;  // also from :: (RFC 4861 6.3.7, 4862 5.4.2, 3590)
+    };
+    for (const Type t : {Type{133, 255, true}, Type{135, 255, true}, Type{136, 255, false}, Type{130, 1, false},
+                         Type{131, 1, true}, Type{132, 1, false}, Type{143, 1, true}})
+      for (const bool unspecified : {false, true}) {
+        if (unspecified && !t.unspecified) continue;
+        link_local.push_back(Rule{.matches = {unspecified ? from_unspecified : from_link_local, eq(Key::kIcmpv6Type, Value{t.type}),
+                                              eq(Key::kIp6Hoplimit, Value{t.hop_limit})},
+                                  .verdict = plain(Verdict::Kind::kAccept)});
+      }
+  }
   const auto hook_chain = [&](const char* name, Hook hook, bool to_pods) {
     Chain c{.name = name, .base = BaseChain{.hook = hook, .priority = cfg.priority}};
-    c.rules = spoof;
+    if (!to_pods) c.rules = link_local;
+    c.rules.insert(c.rules.end(), spoof.begin(), spoof.end());
     c.rules.push_back(Rule{.matches = {Match{.keys = {Key::kCtState}, .op = Match::Op::kBitsAny,
                                              .values = {Value{std::uint64_t{ct_state::kEstablished | ct_state::kRelated}}}}},
                            .verdict = plain(Verdict::Kind::kAccept)});

@@ -58,10 +58,18 @@ const char* icmpv6_type_name(std::uint64_t t) {
     case 4: return "parameter-problem";
     case 128: return "echo-request";
     case 129: return "echo-reply";
+    case 130: return "mld-listener-query";
+    case 131: return "mld-listener-report";
+    case 132: return "mld-listener-done";
     case 133: return "nd-router-solicit";
     case 134: return "nd-router-advert";
     case 135: return "nd-neighbor-solicit";
     case 136: return "nd-neighbor-advert";
+    case 137: return "nd-redirect";
+    case 138: return "router-renumbering";
+    case 141: return "ind-neighbor-solicit";
+    case 142: return "ind-neighbor-advert";
+    case 143: return "mld2-listener-report";
     default: return nullptr;
   }
 }

@@ -5,9 +5,13 @@
 // tracer.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "flow.h"
 #include "gen.h"
@@ -345,4 +349,80 @@ TEST_CASE("a named notPorts without a protocol: real ICMP, ICMPv6, protocol 253 
       CHECK(raw_delivers(c.pods[srv]->name(), c.pods[cli]->name(), address(cli, 4), 1, 1500));
       CHECK(raw_delivers(c.pods[srv]->name(), c.pods[cli]->name(), address(cli, 6), 58, 1500));
     }
+}
+
+namespace {
+
+// Packets an input-hook chain after Rampart's (priority 100) counted, in a
+// watch table of the test's node namespace.
+int counted(const Netns& node, const std::string& rule_comment) {
+  const std::string out = "/tmp/rpt-watch-" + node.name();
+  node.run("nft list chain inet watch input > " + out);
+  std::ifstream in(out);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find("\"" + rule_comment + "\"") != std::string::npos) {
+      const auto at = line.find("packets ");
+      std::remove(out.c_str());
+      return at == std::string::npos ? -1 : std::stoi(line.substr(at + 8));
+    }
+  std::remove(out.c_str());
+  return -1;
+}
+
+}  // namespace
+
+// vcn-native: a pod's NUD probes to its gateway fe80::1 come from its
+// link-local address, which anti-spoofing took for a forged source (session
+// 9, review H3 §4: the gateway neighbour went FAILED). ND, RS and MLD from a
+// link-local source reach the node now; TCP and other ICMPv6 from it do not,
+// to the node or to another pod.
+TEST_CASE("vcn-native: a pod's ND from its link-local address reaches the node, nothing else from it passes", "[compiler][datapath][linklocal]") {
+  engine::Model m;
+  add_default_tier(m);
+  add_pod(m, "ns", "web", {{"app", "web"}}, {"10.244.0.10", "fd00::10"});
+  add_pod(m, "ns", "db", {{"app", "db"}}, {"10.244.0.11", "fd00::11"});
+  auto to = peer();
+  to.ports = {port(5432)};
+  add_policy(m, "ns", "db", "app == 'db'", {rule(Action::kAllow, 6, peer("app == 'web'"), to)}, {}, true, false);
+  const auto eps = node_endpoints(m, "node-1");
+  REQUIRE(eps.size() == 2);
+  const std::size_t web = m.endpoints[eps[0].index].name == "web" ? 0 : 1, db = 1 - web;
+  Cluster c(m, eps, Mode::kVcnNative, true, "h2-");
+  const std::string pod = c.pods[web]->name(), node = c.node.name(), ll = "fe80::2";
+  REQUIRE(c.pods[web]->run("ip -6 addr add " + ll + "/64 dev eth0 nodad") == 0);
+  REQUIRE(c.node.run("nft add table inet watch && nft add chain inet watch input '{ type filter hook input priority 100; }' && "
+                     "nft add rule inet watch input icmpv6 type nd-router-solicit counter comment rs && "
+                     "nft add rule inet watch input icmpv6 type echo-request counter comment echo") == 0);
+  // Without our table: the node answers, and a link-local TCP connection to
+  // it completes — the drops below are the ruleset's. To another pod the
+  // kernel forwards no link-local source at all (beyond scope).
+  CHECK(neighbour_advertised(pod, "eth0", ll, "fe80::1"));
+  CHECK(tcp_connects_from(pod, "eth0", ll, node, "fe80::1", 2222));
+  CHECK_FALSE(tcp_connects_from(pod, "eth0", ll, c.pods[db]->name(), "fd00::11", 5432));
+  auto rs = lower(m, eps, NodeConfig{.mode = Mode::kVcnNative});  // endpoint-to-host accept
+  REQUIRE(rs);
+  Kernel k(node);
+  REQUIRE(k.apply(rebuild(*rs)));
+  const auto drift = k.drift(*rs);  // the link-local source range reads back as written
+  REQUIRE(drift);
+  CHECK(*drift == "");
+  // ND from the pod's link-local address, and from its own global one
+  CHECK(neighbour_advertised(pod, "eth0", ll, "fe80::1"));
+  CHECK(neighbour_advertised(pod, "eth0", "fd00::10", "fe80::1"));
+  // Router solicitations reach the node (the pod's kernel may add its own,
+  // from a link-local address too); an echo request from fe80:: does not.
+  const int rs_before = counted(c.node, "rs");
+  for (int i = 0; i < 3; ++i) CHECK(icmpv6_send(pod, "eth0", ll, "ff02::2", 133, 255));
+  CHECK(icmpv6_send(pod, "eth0", ll, "fe80::1", 128, 255));
+  CHECK(icmpv6_send(pod, "eth0", ll, "fe80::1", 128, 64));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(counted(c.node, "rs") >= rs_before + 3);
+  CHECK(counted(c.node, "echo") == 0);
+  // TCP from the link-local address: not to the node, not to db
+  CHECK_FALSE(tcp_connects_from(pod, "eth0", ll, node, "fe80::1", 2222));
+  CHECK_FALSE(tcp_connects_from(pod, "eth0", ll, c.pods[db]->name(), "fd00::11", 5432));
+  // what the policy allows still passes, from web's own addresses
+  CHECK(tcp_connects(pod, c.pods[db]->name(), "fd00::11", 5432));
+  CHECK(tcp_connects_from(pod, "eth0", "fd00::10", node, "fe80::1", 2222));
 }

@@ -2,10 +2,12 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 
@@ -301,6 +304,95 @@ std::vector<bool> probe_all(const std::vector<Probe>& probes, int timeout_ms) {
     }
   }
   return through;
+}
+
+}  // namespace rampart::testing
+
+namespace rampart::testing {
+
+namespace {
+
+// A socket of `type` bound to `ifname` and to `source` (port 0) in `netns`.
+int bound_socket(const std::string& netns, const std::string& ifname, const std::string& source, int type, int protocol) {
+  const int fd = socket_in(netns, AF_INET6, type, protocol);
+  if (fd < 0) throw std::runtime_error("socket in netns " + netns + " failed");
+  if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(), static_cast<socklen_t>(ifname.size())) != 0) {
+    close(fd);
+    throw std::runtime_error("cannot bind to device " + ifname + " in " + netns);
+  }
+  const Addr src = make(source, 0);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&src.ss), src.len) != 0) {
+    close(fd);
+    throw std::runtime_error("cannot bind " + source + " in " + netns);
+  }
+  return fd;
+}
+
+bool send_icmpv6(int fd, const std::string& destination, int type, int hop_limit, const std::string& body) {
+  setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hop_limit, sizeof hop_limit);
+  setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hop_limit, sizeof hop_limit);
+  std::string msg{static_cast<char>(type), 0, 0, 0};  // type, code, checksum (the kernel fills it)
+  msg += body;
+  const Addr dst = make(destination, 0);
+  return sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<const sockaddr*>(&dst.ss), dst.len) ==
+         static_cast<ssize_t>(msg.size());
+}
+
+}  // namespace
+
+bool icmpv6_send(const std::string& client_ns, const std::string& ifname, const std::string& source,
+                 const std::string& destination, int type, int hop_limit, const std::string& body) {
+  Fd fd{bound_socket(client_ns, ifname, source, SOCK_RAW, IPPROTO_ICMPV6)};
+  return send_icmpv6(fd.fd, destination, type, hop_limit, body);
+}
+
+bool neighbour_advertised(const std::string& client_ns, const std::string& ifname, const std::string& source,
+                          const std::string& target, int timeout_ms) {
+  Fd fd{bound_socket(client_ns, ifname, source, SOCK_RAW, IPPROTO_ICMPV6)};
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname.c_str());
+  if (ioctl(fd.fd, SIOCGIFHWADDR, &ifr) != 0) throw std::runtime_error("no link-layer address for " + ifname);
+  in6_addr target_addr{};
+  inet_pton(AF_INET6, target.c_str(), &target_addr);
+  // RFC 4861 4.3: reserved (4), target (16), source link-layer address option (type 1, 8 bytes)
+  std::string body(4, '\0');
+  body.append(reinterpret_cast<const char*>(&target_addr), sizeof target_addr);
+  body += std::string{1, 1};
+  body.append(ifr.ifr_hwaddr.sa_data, 6);
+  if (!send_icmpv6(fd.fd, target, 135, 255, body)) return false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd.fd, POLLIN, 0};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    unsigned char buf[1500];
+    const ssize_t n = recv(fd.fd, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    // an advertisement (136) for the target: type, code, checksum, flags (4), target
+    if (n >= 24 && buf[0] == 136 && std::memcmp(buf + 8, &target_addr, sizeof target_addr) == 0) return true;
+  }
+}
+
+bool tcp_connects_from(const std::string& client_ns, const std::string& ifname, const std::string& source,
+                       const std::string& server_ns, const std::string& addr, int port, int timeout_ms) {
+  Fd server{socket_in(server_ns, AF_INET6, SOCK_STREAM)};
+  if (server.fd < 0) throw std::runtime_error("socket in netns failed");
+  int one = 1;
+  setsockopt(server.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const Addr any = make("::", port);
+  if (bind(server.fd, reinterpret_cast<const sockaddr*>(&any.ss), any.len) != 0 || listen(server.fd, 16) != 0)
+    throw std::runtime_error("bind/listen failed on [::]:" + std::to_string(port));
+  Fd client{bound_socket(client_ns, ifname, source, SOCK_STREAM, 0)};
+  fcntl(client.fd, F_SETFL, O_NONBLOCK);
+  const Addr a = make(addr, port);
+  if (connect(client.fd, reinterpret_cast<const sockaddr*>(&a.ss), a.len) == 0) return true;
+  if (errno != EINPROGRESS) return false;
+  pollfd p{client.fd, POLLOUT, 0};
+  if (poll(&p, 1, timeout_ms) <= 0) return false;
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(client.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  return err == 0;
 }
 
 }  // namespace rampart::testing

@@ -62,3 +62,24 @@ struct Probe {
 std::vector<bool> probe_all(const std::vector<Probe>& probes, int timeout_ms = 2000);
 
 }  // namespace rampart::testing
+
+namespace rampart::testing {
+
+// IPv6 on a pod's own link (link-local sources need their interface):
+// `ifname` is the interface in `client_ns` that `source` is on.
+// A neighbour solicitation for `target` (unicast to it, hop limit 255, with
+// the interface's link-layer address) from `source`: true when a neighbour
+// advertisement for `target` comes back within the timeout.
+bool neighbour_advertised(const std::string& client_ns, const std::string& ifname, const std::string& source,
+                          const std::string& target, int timeout_ms = 1000);
+// An ICMPv6 message of `type` (code 0, an empty body of 4 bytes, or
+// `body`) from `source` to `destination` with `hop_limit`; false when it
+// cannot be sent.
+bool icmpv6_send(const std::string& client_ns, const std::string& ifname, const std::string& source,
+                 const std::string& destination, int type, int hop_limit, const std::string& body = std::string(4, '\0'));
+// TCP from `source` on `ifname` to addr:port (link-local: on that link); the
+// server listens on [::]:port in `server_ns`.
+bool tcp_connects_from(const std::string& client_ns, const std::string& ifname, const std::string& source,
+                       const std::string& server_ns, const std::string& addr, int port, int timeout_ms = 400);
+
+}  // namespace rampart::testing
