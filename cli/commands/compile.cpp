@@ -163,7 +163,15 @@ int run(const CompileOptions& options) {
   std::cout << "#!/usr/sbin/nft -f\n# rampart compile: node " << options.node << ", mode " << options.mode
             << ". Replaces only Rampart's own tables.\n";
   print_endpoint_comment(lines, *mode, options.bridge);
-  std::cout << compiler::render(tx);
+  // Rampart's tables this mode has none of (the bridge table of overlay, on
+  // a node now vcn-native) go too: the script leaves what the agent would.
+  compiler::Transaction unused;
+  for (const auto family : {compiler::Family::kInet, compiler::Family::kBridge})
+    if (!rs->find_table(family, compiler::NodeConfig{}.table)) {
+      unused.add_table(family, compiler::NodeConfig{}.table);  // so that the delete finds it
+      unused.delete_table(family, compiler::NodeConfig{}.table);
+    }
+  std::cout << compiler::render(unused) << compiler::render(tx);
   return 0;
 }
 

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -124,6 +126,27 @@ TEST_CASE("rampart compile takes the agent's node options: pod interface pattern
     Netns ns("compile");
     write_file(dir.path / "rules.nft", r.out);
     CHECK(ns.run("nft -f " + (dir.path / "rules.nft").string()) == 0);
+  }
+}
+
+TEST_CASE("rampart compile's script replaces every Rampart table, also one of the other mode", "[cli][compile]") {
+  TempDir dir("compile");
+  write_file(dir.path / "all.yaml", kCluster);
+  const std::string input = (dir.path / "all.yaml").string() + " --node node-1";
+  Netns ns("compile");
+  const auto tables = [&] {
+    REQUIRE(ns.run("nft list tables > " + (dir.path / "tables.txt").string()) == 0);
+    std::ifstream in(dir.path / "tables.txt");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  for (const char* mode : {"overlay", "vcn-native", "overlay"}) {
+    INFO(mode);
+    const auto r = compile(input + " --mode " + mode);
+    REQUIRE(r.status == 0);
+    write_file(dir.path / "rules.nft", r.out);
+    REQUIRE(ns.run("nft -f " + (dir.path / "rules.nft").string()) == 0);
+    const bool overlay = std::string(mode) == "overlay";
+    CHECK(tables() == (overlay ? "table inet rampart\ntable bridge rampart\n" : "table inet rampart\n"));
   }
 }
 
