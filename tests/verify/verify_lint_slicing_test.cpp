@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "reference.h"
+#include "rampart/engine/diagnostic_format.h"
 #include "rampart/verify/lint.h"
 
 using namespace rampart;
@@ -119,3 +120,27 @@ TEST_CASE("guesses settle questions without the solver and change no finding", "
   CHECK(settled > settled_without);
   CHECK(queries_with < queries_without);
 }
+
+// Users diff lint output in CI: the same model must give the same bytes,
+// witnesses included, however the threads are scheduled. A thread's cells
+// keep their Z3 state from one question to the next, so the questions each
+// thread asks must not depend on which thread finished first.
+TEST_CASE("lint in cells on several threads repeats its findings and witnesses exactly", "[verify][lint][slicing]") {
+  std::mt19937 rng(47);
+  LintOptions cells;
+  cells.one_cell_below = 0;
+  cells.threads = 4;
+  int witnesses = 0;
+  for (int i = 0; i < cases(8); ++i) {
+    const engine::Model m = merged(rng);
+    const std::string first = engine::format_diagnostics(semantic_lint(m, cells), engine::DiagnosticFormat::kText);
+    for (int run = 0; run < 4; ++run) {
+      const std::string again = engine::format_diagnostics(semantic_lint(m, cells), engine::DiagnosticFormat::kText);
+      INFO("cluster " << i << " run " << run);
+      CHECK(again == first);
+    }
+    for (std::size_t at = first.find("witness:"); at != std::string::npos; at = first.find("witness:", at + 1)) ++witnesses;
+  }
+  CHECK(witnesses > 20);  // the runs compare witnesses, not only clean inputs
+}
+

@@ -18,7 +18,7 @@
 #include "rampart/verify/lint.h"
 
 #include <algorithm>
-#include <atomic>
+#include <exception>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -112,12 +112,16 @@ Linter::Linter(const Model& model, const LintOptions& options) : shared_{model, 
 
 LintReport Linter::run() {
   const Model& model = shared_.model;
+  const unsigned wanted = shared_.options.threads > 0 ? static_cast<unsigned>(shared_.options.threads)
+                                                     : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = std::min<unsigned>(wanted, static_cast<unsigned>(cells_.size()));
   // Parallel phase: each cell, on one thread, lints the policies that can
-  // only apply inside it.
-  std::atomic<std::size_t> next{0};
+  // only apply inside it. Thread t takes cells t, t + threads, …: a thread's
+  // Z3 context carries over from cell to cell (and a witness with it), so
+  // which cells share a context must not depend on which thread was faster.
   std::mutex live_mutex;
-  auto work = [&] {
-    for (std::size_t i = next++; i < cells_.size(); i = next++) {
+  auto work = [&](unsigned t) {
+    for (std::size_t i = t; i < cells_.size(); i += threads) {
       Cell& cell = *cells_[i];
       try {
         std::vector<const Policy*> own;
@@ -148,13 +152,10 @@ LintReport Linter::run() {
       }
     }
   };
-  const unsigned wanted = shared_.options.threads > 0 ? static_cast<unsigned>(shared_.options.threads)
-                                                     : std::max(1u, std::thread::hardware_concurrency());
-  const unsigned threads = std::min<unsigned>(wanted, static_cast<unsigned>(cells_.size()));
   {
     std::vector<std::jthread> pool;
-    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
-    work();
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work, t);
+    work(0);
   }
   // Then the policies that can apply in several cells (in parallel too),
   // and checks about pairs of policies.
@@ -189,7 +190,6 @@ void Linter::lint_shared_policies(unsigned threads) {
   threads = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(todo.size())));
   std::map<const Cell*, std::size_t> index;
   for (std::size_t i = 0; i < cells_.size(); ++i) index.emplace(cells_[i].get(), i);
-  std::atomic<std::size_t> next{0};
   std::mutex mutex;
   std::vector<Sink> sinks(threads);
   const auto work = [&](unsigned t) {
@@ -208,7 +208,7 @@ void Linter::lint_shared_policies(unsigned threads) {
       mine.push_back(own.back().get());
     }
     try {
-      for (std::size_t k = next++; k < todo.size(); k = next++) {
+      for (std::size_t k = t; k < todo.size(); k += threads) {  // a fixed share, as in run()
         std::vector<Cell*> in;
         for (Cell* c : cells_of_.at(todo[k])) in.push_back(mine[index.at(c)]);
         // The cells stay built from one policy to the next (rebuilding a
@@ -420,7 +420,9 @@ using engine::Diagnostic;
 using engine::Model;
 using engine::Severity;
 
-LintReport semantic_lint_report(const Model& model, const LintOptions& options) {
+namespace {
+
+LintReport lint_here(const Model& model, const LintOptions& options) {
   try {
     return Linter(model, options).run();
   } catch (const Unsupported& e) {
@@ -432,6 +434,25 @@ LintReport semantic_lint_report(const Model& model, const LintOptions& options) 
     r.diagnostics.push_back({kRuleUnknown, Severity::kNote, std::string("semantic checks stopped: z3: ") + e.msg(), {}, {}, {}});
     return r;
   }
+}
+
+}  // namespace
+
+// On a thread of its own: every thread's Z3 context (thread_context()) is then
+// fresh, and a witness depends on the model alone, not on what an earlier
+// lint in this process left in the caller's context.
+LintReport semantic_lint_report(const Model& model, const LintOptions& options) {
+  LintReport report;
+  std::exception_ptr failed;
+  std::jthread([&] {
+    try {
+      report = lint_here(model, options);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+  }).join();
+  if (failed) std::rethrow_exception(failed);
+  return report;
 }
 
 std::vector<Diagnostic> semantic_lint(const Model& model, const LintOptions& options) {
