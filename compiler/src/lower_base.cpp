@@ -86,12 +86,22 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
     from_wl.rules.push_back(Rule{.matches = {in_set({Key::kIifname}, kContestedIf)}, .verdict = plain(Verdict::Kind::kDrop), .comment = if_why});
     to_wl.rules.push_back(Rule{.matches = {in_set({Key::kOifname}, kContestedIf)}, .verdict = plain(Verdict::Kind::kDrop), .comment = if_why});
   }
+  // IP-in-IP (protocol 4, IPv4 or IPv6 outer) from a pod, before policy
+  // (calico-semantics §4.3, §6.2 item 8: Felix's default
+  // AllowIPIPPacketsFromWorkloads=false): a node with an IPIP device up
+  // (tunl0) would decapsulate it and judge the inner packet by a source
+  // address the pod chose. `pod` says which packets are a pod's.
+  const auto ipip_drop = [](std::vector<Match> pod) {
+    pod.insert(pod.begin(), eq(Key::kL4proto, Value{std::uint64_t{4}}));
+    return Rule{.matches = std::move(pod), .verdict = plain(Verdict::Kind::kDrop), .comment = "IPIP from a pod"};
+  };
   if (overlay) {
     for (Set* s : {&from4, &to4, &from6, &to6}) add_set(*s);
     if (cfg.vxlan_port != 0)
       from_wl.rules.push_back(Rule{.matches = {eq(Key::kL4proto, Value{std::uint64_t{17}}),
                                                eq(Key::kThDport, Value{std::uint64_t{cfg.vxlan_port}})},
                                    .verdict = plain(Verdict::Kind::kDrop), .comment = "VXLAN from a pod"});
+    from_wl.rules.push_back(ipip_drop({}));
     from_wl.rules.push_back(Rule{.vmap_keys = {Key::kIpSaddr}, .vmap = "from-wl-4"});
     from_wl.rules.push_back(Rule{.vmap_keys = {Key::kIp6Saddr}, .vmap = "from-wl-6"});
     from_wl.rules.push_back(Rule{.verdict = plain(Verdict::Kind::kDrop), .comment = "unknown pod address"});
@@ -127,6 +137,7 @@ BaseParts base_parts(const Model& model, const std::vector<NodeEndpoint>& endpoi
                          .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
     spoof.push_back(Rule{.matches = {in_set({Key::kIifname, Key::kIp6Saddr}, "wl-addr-6", true), in_set({Key::kIifname}, "wl-ifs")},
                          .verdict = plain(Verdict::Kind::kDrop), .comment = "spoofed source"});
+    from_wl.rules.push_back(ipip_drop({in_set({Key::kIifname}, "wl-ifs")}));
     from_wl.rules.push_back(Rule{.vmap_keys = {Key::kIifname}, .vmap = "from-wl-if"});
     to_wl.rules.push_back(Rule{.vmap_keys = {Key::kOifname}, .vmap = "to-wl-if"});
     for (const auto& g : cfg.pod_interface_globs) {

@@ -25,6 +25,7 @@ std::uint64_t num(const Value& v) {
 const char* proto_name(std::uint64_t p) {
   switch (p) {
     case 1: return "icmp";
+    case 4: return "ipencap";  // /etc/protocols (Debian, RHEL); nft lists it so
     case 6: return "tcp";
     case 17: return "udp";
     case 58: return "ipv6-icmp";

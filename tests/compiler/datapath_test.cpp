@@ -426,3 +426,33 @@ TEST_CASE("vcn-native: a pod's ND from its link-local address reaches the node, 
   CHECK(tcp_connects(pod, c.pods[db]->name(), "fd00::11", 5432));
   CHECK(tcp_connects_from(pod, "eth0", "fd00::10", node, "fe80::1", 2222));
 }
+
+// IP-in-IP from a pod is dropped before policy (calico-semantics §4.3):
+// real protocol-4 packets, IPv4 and IPv6, between two pods no policy selects.
+TEST_CASE("IPIP from a pod does not pass, other protocols without ports do", "[compiler][datapath][ipip]") {
+  engine::Model m;
+  add_default_tier(m);
+  add_pod(m, "ns", "a", {{"app", "a"}}, {"10.244.0.10", "fd00::10"});
+  add_pod(m, "ns", "b", {{"app", "b"}}, {"10.244.0.11", "fd00::11"});
+  const auto eps = node_endpoints(m, "node-1");
+  REQUIRE(eps.size() == 2);
+  for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
+    Cluster c(m, eps, mode, true, "h2-");
+    const std::string a = c.pods[0]->name(), b = c.pods[1]->name();
+    const auto& a_pod = m.endpoints[eps[0].index];
+    const auto& b_pod = m.endpoints[eps[1].index];
+    for (int family : {4, 6}) {
+      INFO((mode == Mode::kOverlay ? "overlay" : "vcn-native") << " v" << family);
+      CHECK(raw_delivers(b, a, address_of(a_pod, family), 4));  // without our table it crosses
+    }
+    auto rs = lower(m, eps, NodeConfig{.mode = mode});
+    REQUIRE(rs);
+    Kernel k(c.node.name());
+    REQUIRE(k.apply(rebuild(*rs)));
+    for (int family : {4, 6}) {
+      INFO((mode == Mode::kOverlay ? "overlay" : "vcn-native") << " v" << family);
+      CHECK_FALSE(raw_delivers(a, b, address_of(b_pod, family), 4));
+      CHECK(raw_delivers(a, b, address_of(b_pod, family), 253));
+    }
+  }
+}
