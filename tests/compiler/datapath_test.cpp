@@ -98,6 +98,11 @@ std::string address_of(const engine::Endpoint& e, int family) {
 // nets are of either family, and each flow is probed over IPv4 and IPv6.
 // TCP and UDP go out together (probe_all: one timeout per matrix), ICMP and
 // ICMPv6 echoes one by one.
+// The generator's ports (gen.h): 80, 443, the range 440-450 probed at both
+// edges and just outside them (a kernel-only off-by-one at a range's end
+// would pass at 443), and 81 outside every port.
+constexpr std::uint16_t kProbedPorts[] = {80, 81, 439, 440, 443, 450, 451};
+
 TEST_CASE("real TCP and UDP packets, the evaluator and the IR tracer agree", "[compiler][datapath]") {
   std::map<int, int> probes, passed;  // by family
   for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
@@ -132,7 +137,7 @@ TEST_CASE("real TCP and UDP packets, the evaluator and the IR tracer agree", "[c
             const std::string addr = address_of(dst, family);
             REQUIRE_FALSE(addr.empty());
             for (std::uint8_t proto : {std::uint8_t{6}, std::uint8_t{17}})
-              for (std::uint16_t port : {std::uint16_t{80}, std::uint16_t{443}}) {
+              for (std::uint16_t port : kProbedPorts) {
                 engine::Flow f{.src = engine::FlowEnd::of(src, family), .dst = engine::FlowEnd::of(dst, family),
                                .ip_version = family, .protocol = proto, .dst_port = port, .src_port = 40000};
                 const auto decision = ev.evaluate(f);
