@@ -6,9 +6,7 @@
 // real pod on a made-up name).
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -16,27 +14,15 @@
 #include <nlohmann/json.hpp>
 
 #include "netns.h"
+#include "run_command.h"
 #include "temp_files.h"
 
 using namespace rampart::testing;
 
 namespace {
 
-struct Run {
-  int status = -1;
-  std::string out;
-};
-
-Run compile(const std::string& args, bool with_stderr = false) {
-  const std::string command = std::string(RAMPART_CLI) + " compile " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  Run r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  char buffer[4096];
-  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) r.out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+CommandResult compile(const std::string& args, bool with_stderr = false) {
+  return run_command(std::string(RAMPART_CLI) + " compile " + args + (with_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 constexpr const char* kCluster = R"(apiVersion: v1

@@ -8,7 +8,6 @@
 // must be byte-identical across the variants.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -20,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "run_command.h"
 #include "temp_files.h"
 
 using namespace rampart::testing;
@@ -27,24 +27,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int status = -1;
-  std::string out;
-  bool operator==(const Run&) const = default;
-};
+using Run = rampart::testing::CommandResult;
 
 // stdout (stderr names the input's file:line, which regrouping changes).
-Run run_cli(const std::string& args) {
-  const std::string command = std::string(RAMPART_CLI) + " " + args + " 2>/dev/null";
-  Run r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  char buffer[4096];
-  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) r.out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+Run run_cli(const std::string& args) { return rampart::testing::run_command(std::string(RAMPART_CLI) + " " + args + " 2>/dev/null"); }
 
 std::string read(const fs::path& path) {
   std::ifstream in(path);

@@ -3,32 +3,20 @@
 // takes as a pass; the demo's documented queries still answer.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "run_command.h"
 #include "temp_files.h"
 
 namespace {
 
-struct Run {
-  int status = -1;
-  std::string out;
-};
+using Run = rampart::testing::CommandResult;
 
 Run query(const std::string& args, const std::string& path = std::string(RAMPART_SOURCE_DIR) + "/policies/demo") {
-  const std::string command = std::string(RAMPART_CLI) + " query " + path + " " + args + " 2>&1";
-  Run r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  char buffer[4096];
-  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) r.out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return rampart::testing::run_command(std::string(RAMPART_CLI) + " query " + path + " " + args + " 2>&1");
 }
 
 }  // namespace
