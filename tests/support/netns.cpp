@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 namespace rampart::testing {
@@ -143,6 +144,22 @@ std::uint16_t inet_checksum(const unsigned char* data, std::size_t len) {
   return static_cast<std::uint16_t>(~sum);
 }
 
+// Receives on `fd` until `wanted(data, length)` holds for a datagram (true)
+// or `timeout_ms` have passed (false); other datagrams are skipped.
+template <typename Wanted>
+bool receive_until(int fd, int timeout_ms, Wanted wanted) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    unsigned char buf[2048];
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    if (wanted(buf, static_cast<std::size_t>(n))) return true;
+  }
+}
+
 }  // namespace
 
 bool raw_delivers(const std::string& client_ns, const std::string& server_ns, const std::string& addr, int protocol,
@@ -170,19 +187,11 @@ bool raw_delivers(const std::string& client_ns, const std::string& server_ns, co
     msg[3] = static_cast<unsigned char>(sum & 0xff);
   }
   if (sendto(client.fd, msg.data(), msg.size(), 0, reinterpret_cast<const sockaddr*>(&a.ss), a.len) < 0) return false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    pollfd p{server.fd, POLLIN, 0};
-    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-    unsigned char buf[2048];
-    const ssize_t n = recv(server.fd, buf, sizeof buf, 0);
-    if (n <= 0) return false;
-    // IPv4 raw sockets receive the IP header too; others (neighbour
-    // discovery, a stray echo) are skipped by their tag.
-    const std::string got(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(n));
-    if (got.find(tag) != std::string::npos) return true;
-  }
+  // IPv4 raw sockets receive the IP header too; others (neighbour
+  // discovery, a stray echo) are skipped by their tag.
+  return receive_until(server.fd, timeout_ms, [&](const unsigned char* data, std::size_t n) {
+    return std::string_view(reinterpret_cast<const char*>(data), n).find(tag) != std::string_view::npos;
+  });
 }
 
 }  // namespace rampart::testing
@@ -360,17 +369,10 @@ bool neighbour_advertised(const std::string& client_ns, const std::string& ifnam
   body += std::string{1, 1};
   body.append(ifr.ifr_hwaddr.sa_data, 6);
   if (!send_icmpv6(fd.fd, target, 135, 255, body)) return false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    pollfd p{fd.fd, POLLIN, 0};
-    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-    unsigned char buf[1500];
-    const ssize_t n = recv(fd.fd, buf, sizeof buf, 0);
-    if (n <= 0) return false;
-    // an advertisement (136) for the target: type, code, checksum, flags (4), target
-    if (n >= 24 && buf[0] == 136 && std::memcmp(buf + 8, &target_addr, sizeof target_addr) == 0) return true;
-  }
+  // an advertisement (136) for the target: type, code, checksum, flags (4), target
+  return receive_until(fd.fd, timeout_ms, [&](const unsigned char* data, std::size_t n) {
+    return n >= 24 && data[0] == 136 && std::memcmp(data + 8, &target_addr, sizeof target_addr) == 0;
+  });
 }
 
 bool tcp_connects_from(const std::string& client_ns, const std::string& ifname, const std::string& source,
