@@ -1,6 +1,8 @@
 // Builds tracer packets for a flow between two model endpoints as the node
-// would see it (tests).
+// would see it, and asks the tracer for a packet's verdict (tests).
 #pragma once
+
+#include <catch2/catch.hpp>
 
 #include <string>
 
@@ -46,6 +48,15 @@ inline compiler::Packet flow_packet(const engine::Model& m, const std::vector<co
     if (d.local) p.out_port = d.interface;
   }
   return p;
+}
+
+// The tracer's verdict for `p`; its walk through the chains is attached to
+// the caller's next assertion (UNSCOPED_INFO), so a failing CHECK shows it.
+inline bool traced_accept(const compiler::Ruleset& rs, const compiler::Packet& p) {
+  auto t = compiler::trace(rs, p);
+  REQUIRE(t);
+  UNSCOPED_INFO(t->str());
+  return t->accepted;
 }
 
 }  // namespace rampart::testing

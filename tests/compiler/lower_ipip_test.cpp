@@ -25,12 +25,7 @@ TEST_CASE("IPIP from a pod is dropped before policy, to the node and to other po
   for (Mode mode : {Mode::kVcnNative, Mode::kOverlay}) {
     auto rs = lower(m, eps, NodeConfig{.mode = mode});
     REQUIRE(rs);
-    const auto accepted = [&](const Packet& p) {
-      auto t = trace(*rs, p);
-      REQUIRE(t);
-      INFO(t->str());
-      return t->accepted;
-    };
+    const auto accepted = [&](const Packet& p) { return traced_accept(*rs, p); };
     for (int family : {4, 6}) {
       INFO((mode == Mode::kOverlay ? "overlay" : "vcn-native") << " v" << family);
       CHECK_FALSE(accepted(flow_packet(m, eps, mode, eps[a].index, eps[b].index, 4, 0, family)));  // to another pod

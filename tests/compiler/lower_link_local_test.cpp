@@ -65,12 +65,7 @@ TEST_CASE("vcn-native: ND, RS and MLD from a pod's link-local address or :: reac
   for (EndpointToHost to_host : {EndpointToHost::kAccept, EndpointToHost::kDrop}) {
     auto rs = lower(m, eps, NodeConfig{.mode = Mode::kVcnNative, .endpoint_to_host = to_host});
     REQUIRE(rs);
-    const auto accepted = [&](const Packet& p) {
-      auto t = trace(*rs, p);
-      REQUIRE(t);
-      INFO(t->str());
-      return t->accepted;
-    };
+    const auto accepted = [&](const Packet& p) { return traced_accept(*rs, p); };
     INFO("endpoint-to-host " << (to_host == EndpointToHost::kDrop ? "drop" : "accept"));
     CHECK(accepted(to_node(web_if, ll, "fe80::1", 135, 255)));            // NUD probe to the gateway
     CHECK(accepted(to_node(web_if, ll, "ff02::1:ff00:1", 135, 255)));     // address resolution
